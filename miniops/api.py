@@ -1,0 +1,36 @@
+"""The one ninja API, mounted at /api/v1/: client routers and the management API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from ninja import NinjaAPI
+
+from miniops.accounts.api import router as manage_accounts_router
+from miniops.core import api_errors
+from miniops.core.api import router as platform_router
+from miniops.core.renderers import ORJSONRenderer
+from miniops.core.throttling import WindowThrottle
+
+api = NinjaAPI(
+    title="miniops API",
+    version="1",
+    description=(
+        "Client API for the mini-program and management API for integrators. "
+        'Errors share one shape: {"error": {"code", "message", "fields"}}. '
+        "Management endpoints (/manage/...) take a bearer token created in the console."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    parser=api_errors.StrictParser(),
+    renderer=ORJSONRenderer(),
+    throttle=[
+        WindowThrottle(
+            anon_rate=settings.MINIOPS_API_RATE_ANON, auth_rate=settings.MINIOPS_API_RATE_AUTH
+        )
+    ],
+)
+api_errors.install(api)
+
+api.add_router("/", platform_router)
+api.add_router("/manage/", manage_accounts_router)

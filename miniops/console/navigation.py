@@ -1,0 +1,77 @@
+"""The console sidebar, grouped by domain, showing only what the operator may open.
+
+Each entry points at a registered model page or custom page; whether it shows is
+decided by that page's own permission (the same check that guards the page), so
+the sidebar can never offer a page the server would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from miniops.core.console import operator_has, site
+
+#: (group title, [(item title, icon, target)]) — target is "app_label.model" for a
+#: model page, "page:<name>" for a custom page, or "index".
+NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
+    (_("Overview"), [(_("Dashboard"), "dashboard", "index")]),
+    (
+        _("System"),
+        [
+            (_("System settings"), "settings", "core.systemsettings"),
+            (_("System health"), "monitor_heart", "page:console_health"),
+            (_("Audit log"), "history", "auditlog.logentry"),
+            (_("API tokens"), "key", "accounts.apitoken"),
+        ],
+    ),
+    (
+        _("Operators and roles"),
+        [
+            (_("Operators"), "badge", "accounts.operator"),
+            (_("Roles"), "admin_panel_settings", "accounts.role"),
+            (_("Permission matrix"), "grid_on", "page:accounts_permission_matrix"),
+        ],
+    ),
+]
+
+
+def _resolve(request: HttpRequest, target: str) -> tuple[str, bool] | None:
+    if target == "index":
+        return reverse("console:index"), True
+    if target.startswith("page:"):
+        page = site.page(target[5:])
+        allowed = page.permission is None or operator_has(request, page.permission)
+        return reverse(f"console:{page.name}"), allowed
+    app_label, model_name = target.split(".")
+    for model, model_admin in site._registry.items():
+        if model._meta.app_label == app_label and model._meta.model_name == model_name:
+            url = reverse(f"console:{app_label}_{model_name}_changelist")
+            return url, model_admin.has_view_permission(request)
+    return None
+
+
+def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
+    groups = []
+    for title, entries in NAVIGATION:
+        items = []
+        for item_title, icon, target in entries:
+            resolved = _resolve(request, target)
+            if resolved is None or not resolved[1]:
+                continue
+            items.append({"title": item_title, "icon": icon, "link": resolved[0]})
+        if items:
+            groups.append({"title": title, "separator": True, "collapsible": False, "items": items})
+    return groups
+
+
+def environment_badge(request: HttpRequest) -> list[Any] | None:
+    if settings.PRODUCTION:
+        return None
+    if settings.MINIOPS_PROVIDER_MODE == "simulator":
+        return [_("Demo · simulated WeChat"), "warning"]
+    return [_("Development"), "info"]

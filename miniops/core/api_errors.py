@@ -1,0 +1,146 @@
+"""Ninja glue: strict body parsing and one handler per error family.
+
+Every API answer that is not a success has the shape
+``{"error": {"code": "...", "message": "...", "fields": {...}}}``. Unexpected
+exceptions are logged with the request id and answered as a plain 500 without
+details; bad input never reaches that branch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
+
+from miniops.core.errors import DomainError
+from miniops.core.responses import error_response
+
+logger = logging.getLogger("miniops.api")
+
+
+class MalformedInput(ValueError):
+    """Raised by the parser; its message reaches the client."""
+
+
+def _check_text(value: Any, path: str = "") -> None:
+    """Walk parsed JSON and refuse NUL characters (PostgreSQL cannot store them)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise MalformedInput(f"NUL characters are not allowed ({path or 'body'})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, path)
+            _check_text(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}.{index}" if path else str(index))
+
+
+class StrictParser(Parser):
+    """orjson parsing (which refuses lone surrogates and invalid UTF-8) plus a NUL check."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        body = request.body
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedInput(f"The body is not valid JSON: {exc}") from exc
+        # A NUL can only arrive escaped; skip the walk when the escape is absent.
+        if b"\\u0000" in body:
+            _check_text(data)
+        return data
+
+    def parse_querydict(
+        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        result = super().parse_querydict(data, list_fields, request)
+        for key, value in result.items():
+            if not hasattr(value, "read"):  # uploaded files are checked by their own rules
+                _check_text(value, key)
+        return result
+
+
+def _fields_from_validation(errors: list[dict[str, Any]]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", [])]
+        if loc and loc[0] == "body" and len(loc) > 2:
+            key = ".".join(loc[2:])
+        elif len(loc) > 1:
+            key = ".".join(loc[1:])
+        else:
+            key = ".".join(loc) or "__all__"
+        message = str(error.get("msg", "invalid"))
+        fields.setdefault(key, message)
+    return fields
+
+
+def install(api: NinjaAPI) -> None:
+    """Register the shared error handlers on ``api``."""
+
+    @api.exception_handler(DomainError)
+    def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+    @api.exception_handler(NinjaValidationError)
+    def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        fields = _fields_from_validation(exc.errors)
+        return error_response(422, "validation_error", "Some fields are invalid.", fields)
+
+    @api.exception_handler(Throttled)
+    def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        return error_response(429, "throttled", "Too many requests; slow down.")
+
+    @api.exception_handler(AuthenticationError)
+    def on_authn(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return error_response(
+            401,
+            "not_authenticated",
+            "Authentication is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @api.exception_handler(AuthorizationError)
+    def on_authz(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+        return error_response(403, "permission_denied", "You do not have permission to do this.")
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        cause = exc.__cause__
+        if isinstance(cause, RequestDataTooBig):
+            return error_response(413, "payload_too_large", "The request body is too large.")
+        if isinstance(cause, MalformedInput):
+            return error_response(400, "malformed_request", str(cause))
+        code = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "error"
+        )
+        return error_response(exc.status_code, code, str(exc))
+
+    @api.exception_handler(Http404)
+    def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return error_response(404, "not_found", "Not found.")
+
+    @api.exception_handler(PermissionDenied)
+    def on_403(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        return error_response(403, "permission_denied", "You do not have permission to do this.")
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return error_response(413, "payload_too_large", "The request body is too large.")
+
+    @api.exception_handler(SuspiciousOperation)
+    def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        return error_response(400, "malformed_request", "The request was refused.")
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side.")

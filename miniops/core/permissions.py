@@ -1,0 +1,165 @@
+"""The role -> permission table. One module, data only.
+
+Every console page and every management API operation names exactly one
+permission from ``P``; the built-in roles below say who holds it. Super admins
+may add custom roles in the console (stored in the database, drawn from the same
+permission list). When a domain adds a permission, add it to ``P``, give it a
+label in ``PERMISSIONS`` and grant it to the built-in roles in ``ROLES``: the
+permission-matrix tests then cover every page and endpoint that uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+class P(StrEnum):
+    """Permission codes: ``<domain>.<action>``."""
+
+    DASHBOARD_VIEW = "dashboard.view"
+    SYSTEM_MANAGE_SETTINGS = "system.manage_settings"
+    SYSTEM_VIEW_HEALTH = "system.view_health"
+    ACCOUNTS_VIEW_OPERATORS = "accounts.view_operators"
+    ACCOUNTS_MANAGE_OPERATORS = "accounts.manage_operators"
+    ACCOUNTS_MANAGE_ROLES = "accounts.manage_roles"
+    AUDIT_VIEW = "audit.view"
+    API_TOKENS_USE = "api_tokens.use"
+
+
+@dataclass(frozen=True)
+class PermissionDef:
+    code: P
+    group: Promise
+    label: Promise
+
+
+_SYSTEM = _("System")
+_ACCOUNTS = _("Operators and roles")
+
+PERMISSIONS: dict[P, PermissionDef] = {
+    definition.code: definition
+    for definition in [
+        PermissionDef(P.DASHBOARD_VIEW, _SYSTEM, _("See the console home dashboard")),
+        PermissionDef(P.SYSTEM_MANAGE_SETTINGS, _SYSTEM, _("Change system settings")),
+        PermissionDef(P.SYSTEM_VIEW_HEALTH, _SYSTEM, _("See system health")),
+        PermissionDef(P.ACCOUNTS_VIEW_OPERATORS, _ACCOUNTS, _("See operators and roles")),
+        PermissionDef(
+            P.ACCOUNTS_MANAGE_OPERATORS, _ACCOUNTS, _("Create, change and disable operators")
+        ),
+        PermissionDef(P.ACCOUNTS_MANAGE_ROLES, _ACCOUNTS, _("Create and change custom roles")),
+        PermissionDef(P.AUDIT_VIEW, _SYSTEM, _("Read the audit log")),
+        PermissionDef(P.API_TOKENS_USE, _SYSTEM, _("Create management API tokens for oneself")),
+    ]
+}
+
+
+class R(StrEnum):
+    """Built-in role codes (seeded by a data migration)."""
+
+    SUPER_ADMIN = "super_admin"
+    OPS_MANAGER = "ops_manager"
+    OPS_STAFF = "ops_staff"
+    CUSTOMER_SERVICE = "customer_service"
+    CONTENT_REVIEWER = "content_reviewer"
+    FINANCE = "finance"
+    TECH_STAFF = "tech_staff"
+    ANALYST = "analyst"
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    code: R
+    name: Promise
+    description: Promise
+    #: "Sensitive" roles always need TOTP two-factor authentication.
+    requires_2fa: bool
+    permissions: frozenset[P] = field(default_factory=frozenset)
+
+
+ALL_PERMISSIONS: frozenset[P] = frozenset(P)
+
+ROLES: dict[R, RoleDef] = {
+    role.code: role
+    for role in [
+        RoleDef(
+            R.SUPER_ADMIN,
+            _("Super admin"),
+            _("Everything, including roles and system settings."),
+            requires_2fa=True,
+            permissions=ALL_PERMISSIONS,
+        ),
+        RoleDef(
+            R.OPS_MANAGER,
+            _("Operations manager"),
+            _("Runs operations: dashboard, analytics, catalog, marketing, pushes; sees the team."),
+            requires_2fa=False,
+            permissions=frozenset(
+                {P.DASHBOARD_VIEW, P.ACCOUNTS_VIEW_OPERATORS, P.AUDIT_VIEW, P.API_TOKENS_USE}
+            ),
+        ),
+        RoleDef(
+            R.OPS_STAFF,
+            _("Operations staff"),
+            _("Day-to-day operations: catalog, marketing tools, pushes."),
+            requires_2fa=False,
+            permissions=frozenset({P.DASHBOARD_VIEW}),
+        ),
+        RoleDef(
+            R.CUSTOMER_SERVICE,
+            _("Customer service"),
+            _("Conversations, complaints, order look-up and refunds by rule."),
+            requires_2fa=False,
+            permissions=frozenset({P.DASHBOARD_VIEW}),
+        ),
+        RoleDef(
+            R.CONTENT_REVIEWER,
+            _("Content reviewer"),
+            _("The review queue for posts, comments and product reviews."),
+            requires_2fa=False,
+            permissions=frozenset({P.DASHBOARD_VIEW}),
+        ),
+        RoleDef(
+            R.FINANCE,
+            _("Finance"),
+            _("Payments, refunds and reconciliation exports."),
+            requires_2fa=True,
+            permissions=frozenset({P.DASHBOARD_VIEW, P.API_TOKENS_USE}),
+        ),
+        RoleDef(
+            R.TECH_STAFF,
+            _("Technical staff"),
+            _("System settings, integrations, monitoring and the audit log."),
+            requires_2fa=True,
+            permissions=frozenset(
+                {
+                    P.DASHBOARD_VIEW,
+                    P.SYSTEM_MANAGE_SETTINGS,
+                    P.SYSTEM_VIEW_HEALTH,
+                    P.ACCOUNTS_VIEW_OPERATORS,
+                    P.AUDIT_VIEW,
+                    P.API_TOKENS_USE,
+                }
+            ),
+        ),
+        RoleDef(
+            R.ANALYST,
+            _("Analyst (read-only)"),
+            _("Reads dashboards and reports; changes nothing."),
+            requires_2fa=False,
+            permissions=frozenset({P.DASHBOARD_VIEW, P.API_TOKENS_USE}),
+        ),
+    ]
+}
+
+
+def is_known(code: str) -> bool:
+    return code in PERMISSIONS
+
+
+def label(code: str) -> str:
+    definition = PERMISSIONS.get(P(code)) if code in PERMISSIONS else None
+    return str(definition.label) if definition else code

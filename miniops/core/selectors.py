@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from miniops.core.models import SystemSettings
+
+SETTINGS_CACHE_KEY = "core:system_settings:v1"
+
+
+def get_system_settings() -> SystemSettings:
+    settings_row, _ = SystemSettings.objects.get_or_create(id=1)
+    return settings_row
+
+
+def public_config() -> dict[str, Any]:
+    """What the mini-program reads at start-up (``GET /api/v1/config``), cached."""
+    cached = cache.get(SETTINGS_CACHE_KEY)
+    if cached is not None:
+        return cached
+    row = get_system_settings()
+    config = {
+        "platform_name": row.platform_name,
+        "logo_url": row.logo.url if row.logo else None,
+        "theme": {"primary": row.theme_primary, "secondary": row.theme_secondary},
+        "miniprogram_app_id": row.miniprogram_app_id or None,
+        "customer_service": {
+            "phone": row.cs_phone or None,
+            "wechat": row.cs_wechat or None,
+            "email": row.cs_email or None,
+            "hours": row.cs_hours or None,
+        },
+    }
+    cache.set(SETTINGS_CACHE_KEY, config, timeout=300)
+    return config

@@ -1,0 +1,28 @@
+"""The Huey consumer, embedded in the web server process on the embedded default.
+
+``make demo`` must run web server and background jobs with one command and no
+extra service. Huey's consumer normally owns the main thread (it installs signal
+handlers); here its scheduler and worker threads run beside uvicorn and stop with
+it. With Redis configured, run ``manage.py worker`` processes instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from huey.consumer import Consumer
+
+logger = logging.getLogger("miniops.worker")
+
+
+class EmbeddedConsumer(Consumer):
+    def _set_signal_handlers(self) -> None:  # the host process owns the signals
+        pass
+
+
+def start_embedded(huey: Any, *, workers: int = 2) -> EmbeddedConsumer:
+    consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", periodic=True)
+    consumer.start()
+    logger.info("background worker running in-process (%d threads)", workers)
+    return consumer
