@@ -119,6 +119,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "miniops.core.middleware.RequestIdMiddleware",
+    "miniops.core.api_middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "miniops.core.middleware.RejectMalformedInputMiddleware",
@@ -128,8 +129,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "miniops.accounts.middleware.OperatorSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "miniops.accounts.middleware.OperatorSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "miniops.core.audit.AuditMiddleware",

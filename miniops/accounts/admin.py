@@ -30,7 +30,13 @@ from miniops.accounts.forms import (
     SetPasswordDialogForm,
 )
 from miniops.accounts.models import ApiToken, Operator, OperatorSession, Role
-from miniops.core.console import ConsoleModelAdmin, ReadOnlyConsoleAdmin, operator_has, site
+from miniops.core.console import (
+    ConsoleModelAdmin,
+    ReadOnlyConsoleAdmin,
+    mark_invalid_post,
+    operator_has,
+    site,
+)
 from miniops.core.errors import DomainError
 from miniops.core.permissions import P
 
@@ -483,7 +489,9 @@ class ApiTokenAdmin(ConsoleModelAdmin):
         context = site.page_context(
             request, title=_("New API token"), form=form, opts=self.model._meta
         )
-        return TemplateResponse(request, "accounts/token_form.html", context)
+        return mark_invalid_post(
+            request, TemplateResponse(request, "accounts/token_form.html", context)
+        )
 
     def has_revoke_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_view_permission(request)

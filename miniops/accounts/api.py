@@ -4,8 +4,6 @@ Every operation declares its permission with ``auth=requires(P.X)``; tokens are
 created in the console (``API tokens``) and sent as ``Authorization: Bearer``.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

@@ -27,8 +27,9 @@ from django_otp import login as otp_login
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from miniops.accounts import services
-from miniops.accounts.models import Operator, OperatorSession
-from miniops.core.console import site
+from miniops.accounts.context import operator_of
+from miniops.accounts.models import OperatorSession
+from miniops.core.console import mark_invalid_post, site
 
 
 class TokenForm(forms.Form):
@@ -74,7 +75,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 @never_cache
 @login_required(login_url="console:login")
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    operator: Operator = request.user  # type: ignore[assignment]
+    operator = operator_of(request)
     if operator.has_totp_device:
         return HttpResponseRedirect(f"{reverse('console_2fa:verify')}?next={_next_url(request)}")
     device = services.start_totp_enrolment(operator)
@@ -97,13 +98,13 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         qr_svg=mark_safe(_qr_svg(device.config_url)),  # noqa: S308 - generated locally, no user input
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
     )
-    return render(request, "console/two_factor_setup.html", context)
+    return mark_invalid_post(request, render(request, "console/two_factor_setup.html", context))
 
 
 @never_cache
 @login_required(login_url="console:login")
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
-    operator: Operator = request.user  # type: ignore[assignment]
+    operator = operator_of(request)
     if not operator.has_totp_device:
         return HttpResponseRedirect(f"{reverse('console_2fa:setup')}?next={_next_url(request)}")
     form = TokenForm(request.POST or None)
@@ -114,14 +115,14 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(_next_url(request))
         form.add_error("token", _("That code is not right, or too many tries: wait and retry."))
     context = _context(request, title=_("Two-factor authentication"), form=form)
-    return render(request, "console/two_factor_verify.html", context)
+    return mark_invalid_post(request, render(request, "console/two_factor_verify.html", context))
 
 
 @sensitive_post_parameters()
 @never_cache
 def password_change(request: HttpRequest) -> HttpResponse:
     """Change one's own password; every other session of the operator ends."""
-    operator: Operator = request.user  # type: ignore[assignment]
+    operator = operator_of(request)
     form = PasswordChangeForm(operator, request.POST or None)
     if request.method == "POST" and form.is_valid():
         old_key = request.session.session_key
@@ -138,4 +139,4 @@ def password_change(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Your password was changed; your other sessions ended."))
         return HttpResponseRedirect(reverse("console:index"))
     context = site.page_context(request, title=_("Change password"), form=form)
-    return render(request, "console/password_change.html", context)
+    return mark_invalid_post(request, render(request, "console/password_change.html", context))

@@ -1,7 +1,5 @@
 """Platform endpoints for the mini-program: ``GET /api/v1/config``."""
 
-from __future__ import annotations
-
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema

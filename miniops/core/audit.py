@@ -76,7 +76,7 @@ def record(
     ``changes`` maps field -> [before, after], the same shape auditlog writes.
     """
     if instance is not None:
-        model = type(instance)
+        model = instance._meta.model
         object_pk = instance.pk
         object_repr = object_repr or str(instance)
     if model is None:

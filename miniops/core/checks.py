@@ -1,0 +1,55 @@
+"""System checks that guard production and the permission table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def simulated_providers_in_production(app_configs: Any, **kwargs: Any) -> list[Error]:
+    if settings.PRODUCTION and settings.MINIOPS_PROVIDER_MODE != "live":
+        return [
+            Error(
+                "Simulated WeChat login and payment providers are configured in production.",
+                hint="Set MINIOPS_PROVIDER_MODE=live and the WeChat credentials.",
+                id="miniops.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def console_permissions_are_known(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """Every permission named by a console page or API operation exists in the table."""
+    from miniops.core.console import ACTIONS, ConsoleModelAdmin, site
+    from miniops.core.permissions import is_known
+
+    errors: list[Error] = []
+    for model, model_admin in site._registry.items():
+        if not isinstance(model_admin, ConsoleModelAdmin):
+            errors.append(
+                Error(
+                    f"{model.__name__} is registered without ConsoleModelAdmin", id="miniops.E002"
+                )
+            )
+            continue
+        for action in ACTIONS:
+            code = model_admin.permissions.get(action)
+            if code is not None and not is_known(code):
+                errors.append(
+                    Error(
+                        f"{type(model_admin).__name__}: unknown permission {code!r}",
+                        id="miniops.E003",
+                    )
+                )
+    for page in site.pages:
+        if page.permission is not None and not is_known(page.permission):
+            errors.append(
+                Error(
+                    f"page {page.name}: unknown permission {page.permission!r}", id="miniops.E003"
+                )
+            )
+    return errors

@@ -34,6 +34,18 @@ from miniops.core.errors import DomainError
 ACTIONS = ("view", "add", "change", "delete")
 
 
+def mark_invalid_post(request: HttpRequest, response: Any) -> Any:
+    """A POST that re-renders its form (instead of redirecting) was refused: say
+    so with 400, so clients and tests can tell bad input from success."""
+    if (
+        request.method == "POST"
+        and "_popup" not in request.POST
+        and getattr(response, "status_code", 0) == 200
+    ):
+        response.status_code = 400
+    return response
+
+
 def operator_has(request: HttpRequest, code: str | None) -> bool:
     """Does the signed-in operator hold ``code``? ``None`` grants nobody."""
     user = getattr(request, "user", None)
@@ -215,10 +227,11 @@ class ConsoleModelAdmin(ModelAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as exc:
             request._console_error = exc  # type: ignore[attr-defined]
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+        return mark_invalid_post(request, response)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

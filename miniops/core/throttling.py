@@ -9,6 +9,7 @@ everyone else per client IP.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django.core.cache import cache
@@ -34,7 +35,8 @@ class WindowThrottle(BaseThrottle):
         self.anon = parse_rate(anon_rate)
         self.auth = parse_rate(auth_rate)
         self.scope = scope
-        self._wait: float | None = None
+        # One throttle object serves every request thread; keep the wait per thread.
+        self._local = threading.local()
 
     def allow_request(self, request: HttpRequest) -> bool:
         key = getattr(getattr(request, "auth", None), "throttle_key", None)
@@ -50,9 +52,9 @@ class WindowThrottle(BaseThrottle):
             cache.set(cache_key, 1, timeout=period + 1)
             count = 1
         if count > limit:
-            self._wait = (window + 1) * period - now
+            self._local.wait = (window + 1) * period - now
             return False
         return True
 
     def wait(self) -> float | None:
-        return self._wait
+        return getattr(self._local, "wait", None)

@@ -1,0 +1,54 @@
+"""Every error under /api/ leaves in the shared shape, whoever produced it.
+
+Ninja's handlers shape errors raised inside operations; a few answers come from
+elsewhere (an unknown HTTP method, Django's CSRF or host checks). This converts
+any non-JSON 4xx/5xx under /api/ to ``{"error": {...}}`` with the same status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from miniops.core.responses import error_response
+
+_CODES = {
+    400: "malformed_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+_MESSAGES = {
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+}
+
+
+class ApiErrorShapeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+            and not request.path.startswith("/api/v1/docs")
+        ):
+            status = response.status_code
+            shaped = error_response(
+                status,
+                _CODES.get(status, "internal_error" if status >= 500 else "error"),
+                _MESSAGES.get(status, response.reason_phrase),
+            )
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    shaped[header] = response[header]
+            return shaped
+        return response
