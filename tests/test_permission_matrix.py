@@ -69,6 +69,11 @@ def allowed_status(response: Any) -> bool:
 
 
 # --- console --------------------------------------------------------------------------
+def admin_url(model: type[Model], action: str, *args: Any) -> str:
+    info = (model._meta.app_label, model._meta.model_name)
+    return reverse(f"console:{info[0]}_{info[1]}_{action}", args=args)
+
+
 def model_key(model: type[Model]) -> str:
     return f"{model._meta.app_label}.{model._meta.model_name}"
 
@@ -93,19 +98,19 @@ def test_console_matrix(role: str) -> None:
         response = getattr(client, method)(url)
         if allowed_status(response) != expected or (not expected and response.status_code != 403):
             mismatches.append(
-                f"{method.upper()} {url}: {response.status_code}, expected {'allowed' if expected else '403'} ({code})"
+                f"{method.upper()} {url}: {response.status_code}, "
+                f"expected {'allowed' if expected else '403'} ({code})"
             )
 
     # every model page
     for model, model_admin in site._registry.items():
         perms: dict[str, str | None] = model_admin.permissions  # type: ignore[attr-defined]
-        info = (model._meta.app_label, model._meta.model_name)
         obj = FACTORIES[model_key(model)](operator)
         view_code = perms["view"] if perms["view"] in held else perms["change"]
-        check(reverse("console:%s_%s_changelist" % info), view_code)
-        check(reverse("console:%s_%s_add" % info), perms["add"])
-        check(reverse("console:%s_%s_change" % info, args=[obj.pk]), view_code)
-        check(reverse("console:%s_%s_delete" % info, args=[obj.pk]), perms["delete"])
+        check(admin_url(model, "changelist"), view_code)
+        check(admin_url(model, "add"), perms["add"])
+        check(admin_url(model, "change", obj.pk), view_code)
+        check(admin_url(model, "delete", obj.pk), perms["delete"])
     # every custom page
     for page in site.pages:
         code = page.permission
@@ -138,8 +143,7 @@ def test_sidebar_offers_only_pages_the_role_may_open() -> None:
 def test_anonymous_visitors_are_sent_to_sign_in() -> None:
     client = Client()
     for model in site._registry:
-        info = (model._meta.app_label, model._meta.model_name)
-        response = client.get(reverse("console:%s_%s_changelist" % info))
+        response = client.get(admin_url(model, "changelist"))
         assert response.status_code == 302
         assert "/console/login/" in response["Location"]
     for page in site.pages:
@@ -151,8 +155,7 @@ def test_operator_awaiting_second_factor_reaches_no_page() -> None:
     client = Client()
     client.force_login(operator)  # password passed, TOTP not yet
     for model in site._registry:
-        info = (model._meta.app_label, model._meta.model_name)
-        response = client.get(reverse("console:%s_%s_changelist" % info))
+        response = client.get(admin_url(model, "changelist"))
         assert response.status_code == 302
         assert "/console/2fa/" in response["Location"]
 
@@ -222,7 +225,8 @@ def test_management_api_matrix(role: str) -> None:
         allowed = response.status_code not in (401, 403)
         if allowed != expected or (not expected and response.status_code != 403):
             mismatches.append(
-                f"{method} {path}: {response.status_code}, expected {'allowed' if expected else 403}"
+                f"{method} {path}: {response.status_code}, "
+                f"expected {'allowed' if expected else 403}"
             )
     assert not mismatches, "\n".join(mismatches)
 

@@ -119,6 +119,12 @@ class Operator(AbstractBaseUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    def get_full_name(self) -> str:
+        return self.display_name or self.username
+
+    def get_short_name(self) -> str:
+        return self.display_name or self.username
+
     # Django admin reads these; our own checks go through has_permission().
     @property
     def is_staff(self) -> bool:

@@ -97,18 +97,20 @@ def create_operator(
     username = Operator.normalize_username(username.strip())
     if not username:
         raise InvalidInput(fields={"username": _("This field is required.")})
-    if Operator.objects.filter(username__iexact=username).exists():
-        raise Conflict(
-            _("That username is taken."), fields={"username": _("That username is taken.")}
-        )
     _check_grantable(actor, roles)
     operator = Operator(
         username=username, display_name=display_name, email=email, language=language
     )
     try:
-        operator.full_clean(exclude=["password"])
+        # Field validation first: it refuses NUL and other bad characters before
+        # any query uses the value.
+        operator.full_clean(exclude=["password"], validate_unique=False)
     except ValidationError as exc:
         raise InvalidInput(fields={k: " ".join(v) for k, v in exc.message_dict.items()}) from exc
+    if Operator.objects.filter(username__iexact=username).exists():
+        raise Conflict(
+            _("That username is taken."), fields={"username": _("That username is taken.")}
+        )
     _password_errors(password, operator)
     operator.set_password(password)
     with audit.acting_as(actor):

@@ -21,7 +21,8 @@ from django.db import IntegrityError, transaction
 
 from miniops.core import timeutils
 
-_PREFIX = re.compile(r"^[A-Z]{1,4}$")
+_PREFIX = re.compile(r"[A-Z]{1,4}")
+_DIGITS = re.compile(r"[0-9]{18}")
 T = TypeVar("T")
 
 
@@ -39,8 +40,10 @@ def luhn_digit(digits: str) -> str:
 
 
 def new_number(prefix: str, *, moment: datetime | None = None) -> str:
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise ValueError("prefix must be 1-4 capital letters")
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
     moment = (moment or timeutils.now()).astimezone(timeutils.business_tz())
     seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
     body = f"{moment:%y%m%d}{seconds:05d}{secrets.randbelow(1_000_000):06d}"
@@ -51,8 +54,8 @@ def is_valid_number(value: str, prefix: str) -> bool:
     """Shape and check digit, without a database look-up."""
     if not value.startswith(prefix):
         return False
-    body, check = value[len(prefix) : -1], value[-1:]
-    return len(body) == 17 and body.isdigit() and check.isdigit() and luhn_digit(body) == check
+    digits = value[len(prefix) :]
+    return bool(_DIGITS.fullmatch(digits)) and luhn_digit(digits[:-1]) == digits[-1]
 
 
 def create_with_number(prefix: str, create: Callable[[str], T], *, attempts: int = 5) -> T:

@@ -38,7 +38,7 @@ _registry: dict[str, ProviderSlot[Any]] = {}
 
 
 class ProviderSlot(Generic[T]):
-    def __init__(self, name: str, *, interface: type[T], live: str, simulator: str) -> None:
+    def __init__(self, name: str, *, interface: Any, live: str, simulator: str) -> None:
         if name in _registry:
             raise ImproperlyConfigured(f"provider slot {name!r} declared twice")
         self.name = name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import factory
 from auditlog.models import LogEntry
@@ -29,10 +30,11 @@ class OperatorFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(TEST_PASSWORD)
 
     @factory.post_generation
-    def roles(self, create: bool, extracted: object, **kwargs: object) -> None:
+    def roles(self, create: bool, extracted: Any, **kwargs: object) -> None:
         if create and extracted:
-            codes = [extracted] if isinstance(extracted, str) else list(extracted)  # type: ignore[call-overload]
-            self.roles.set(Role.objects.filter(code__in=codes))  # type: ignore[attr-defined]
+            codes = [extracted] if isinstance(extracted, str) else list(extracted)
+            operator: Any = self
+            operator.roles.set(Role.objects.filter(code__in=codes))
 
 
 class RoleFactory(factory.django.DjangoModelFactory):
@@ -45,7 +47,7 @@ class RoleFactory(factory.django.DjangoModelFactory):
 
 
 def operator_with_role(role: str | None, **kwargs: object) -> Operator:
-    operator = OperatorFactory(roles=role, **kwargs)
+    operator: Operator = OperatorFactory(roles=role, **kwargs)  # type: ignore[assignment]
     return Operator.objects.prefetch_related("roles").get(pk=operator.pk)
 
 
