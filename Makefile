@@ -11,7 +11,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/miniops
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve worker install install-dev migrate seed test test-services lint fmt bench clean
+.PHONY: help demo serve worker install install-dev migrate seed test test-services lint fmt messages bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ lint: install-dev  ## ruff check, ruff format --check, mypy
 fmt: install-dev  ## format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+messages: install-dev  ## refresh the zh-Hans catalogue after adding strings, then compile it
+	cd miniops && ../$(PY) ../manage.py makemessages -l zh_Hans --no-location --no-wrap
+	cd miniops && ../$(PY) ../manage.py compilemessages -l zh_Hans
 
 bench: install-dev  ## run the benchmarks (see bench/README.md)
 	$(PY) bench/run.py

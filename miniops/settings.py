@@ -266,6 +266,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:index"
 CSRF_FAILURE_VIEW = "miniops.core.views.csrf_failure"
 
 # How many reverse proxies sit in front (their X-Forwarded-For hops are trusted);

@@ -265,6 +265,29 @@ def end_all_sessions(operator: Operator, *, reason: str, except_key: str | None 
 
 
 # --- roles ------------------------------------------------------------------------------
+def ensure_system_roles() -> int:
+    """Create any built-in role missing from the database (runs after every
+    migrate, so a role added to ``ROLES`` needs no data migration)."""
+    from django.utils.translation import override
+
+    from miniops.core.permissions import ROLES
+
+    created = 0
+    with override("en"):
+        for code, definition in ROLES.items():
+            _, was_created = Role.objects.get_or_create(
+                code=str(code),
+                defaults={
+                    "name": str(definition.name),
+                    "description": str(definition.description),
+                    "is_system": True,
+                    "requires_2fa": definition.requires_2fa,
+                },
+            )
+            created += int(was_created)
+    return created
+
+
 def _clean_permissions(codes: Iterable[str]) -> list[str]:
     codes = list(dict.fromkeys(codes))
     unknown = [code for code in codes if not is_known(code)]

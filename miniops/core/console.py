@@ -26,6 +26,7 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.sites import UnfoldAdminSite
 
@@ -89,6 +90,10 @@ class DashboardWidget:
 
 
 class ConsoleSite(UnfoldAdminSite):
+    index_title = _("Dashboard")
+    site_title = "miniops"
+    site_header = "miniops"
+
     def __init__(self, name: str = "console") -> None:
         super().__init__(name)
         self.pages: list[ConsolePage] = []

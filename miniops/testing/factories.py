@@ -47,6 +47,8 @@ class RoleFactory(factory.django.DjangoModelFactory):
 
 
 def operator_with_role(role: str | None, **kwargs: object) -> Operator:
+    # Transactional tests flush every table, seeded roles included.
+    account_services.ensure_system_roles()
     operator: Operator = OperatorFactory(roles=role, **kwargs)  # type: ignore[assignment]
     return Operator.objects.prefetch_related("roles").get(pk=operator.pk)
 
