@@ -36,7 +36,7 @@ def parse_po(path: Path) -> dict[str, str]:
             if msgid:
                 entries[msgid] = "" if fuzzy else msgstr
 
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if not line.strip():
             flush()
             current, key, fuzzy = {}, None, False
