@@ -1,12 +1,16 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels, both behind
-the request-size guard."""
+"""ASGI entry point (uvicorn).
+
+HTTP goes through ``WsgiBridge`` to Django's request handler (see
+docs/decisions/0005-asgi-wsgi-bridge.md for why not ``ASGIHandler``); WebSockets go
+through Channels. Both sit behind the request-size guard.
+"""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miniops.settings")
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -14,12 +18,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from miniops.console.routing import websocket_urlpatterns  # noqa: E402
+from miniops.core.asgi_bridge import WsgiBridge  # noqa: E402
 from miniops.core.asgi_limits import BodySizeLimitMiddleware  # noqa: E402
 
 application = BodySizeLimitMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": WsgiBridge(django_wsgi_app, threads=settings.MINIOPS_HTTP_THREADS),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "auditlog",
+    "ninja",  # serves Swagger UI from our static files instead of a CDN
     "huey.contrib.djhuey",
     "channels",
     "miniops.core",
@@ -335,6 +336,8 @@ CONTENT_SECURITY_POLICY = {
 # --- request size and API limits ---------------------------------------------------
 # Bodies above MINIOPS_MAX_REQUEST_BYTES are refused before Django reads them (ASGI);
 # DATA_UPLOAD_MAX_MEMORY_SIZE bounds JSON and form bodies read into memory.
+# Threads per web process running Django's request path (see core/asgi_bridge.py).
+MINIOPS_HTTP_THREADS = env_int("MINIOPS_HTTP_THREADS", 16, minimum=1)
 MINIOPS_MAX_REQUEST_BYTES = env_int("MINIOPS_MAX_REQUEST_BYTES", 12 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MINIOPS_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000

@@ -68,7 +68,14 @@ def run_checks() -> tuple[bool, dict[str, Any]]:
 
 def readyz(request: HttpRequest) -> HttpResponse:
     healthy, results = run_checks()
-    body = {"status": "ok" if healthy else "unavailable", "checks": results}
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": results}
+    # Informational: the web tier serves without a worker, so this never fails readiness.
+    try:
+        from miniops.core.selectors import worker_last_seen
+
+        body["worker_last_seen_seconds_ago"] = worker_last_seen()
+    except Exception:
+        body["worker_last_seen_seconds_ago"] = None
     return HttpResponse(
         orjson.dumps(body), status=200 if healthy else 503, content_type="application/json"
     )

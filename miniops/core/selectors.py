@@ -7,6 +7,15 @@ from django.core.cache import cache
 from miniops.core.models import SystemSettings
 
 SETTINGS_CACHE_KEY = "core:system_settings:v1"
+HEARTBEAT_CACHE_KEY = "core:worker_heartbeat"
+
+
+def worker_last_seen() -> float | None:
+    """Seconds since a background worker last ran a job, or None if never seen."""
+    import time
+
+    seen = cache.get(HEARTBEAT_CACHE_KEY)
+    return None if seen is None else round(time.time() - float(seen), 1)
 
 
 def get_system_settings() -> SystemSettings:

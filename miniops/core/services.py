@@ -9,7 +9,7 @@ from django.db import transaction
 from miniops.core.audit import acting_as
 from miniops.core.errors import InvalidInput
 from miniops.core.models import SystemSettings
-from miniops.core.selectors import SETTINGS_CACHE_KEY, get_system_settings
+from miniops.core.selectors import HEARTBEAT_CACHE_KEY, SETTINGS_CACHE_KEY, get_system_settings
 
 
 @transaction.atomic
@@ -34,3 +34,10 @@ def update_system_settings(
         row.save()
     transaction.on_commit(lambda: cache.delete(SETTINGS_CACHE_KEY))
     return row
+
+
+def record_worker_heartbeat() -> None:
+    """A background worker is alive: remember when (read by /readyz)."""
+    import time
+
+    cache.set(HEARTBEAT_CACHE_KEY, time.time(), timeout=3600)

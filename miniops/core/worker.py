@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.utils.module_loading import autodiscover_modules
 from huey.consumer import Consumer
 
 logger = logging.getLogger("miniops.worker")
@@ -22,6 +23,9 @@ class EmbeddedConsumer(Consumer):
 
 
 def start_embedded(huey: Any, *, workers: int = 2) -> EmbeddedConsumer:
+    # Import every app's tasks.py so the consumer knows every task and schedule
+    # (run_huey does the same for stand-alone workers).
+    autodiscover_modules("tasks")
     consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", periodic=True)
     consumer.start()
     logger.info("background worker running in-process (%d threads)", workers)

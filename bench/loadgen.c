@@ -1,0 +1,215 @@
+/*
+ * Open-loop HTTP/1.1 load generator (a small wrk2): requests are scheduled at a
+ * fixed rate, and each latency is measured from the moment the request was
+ * *scheduled*, not sent, so a slow server cannot hide its queueing delay
+ * (coordinated omission). Keep-alive connections, one epoll thread.
+ *
+ *   loadgen HOST PORT RATE SECONDS CONNECTIONS METHOD PATH [BODYFILE] [HEADER...]
+ *
+ * Prints one JSON object: scheduled, completed, errors, status counts and
+ * latency percentiles in milliseconds.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXCONN 1024
+#define BUFSZ 65536
+
+typedef struct {
+    int fd;
+    int busy;
+    double scheduled;   /* intended start of the request in flight */
+    size_t sent, reqlen;
+    char *inbuf;
+    size_t inlen;
+} conn_t;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static struct sockaddr_in addr;
+static char *request;
+static size_t request_len;
+
+static int open_conn(int ep, conn_t *c, int idx) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    c->fd = fd;
+    c->busy = 0;
+    c->inlen = 0;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)idx};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+/* Returns response length if a full response is in buf, 0 if incomplete, -1 bad. */
+static long complete_response(const char *buf, size_t len, int *status) {
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    if (!end) return 0;
+    size_t head = (size_t)(end - buf) + 4;
+    if (len < 12) return 0;
+    *status = atoi(buf + 9);
+    long body = 0;
+    const char *p = buf;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) break;
+        if (strncasecmp(p, "content-length:", 15) == 0) body = atol(p + 15);
+        if (strncasecmp(p, "transfer-encoding:", 18) == 0) return -1;
+        p = nl + 1;
+    }
+    if (len < head + (size_t)body) return 0;
+    return (long)(head + (size_t)body);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 8) {
+        fprintf(stderr, "usage: %s HOST PORT RATE SECONDS CONNECTIONS METHOD PATH [BODYFILE] [HEADER...]\n", argv[0]);
+        return 2;
+    }
+    const char *host = argv[1];
+    int port = atoi(argv[2]);
+    double rate = atof(argv[3]);
+    double seconds = atof(argv[4]);
+    int nconn = atoi(argv[5]);
+    const char *method = argv[6], *path = argv[7];
+    if (nconn > MAXCONN) nconn = MAXCONN;
+
+    char *body = NULL;
+    long body_len = 0;
+    int first_header = 8;
+    if (argc > 8 && strcmp(argv[8], "-") != 0 && strchr(argv[8], ':') == NULL) {
+        FILE *f = fopen(argv[8], "rb");
+        if (!f) { perror("body"); return 2; }
+        fseek(f, 0, SEEK_END); body_len = ftell(f); fseek(f, 0, SEEK_SET);
+        body = malloc((size_t)body_len + 1);
+        if (fread(body, 1, (size_t)body_len, f) != (size_t)body_len) { perror("read"); return 2; }
+        fclose(f);
+        first_header = 9;
+    } else if (argc > 8 && strcmp(argv[8], "-") == 0) {
+        first_header = 9;
+    }
+    size_t cap = 8192 + (size_t)body_len;
+    request = malloc(cap);
+    int n = snprintf(request, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n", method, path, host, port);
+    for (int i = first_header; i < argc; i++) n += snprintf(request + n, cap - (size_t)n, "%s\r\n", argv[i]);
+    if (body) n += snprintf(request + n, cap - (size_t)n, "Content-Length: %ld\r\n", body_len);
+    n += snprintf(request + n, cap - (size_t)n, "\r\n");
+    if (body) { memcpy(request + n, body, (size_t)body_len); n += (int)body_len; }
+    request_len = (size_t)n;
+
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &addr.sin_addr);
+
+    int ep = epoll_create1(0);
+    conn_t *conns = calloc((size_t)nconn, sizeof(conn_t));
+    for (int i = 0; i < nconn; i++) {
+        conns[i].inbuf = malloc(BUFSZ);
+        if (open_conn(ep, &conns[i], i) < 0) { perror("connect"); return 1; }
+    }
+
+    long total = (long)(rate * seconds);
+    double *lat = malloc(sizeof(double) * (size_t)(total + 1));
+    long scheduled = 0, completed = 0, errors = 0, pending_head = 0;
+    long status_2xx = 0, status_3xx = 0, status_4xx = 0, status_5xx = 0;
+    double start = now() + 0.05;
+    double deadline = start + seconds + 10.0; /* drain time */
+    struct epoll_event events[256];
+
+    while (completed + errors < total && now() < deadline) {
+        double t = now();
+        /* dispatch every request whose scheduled time has come, to idle connections */
+        while (pending_head < total && start + pending_head / rate <= t) {
+            int idx = -1;
+            for (int i = 0; i < nconn; i++) if (!conns[i].busy && conns[i].fd >= 0) { idx = i; break; }
+            if (idx < 0) break; /* all busy: the request waits, its clock already running */
+            conn_t *c = &conns[idx];
+            c->busy = 1;
+            c->scheduled = start + pending_head / rate;
+            c->sent = 0;
+            c->inlen = 0;
+            ssize_t w = send(c->fd, request, request_len, MSG_NOSIGNAL);
+            if (w > 0) c->sent = (size_t)w;
+            pending_head++;
+            scheduled++;
+        }
+        double next = pending_head < total ? start + pending_head / rate : t + 0.01;
+        int timeout_ms = (int)((next - t) * 1000);
+        if (timeout_ms < 0) timeout_ms = 0;
+        if (timeout_ms > 10) timeout_ms = 10;
+        int ready = epoll_wait(ep, events, 256, timeout_ms);
+        for (int e = 0; e < ready; e++) {
+            conn_t *c = &conns[events[e].data.u32];
+            if (c->busy && c->sent < request_len && (events[e].events & EPOLLOUT)) {
+                ssize_t w = send(c->fd, request + c->sent, request_len - c->sent, MSG_NOSIGNAL);
+                if (w > 0) c->sent += (size_t)w;
+            }
+            if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
+            for (;;) {
+                ssize_t r = recv(c->fd, c->inbuf + c->inlen, BUFSZ - c->inlen, 0);
+                if (r > 0) {
+                    c->inlen += (size_t)r;
+                    int status = 0;
+                    long used = complete_response(c->inbuf, c->inlen, &status);
+                    if (used > 0 && c->busy) {
+                        lat[completed++] = (now() - c->scheduled) * 1000.0;
+                        if (status < 300) status_2xx++; else if (status < 400) status_3xx++;
+                        else if (status < 500) status_4xx++; else status_5xx++;
+                        memmove(c->inbuf, c->inbuf + used, c->inlen - (size_t)used);
+                        c->inlen -= (size_t)used;
+                        c->busy = 0;
+                    } else if (used < 0 || c->inlen == BUFSZ) {
+                        errors++; c->busy = 0; close(c->fd); open_conn(ep, c, (int)events[e].data.u32); break;
+                    }
+                    continue;
+                }
+                if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                    if (c->busy) { errors++; c->busy = 0; }
+                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    close(c->fd);
+                    open_conn(ep, c, (int)events[e].data.u32);
+                }
+                break;
+            }
+        }
+    }
+    double elapsed = now() - start;
+    qsort(lat, (size_t)completed, sizeof(double), cmp_double);
+#define PCT(p) (completed ? lat[(long)((p) * (completed - 1))] : 0.0)
+    printf("{\"rate\": %.1f, \"seconds\": %.1f, \"scheduled\": %ld, \"completed\": %ld, \"errors\": %ld, "
+           "\"timeouts\": %ld, \"status_2xx\": %ld, \"status_3xx\": %ld, \"status_4xx\": %ld, \"status_5xx\": %ld, "
+           "\"achieved_rps\": %.1f, \"p50_ms\": %.2f, \"p90_ms\": %.2f, \"p99_ms\": %.2f, \"p999_ms\": %.2f, \"max_ms\": %.2f}\n",
+           rate, seconds, scheduled, completed, errors, total - completed - errors, status_2xx, status_3xx,
+           status_4xx, status_5xx, completed / (elapsed > 0 ? elapsed : 1), PCT(0.5), PCT(0.9), PCT(0.99),
+           PCT(0.999), completed ? lat[completed - 1] : 0.0);
+    return 0;
+}
