@@ -133,7 +133,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "miniops.accounts.middleware.OperatorSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "miniops.core.middleware.HtmlOnlyCSPMiddleware",
     "miniops.core.audit.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -202,7 +202,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "miniops.core.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "miniops"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -277,6 +277,7 @@ NINJA_NUM_PROXIES = MINIOPS_PROXY_COUNT
 
 # django-auditlog: keep typed JSON diffs; never copy secrets into the trail.
 AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_CID_GETTER = "miniops.core.audit.correlation_id"
 
 # django-axes: lock an account + IP pair after N failures.
 AXES_FAILURE_LIMIT = env_int("MINIOPS_LOCKOUT_FAILURES", 5, minimum=1)

@@ -8,4 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("System")
 
     def ready(self) -> None:
+        from auditlog.models import LogEntry
+        from django.db.models.signals import pre_save
+
         from miniops.core import checks  # noqa: F401  (registers system checks)
+        from miniops.core.audit import fill_log_entry
+
+        pre_save.connect(fill_log_entry, sender=LogEntry, dispatch_uid="miniops-audit-context")

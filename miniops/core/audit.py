@@ -10,28 +10,66 @@ edit or delete, and database triggers refuse UPDATE and DELETE.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from auditlog.context import auditlog_value, set_actor
-from auditlog.middleware import AuditlogMiddleware
+from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from miniops.core.logging import request_id_var
 from miniops.core.netutils import client_ip
 
 Action = LogEntry.Action
 
 
-class AuditMiddleware(AuditlogMiddleware):
-    """django-auditlog's middleware, with the client address from ``client_ip``."""
+class AuditMiddleware:
+    """Opens the audit context for the request: the actor (resolved only if a
+    change is actually logged, so requests that log nothing never load the user)
+    and the client address from ``client_ip``.
 
-    @staticmethod
-    def _get_remote_addr(request: HttpRequest) -> str | None:
-        return client_ip(request)
+    Replaces django-auditlog's middleware, which trusts any ``X-Forwarded-For`` and
+    connects and disconnects a signal receiver on every request; ours is connected
+    once (``fill_log_entry``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        def actor() -> Any:
+            user = getattr(request, "user", None)
+            return user if user is not None and user.is_authenticated else None
+
+        token = auditlog_value.set({"actor": actor, "remote_addr": client_ip(request)})
+        try:
+            return self.get_response(request)
+        finally:
+            auditlog_value.reset(token)
+
+
+def fill_log_entry(sender: Any, instance: LogEntry, **kwargs: Any) -> None:
+    """pre_save receiver on LogEntry: stamp actor and address from the context."""
+    context = current_context()
+    if not context:
+        return
+    actor = context.get("actor")
+    if callable(actor):
+        actor = actor()
+    if instance.actor_id is None and getattr(actor, "pk", None) is not None:
+        instance.actor = actor
+        instance.actor_email = getattr(actor, "email", None) or None
+    if instance.remote_addr is None:
+        instance.remote_addr = context.get("remote_addr")
+
+
+def correlation_id() -> str | None:
+    """Audit rows carry the request id (``AUDITLOG_CID_GETTER``)."""
+    value = request_id_var.get()
+    return None if value == "-" else value
 
 
 def current_context() -> dict[str, Any]:
@@ -51,13 +89,19 @@ def set_request_actor(actor: Any) -> None:
 
 @contextmanager
 def acting_as(actor: Any, remote_addr: str | None = None) -> Iterator[None]:
-    """Attribute model changes inside the block to ``actor`` (tasks, commands)."""
+    """Attribute model changes inside the block to ``actor`` (services, tasks,
+    commands); ``None`` keeps whoever the request context names."""
     context = current_context()
-    if context and context.get("actor") is actor:
+    if actor is None and context:
         yield
         return
-    with set_actor(actor, remote_addr=remote_addr or context.get("remote_addr")):
+    token = auditlog_value.set(
+        {"actor": actor, "remote_addr": remote_addr or context.get("remote_addr")}
+    )
+    try:
         yield
+    finally:
+        auditlog_value.reset(token)
 
 
 def record(
@@ -82,7 +126,9 @@ def record(
     if model is None:
         raise ValueError("record() needs an instance or a model")
     context = current_context()
-    actor = actor if actor is not None else context.get("actor")
+    if actor is None:
+        actor = context.get("actor")
+        actor = actor() if callable(actor) else actor
     pk_text = "" if object_pk is None else str(object_pk)
     return LogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(model),
@@ -108,7 +154,9 @@ def record_bulk(
 ) -> int:
     """One row per object changed by a bulk ``update()`` (auditlog's signals miss those)."""
     context = current_context()
-    actor = actor if actor is not None else context.get("actor")
+    if actor is None:
+        actor = context.get("actor")
+        actor = actor() if callable(actor) else actor
     content_type = ContentType.objects.get_for_model(model)
     additional = {"bulk": True, "reason": reason} if reason else {"bulk": True}
     rows = [

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from miniops.core import localcache
 from miniops.core.models import SystemSettings
 
 SETTINGS_CACHE_KEY = "core:system_settings:v1"
@@ -24,7 +25,12 @@ def get_system_settings() -> SystemSettings:
 
 
 def public_config() -> dict[str, Any]:
-    """What the mini-program reads at start-up (``GET /api/v1/config``), cached."""
+    """What the mini-program reads at start-up (``GET /api/v1/config``): a few
+    seconds in this process, then the shared cache, then the database."""
+    return localcache.get_or_load(SETTINGS_CACHE_KEY, 5.0, _shared_public_config)
+
+
+def _shared_public_config() -> dict[str, Any]:
     cached = cache.get(SETTINGS_CACHE_KEY)
     if cached is not None:
         return cached

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from miniops.core import localcache
 from miniops.core.audit import acting_as
 from miniops.core.errors import InvalidInput
 from miniops.core.models import SystemSettings
@@ -32,7 +33,7 @@ def update_system_settings(
         raise InvalidInput(fields={k: " ".join(v) for k, v in exc.message_dict.items()}) from exc
     with acting_as(actor):
         row.save()
-    transaction.on_commit(lambda: cache.delete(SETTINGS_CACHE_KEY))
+    transaction.on_commit(_drop_cached_config)
     return row
 
 
@@ -41,3 +42,8 @@ def record_worker_heartbeat() -> None:
     import time
 
     cache.set(HEARTBEAT_CACHE_KEY, time.time(), timeout=3600)
+
+
+def _drop_cached_config() -> None:
+    cache.delete(SETTINGS_CACHE_KEY)
+    localcache.forget(SETTINGS_CACHE_KEY)

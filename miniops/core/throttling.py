@@ -2,7 +2,7 @@
 
 ninja's built-in throttles keep a list of timestamps per client and rewrite it on
 every request, which costs more the higher the limit. Here each request is one
-``add`` plus one ``incr`` on the cache (Redis at scale), whatever the rate.
+counter increment (one Redis round trip at scale), whatever the rate.
 Signed-in callers are counted per identity (``request.auth.throttle_key``),
 everyone else per client IP.
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 import time
 
-from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
+from miniops.core import counters
 from miniops.core.netutils import client_ip
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -44,13 +44,7 @@ class WindowThrottle(BaseThrottle):
         ident = key or f"ip:{client_ip(request)}"
         now = time.time()
         window = int(now // period)
-        cache_key = f"thr:{self.scope}:{ident}:{window}"
-        cache.add(cache_key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr: start the window again
-            cache.set(cache_key, 1, timeout=period + 1)
-            count = 1
+        count = counters.hit(f"thr:{self.scope}:{ident}:{window}", ttl=period + 1)
         if count > limit:
             self._local.wait = (window + 1) * period - now
             return False

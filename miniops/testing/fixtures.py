@@ -11,6 +11,7 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from miniops.accounts.models import Operator
+from miniops.core import localcache
 from miniops.testing import factories
 
 
@@ -23,8 +24,10 @@ def _fast_password_hashing(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     cache.clear()
+    localcache.forget()
     yield
     cache.clear()
+    localcache.forget()
 
 
 def sign_in(client: Client, operator: Operator) -> Client:

@@ -146,3 +146,14 @@ def test_audit_is_readable_and_filterable_through_the_api(client: Client) -> Non
     assert items[0]["actor"] == admin.username
     bad = client.get("/api/v1/manage/audit?action=explode", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert bad.status_code == 422
+
+
+def test_audit_rows_carry_the_request_id(console_as: Any) -> None:
+    client = console_as("tech_staff")
+    factories.system_settings()
+    client.post(
+        "/console/core/systemsettings/1/change/",
+        {"platform_name": "Y", "theme_primary": "#112233", "theme_secondary": "#445566"},
+        HTTP_X_REQUEST_ID="req-audit-42",
+    )
+    assert entries_for(SystemSettings.objects.get()).last().cid == "req-audit-42"

@@ -1,0 +1,250 @@
+"""Shared benchmark plumbing: tools, a real server, load generators, results.
+
+Every figure is a ratio against a baseline measured in the same run on the same
+server (these machines are shared and noisy), plus the absolute numbers for
+context. Nothing here is imported by the product.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "bench" / ".build"
+RESULTS = ROOT / "bench" / "results"
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_BASE = os.environ.get("BENCH_PG_BASE", "postgres://postgres@127.0.0.1:5432")
+REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- tools -----------------------------------------------------------------------------
+def ensure_tools() -> Path:
+    """wrk from Debian (installed if missing and we may), our open-loop generator
+    compiled from bench/loadgen.c."""
+    if shutil.which("wrk") is None:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        log("installing wrk (apt-get install wrk)")
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    binary = BUILD / "loadgen"
+    source = ROOT / "bench" / "loadgen.c"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["gcc", "-O2", "-Wall", "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+# --- environments ---------------------------------------------------------------------
+def services_env(database: str = "miniops_bench") -> dict[str, str]:
+    """PostgreSQL + Redis environment (creates the database if needed)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    env = base_env()
+    env["DATABASE_URL"] = f"{PG_BASE}/{database}"
+    env["REDIS_URL"] = REDIS_BENCH_URL
+    return env
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    env = base_env()
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env["MINIOPS_VAR_DIR"] = str(var_dir)
+    return env
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIOPS_")}
+    env.update(
+        {
+            "MINIOPS_ENV": "development",
+            "LOG_LEVEL": "WARNING",
+            # Benchmarks come from one address: lift the per-client rate limits.
+            "MINIOPS_API_RATE_ANON": "100000000/m",
+            "MINIOPS_API_RATE_AUTH": "100000000/m",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+# --- the server ---------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process = process
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children of the supervisor), or the
+        server itself with one worker."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        workers = [
+            pid
+            for pid in pids
+            if "spawn_main" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)
+        ]
+        return workers or [self.process.pid]
+
+    def rss_mb(self) -> list[float]:
+        return [round(_rss_kb(pid) / 1024, 1) for pid in self.worker_pids()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@contextmanager
+def server(env: dict[str, str], *, workers: int = 2) -> Iterator[Server]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "manage.py",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-worker",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    instance = Server(process, port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{instance.base}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        process.stderr.read().decode() if process.stderr else ""
+                    ) from None
+                time.sleep(0.3)
+        time.sleep(1.0)  # let every worker finish booting
+        yield instance
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- load ------------------------------------------------------------------------------------
+def warm(url: str, seconds: float = 3) -> None:
+    wrk(url, seconds=seconds)
+
+
+def wrk(
+    url: str, *, seconds: float = 10, connections: int = 32, threads: int = 2
+) -> dict[str, Any]:
+    """Closed-loop throughput (as fast as the server answers)."""
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    return {
+        "rps": round(rps, 1),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "p99_ms": _to_ms(p99.group(1), p99.group(2)) if p99 else None,
+    }
+
+
+def _to_ms(value: str, unit: str) -> float:
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+
+
+def open_loop(
+    base: str,
+    path: str,
+    *,
+    rate: int,
+    seconds: float = 15,
+    connections: int = 64,
+    method: str = "GET",
+    body: Path | None = None,
+    headers: list[str] | None = None,
+) -> dict[str, Any]:
+    """Latency at a fixed arrival rate, measured from each request's scheduled
+    start (no coordinated omission)."""
+    binary = ensure_tools()
+    host, port = base.removeprefix("http://").split(":")
+    args = [str(binary), host, port, str(rate), str(seconds), str(connections), method, path]
+    args.append(str(body) if body else "-")
+    args.extend(headers or [])
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out))
+
+
+# --- results -------------------------------------------------------------------------------------
+def save(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "at": time.strftime("%Y-%m-%d %H:%M:%S"), **payload}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    log(f"results in {path.relative_to(ROOT)}")
+    return path
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines)
