@@ -6,10 +6,14 @@ from django.conf import settings
 from ninja import NinjaAPI
 
 from miniops.accounts.api import router as manage_accounts_router
+from miniops.catalog.api import manage_router as manage_catalog_router
+from miniops.catalog.api import router as catalog_router
 from miniops.core import api_errors
 from miniops.core.api import router as platform_router
 from miniops.core.renderers import ORJSONRenderer
 from miniops.core.throttling import WindowThrottle
+from miniops.members.api import manage_router as manage_members_router
+from miniops.members.api import router as members_router
 
 api = NinjaAPI(
     title="miniops API",
@@ -33,4 +37,8 @@ api = NinjaAPI(
 api_errors.install(api)
 
 api.add_router("/", platform_router)
+api.add_router("/", members_router)
+api.add_router("/", catalog_router)
 api.add_router("/manage/", manage_accounts_router)
+api.add_router("/manage/", manage_members_router)
+api.add_router("/manage/", manage_catalog_router)

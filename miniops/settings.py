@@ -12,6 +12,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -99,6 +100,8 @@ INSTALLED_APPS = [
     "unfold",
     "unfold.contrib.filters",
     "unfold.contrib.forms",
+    "unfold.contrib.import_export",
+    "import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -115,6 +118,8 @@ INSTALLED_APPS = [
     "channels",
     "miniops.core",
     "miniops.accounts",
+    "miniops.members",
+    "miniops.catalog",
     "miniops.console",
 ]
 
@@ -349,7 +354,7 @@ MINIOPS_API_RATE_AUTH = env_str("MINIOPS_API_RATE_AUTH", "6000/m")
 # --- i18n --------------------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "miniops" / "locale"]
+LOCALE_PATHS = [BASE_DIR / "miniops" / "locale", BASE_DIR / "miniops" / "locale_vendor"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
@@ -360,7 +365,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -370,6 +375,24 @@ STORAGES = {
         )
     },
 }
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "local")
+if MEDIA_STORAGE == "s3":
+    # S3-compatible object storage through django-storages (pip install 'miniops[s3]').
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("S3_BUCKET"),
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "region_name": env_str("S3_REGION") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            "custom_domain": env_str("S3_CUSTOM_DOMAIN") or None,
+            "querystring_auth": env_bool("S3_SIGNED_URLS", False),
+            "file_overwrite": False,
+        },
+    }
+elif MEDIA_STORAGE != "local":
+    raise ImproperlyConfigured("MEDIA_STORAGE must be local or s3")
 # Outside production WhiteNoise serves straight from the app static folders, so
 # `make demo` needs no collectstatic step.
 WHITENOISE_USE_FINDERS = not PRODUCTION
@@ -420,7 +443,21 @@ UNFOLD = {
     },
 }
 
+# --- personal data encryption (see miniops/core/crypto.py) --------------------------
+MINIOPS_FIELD_KEYS = env_str("MINIOPS_FIELD_KEYS")
+MINIOPS_BLIND_INDEX_KEY = env_str("MINIOPS_BLIND_INDEX_KEY")
+if PRODUCTION and not (MINIOPS_FIELD_KEYS and MINIOPS_BLIND_INDEX_KEY):
+    raise ImproperlyConfigured(
+        "MINIOPS_ENV=production requires MINIOPS_FIELD_KEYS and MINIOPS_BLIND_INDEX_KEY"
+    )
+
 # --- product settings --------------------------------------------------------------
 MINIOPS_PROVIDER_MODE = env_str("MINIOPS_PROVIDER_MODE", "simulator")
+WECHAT_APP_ID = env_str("WECHAT_APP_ID")
+WECHAT_APP_SECRET = env_str("WECHAT_APP_SECRET")
+WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
+# Member tokens: access tokens are short-lived and signed; refresh tokens rotate.
+MINIOPS_MEMBER_ACCESS_MINUTES = env_int("MINIOPS_MEMBER_ACCESS_MINUTES", 120, minimum=1)
+MINIOPS_MEMBER_REFRESH_DAYS = env_int("MINIOPS_MEMBER_REFRESH_DAYS", 30, minimum=1)
 if MINIOPS_PROVIDER_MODE not in {"simulator", "live"}:
     raise ImproperlyConfigured("MINIOPS_PROVIDER_MODE must be simulator or live")

@@ -15,6 +15,7 @@ def test_every_environment_variable_is_in_the_readme() -> None:
     assert len(names) > 20, "found too few variables: the check is broken"
     readme = (ROOT / "README.md").read_text()
     missing = sorted(name for name in names if f"`{name}`" not in readme)
+    # (a row may list several names: each is still written as `NAME`)
     assert not missing, f"add these to the README's configuration table: {missing}"
 
 

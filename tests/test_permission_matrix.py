@@ -39,11 +39,22 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "accounts.apitoken": lambda me: factories.api_token(me, [])[0],
     "auditlog.logentry": lambda me: factories.audit_entry(),
     "core.systemsettings": lambda me: factories.system_settings(),
+    "members.member": lambda me: factories.member(phone="13800138000"),
+    "members.membertag": lambda me: factories.member_tag(),
+    "catalog.category": lambda me: factories.category(),
+    "catalog.brand": lambda me: factories.brand(),
+    "catalog.product": lambda me: factories.product(),
+    "catalog.sku": lambda me: factories.product().skus.first(),
+    "catalog.stockledger": lambda me: factories.product().skus.first().ledger.first(),
 }
 
 #: Values for path parameters of API operations.
 PATH_VALUES: dict[str, Callable[[], Any]] = {
     "operator_id": lambda: factories.OperatorFactory().pk,
+    "member_id": lambda: factories.member().pk,
+    "product_id": lambda: factories.product().pk,
+    "sku_id": lambda: factories.product().skus.first().pk,
+    "address_id": lambda: 1,
 }
 
 
@@ -236,3 +247,31 @@ def test_public_operations_need_no_credentials() -> None:
     for method, path, auth in operations():
         if auth.access == "public" and method == "GET":
             assert client.get(concrete(path)).status_code not in (401, 403), path
+
+
+def test_member_operations_refuse_anonymous_and_accept_a_member() -> None:
+    anonymous = Client()
+    person = factories.member()
+    access, _refresh = factories.member_tokens(person)
+    signed_in = Client(HTTP_AUTHORIZATION=f"Bearer {access}")
+    checked = 0
+    for method, path, auth in operations():
+        if auth.access != "member":
+            continue
+        url = concrete(path)
+        call = getattr(anonymous, method.lower())
+        response = (
+            call(url) if method == "GET" else call(url, data="{}", content_type="application/json")
+        )
+        assert response.status_code == 401, (
+            f"{method} {path} without a token: {response.status_code}"
+        )
+        call = getattr(signed_in, method.lower())
+        response = (
+            call(url) if method == "GET" else call(url, data="{}", content_type="application/json")
+        )
+        assert response.status_code not in (401, 403), (
+            f"{method} {path} as a member: {response.status_code}"
+        )
+        checked += 1
+    assert checked >= 10

@@ -21,6 +21,23 @@ from miniops.core.console import operator_has, site
 NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
     (_("Overview"), [(_("Dashboard"), "dashboard", "index")]),
     (
+        _("Members"),
+        [
+            (_("Members"), "group", "members.member"),
+            (_("Member tags"), "sell", "members.membertag"),
+        ],
+    ),
+    (
+        _("Catalog"),
+        [
+            (_("Products"), "inventory_2", "catalog.product"),
+            (_("Categories"), "category", "catalog.category"),
+            (_("Brands"), "verified", "catalog.brand"),
+            (_("SKUs and stock"), "warehouse", "catalog.sku"),
+            (_("Stock ledger"), "receipt_long", "catalog.stockledger"),
+        ],
+    ),
+    (
         _("System"),
         [
             (_("System settings"), "settings", "core.systemsettings"),

@@ -28,6 +28,7 @@ class SystemSettingsAdmin(ConsoleModelAdmin):
         (_("Brand"), {"fields": ["platform_name", "logo", "theme_primary", "theme_secondary"]}),
         (_("Mini-program"), {"fields": ["miniprogram_app_id"]}),
         (_("Customer service"), {"fields": ["cs_phone", "cs_wechat", "cs_email", "cs_hours"]}),
+        (_("Catalog"), {"fields": ["low_stock_threshold"]}),
     ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:

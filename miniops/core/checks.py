@@ -25,9 +25,14 @@ def simulated_providers_in_production(app_configs: Any, **kwargs: Any) -> list[E
 def console_permissions_are_known(app_configs: Any, **kwargs: Any) -> list[Error]:
     """Every permission named by a console page or API operation exists in the table."""
     from miniops.core.console import ACTIONS, ConsoleModelAdmin, site
-    from miniops.core.permissions import is_known
+    from miniops.core.permissions import PERMISSIONS, ROLES, P, is_known
 
     errors: list[Error] = []
+    for code in set(P) - set(PERMISSIONS):
+        errors.append(Error(f"permission {code} has no label in PERMISSIONS", id="miniops.E004"))
+    for role in ROLES.values():
+        for code in role.permissions - set(PERMISSIONS):
+            errors.append(Error(f"role {role.code} grants unknown {code}", id="miniops.E004"))
     for model, model_admin in site._registry.items():
         if not isinstance(model_admin, ConsoleModelAdmin):
             errors.append(
@@ -37,14 +42,10 @@ def console_permissions_are_known(app_configs: Any, **kwargs: Any) -> list[Error
             )
             continue
         for action in ACTIONS:
-            code = model_admin.permissions.get(action)
-            if code is not None and not is_known(code):
-                errors.append(
-                    Error(
-                        f"{type(model_admin).__name__}: unknown permission {code!r}",
-                        id="miniops.E003",
-                    )
-                )
+            declared = model_admin.permissions.get(action)
+            if declared is not None and not is_known(declared):
+                name = type(model_admin).__name__
+                errors.append(Error(f"{name}: unknown permission {declared!r}", id="miniops.E003"))
     for page in site.pages:
         if page.permission is not None and not is_known(page.permission):
             errors.append(

@@ -16,7 +16,7 @@ without a declared permission fails the suite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -89,6 +89,20 @@ class DashboardWidget:
     width: int = 3
 
 
+@dataclass(frozen=True)
+class DetailSection:
+    """A card that another domain adds to a detail page (member-360: orders,
+    points, coupons...). ``data(request, obj)`` returns the template context."""
+
+    model: str  # "app_label.model_name"
+    key: str
+    title: str | Promise
+    permission: str | None
+    template: str
+    data: Callable[[HttpRequest, Any], dict[str, Any]]
+    order: int = 100
+
+
 class ConsoleSite(UnfoldAdminSite):
     index_title = _("Dashboard")
     site_title = "miniops"
@@ -98,6 +112,7 @@ class ConsoleSite(UnfoldAdminSite):
         super().__init__(name)
         self.pages: list[ConsolePage] = []
         self.widgets: list[DashboardWidget] = []
+        self.sections: list[DetailSection] = []
 
     # --- who may enter ---------------------------------------------------------
     def has_permission(self, request: HttpRequest) -> bool:
@@ -159,6 +174,27 @@ class ConsoleSite(UnfoldAdminSite):
             key=lambda w: (w.order, w.key),
         )
 
+    def register_section(self, section: DetailSection) -> None:
+        if any((s.model, s.key) == (section.model, section.key) for s in self.sections):
+            raise ImproperlyConfigured(f"section {section.model}/{section.key} registered twice")
+        self.sections.append(section)
+
+    def sections_for(self, request: HttpRequest, obj: Model) -> list[dict[str, Any]]:
+        label = f"{obj._meta.app_label}.{obj._meta.model_name}"
+        chosen = sorted(
+            (
+                s
+                for s in self.sections
+                if s.model == label
+                and (s.permission is None or operator_has(request, s.permission))
+            ),
+            key=lambda s: (s.order, s.key),
+        )
+        return [
+            {"key": s.key, "title": s.title, "template": s.template, "data": s.data(request, obj)}
+            for s in chosen
+        ]
+
     def page(self, name: str) -> ConsolePage:
         for candidate in self.pages:
             if candidate.name == name:
@@ -192,7 +228,7 @@ class ConsoleModelAdmin(ModelAdmin):
     """Base for every model page. ``permissions`` maps view/add/change/delete to a
     permission code, or ``None`` when nobody may do it through the console."""
 
-    permissions: ClassVar[dict[str, str | None]] = {}
+    permissions: ClassVar[Mapping[str, str | None]] = {}
 
     def __init__(self, model: type[Model], admin_site: Any) -> None:
         missing = [action for action in ACTIONS if action not in self.permissions]

@@ -44,6 +44,11 @@ class SystemSettings(models.Model):
     cs_wechat = models.CharField(_("customer-service WeChat"), max_length=64, blank=True)
     cs_email = models.EmailField(_("customer-service email"), blank=True)
     cs_hours = models.CharField(_("customer-service hours"), max_length=64, blank=True)
+    low_stock_threshold = models.PositiveIntegerField(
+        _("low-stock threshold"),
+        default=10,
+        help_text=_("SKUs at or below this stock are flagged on the dashboard."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

@@ -28,6 +28,14 @@ class P(StrEnum):
     ACCOUNTS_MANAGE_ROLES = "accounts.manage_roles"
     AUDIT_VIEW = "audit.view"
     API_TOKENS_USE = "api_tokens.use"
+    MEMBERS_VIEW = "members.view"
+    MEMBERS_MANAGE = "members.manage"
+    MEMBERS_VIEW_SENSITIVE = "members.view_sensitive"
+    MEMBERS_EXPORT = "members.export"
+    CATALOG_VIEW = "catalog.view"
+    CATALOG_MANAGE = "catalog.manage"
+    CATALOG_MANAGE_STOCK = "catalog.manage_stock"
+    CATALOG_IMPORT_EXPORT = "catalog.import_export"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class PermissionDef:
 
 _SYSTEM = _("System")
 _ACCOUNTS = _("Operators and roles")
+_MEMBERS = _("Members")
+_CATALOG = _("Catalog")
 
 PERMISSIONS: dict[P, PermissionDef] = {
     definition.code: definition
@@ -53,6 +63,22 @@ PERMISSIONS: dict[P, PermissionDef] = {
         PermissionDef(P.ACCOUNTS_MANAGE_ROLES, _ACCOUNTS, _("Create and change custom roles")),
         PermissionDef(P.AUDIT_VIEW, _SYSTEM, _("Read the audit log")),
         PermissionDef(P.API_TOKENS_USE, _SYSTEM, _("Create management API tokens for oneself")),
+        PermissionDef(P.MEMBERS_VIEW, _MEMBERS, _("See members (personal data masked)")),
+        PermissionDef(P.MEMBERS_MANAGE, _MEMBERS, _("Tag, block and unblock members")),
+        PermissionDef(
+            P.MEMBERS_VIEW_SENSITIVE,
+            _MEMBERS,
+            _("See members' full phone numbers, names and addresses (each view is logged)"),
+        ),
+        PermissionDef(P.MEMBERS_EXPORT, _MEMBERS, _("Export member lists")),
+        PermissionDef(P.CATALOG_VIEW, _CATALOG, _("See categories, brands and products")),
+        PermissionDef(
+            P.CATALOG_MANAGE, _CATALOG, _("Create and change products, list and delist them")
+        ),
+        PermissionDef(P.CATALOG_MANAGE_STOCK, _CATALOG, _("Adjust stock")),
+        PermissionDef(
+            P.CATALOG_IMPORT_EXPORT, _CATALOG, _("Import and export products (CSV / XLSX)")
+        ),
     ]
 }
 
@@ -98,7 +124,19 @@ ROLES: dict[R, RoleDef] = {
             _("Runs operations: dashboard, analytics, catalog, marketing, pushes; sees the team."),
             requires_2fa=False,
             permissions=frozenset(
-                {P.DASHBOARD_VIEW, P.ACCOUNTS_VIEW_OPERATORS, P.AUDIT_VIEW, P.API_TOKENS_USE}
+                {
+                    P.DASHBOARD_VIEW,
+                    P.ACCOUNTS_VIEW_OPERATORS,
+                    P.AUDIT_VIEW,
+                    P.API_TOKENS_USE,
+                    P.MEMBERS_VIEW,
+                    P.MEMBERS_MANAGE,
+                    P.MEMBERS_EXPORT,
+                    P.CATALOG_VIEW,
+                    P.CATALOG_MANAGE,
+                    P.CATALOG_MANAGE_STOCK,
+                    P.CATALOG_IMPORT_EXPORT,
+                }
             ),
         ),
         RoleDef(
@@ -106,28 +144,42 @@ ROLES: dict[R, RoleDef] = {
             _("Operations staff"),
             _("Day-to-day operations: catalog, marketing tools, pushes."),
             requires_2fa=False,
-            permissions=frozenset({P.DASHBOARD_VIEW}),
+            permissions=frozenset(
+                {
+                    P.DASHBOARD_VIEW,
+                    P.MEMBERS_VIEW,
+                    P.MEMBERS_MANAGE,
+                    P.CATALOG_VIEW,
+                    P.CATALOG_MANAGE,
+                    P.CATALOG_MANAGE_STOCK,
+                    P.CATALOG_IMPORT_EXPORT,
+                }
+            ),
         ),
         RoleDef(
             R.CUSTOMER_SERVICE,
             _("Customer service"),
             _("Conversations, complaints, order look-up and refunds by rule."),
             requires_2fa=False,
-            permissions=frozenset({P.DASHBOARD_VIEW}),
+            permissions=frozenset(
+                {P.DASHBOARD_VIEW, P.MEMBERS_VIEW, P.MEMBERS_VIEW_SENSITIVE, P.CATALOG_VIEW}
+            ),
         ),
         RoleDef(
             R.CONTENT_REVIEWER,
             _("Content reviewer"),
             _("The review queue for posts, comments and product reviews."),
             requires_2fa=False,
-            permissions=frozenset({P.DASHBOARD_VIEW}),
+            permissions=frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW}),
         ),
         RoleDef(
             R.FINANCE,
             _("Finance"),
             _("Payments, refunds and reconciliation exports."),
             requires_2fa=True,
-            permissions=frozenset({P.DASHBOARD_VIEW, P.API_TOKENS_USE}),
+            permissions=frozenset(
+                {P.DASHBOARD_VIEW, P.API_TOKENS_USE, P.MEMBERS_VIEW, P.CATALOG_VIEW}
+            ),
         ),
         RoleDef(
             R.TECH_STAFF,
@@ -142,6 +194,7 @@ ROLES: dict[R, RoleDef] = {
                     P.ACCOUNTS_VIEW_OPERATORS,
                     P.AUDIT_VIEW,
                     P.API_TOKENS_USE,
+                    P.CATALOG_VIEW,
                 }
             ),
         ),
@@ -150,7 +203,9 @@ ROLES: dict[R, RoleDef] = {
             _("Analyst (read-only)"),
             _("Reads dashboards and reports; changes nothing."),
             requires_2fa=False,
-            permissions=frozenset({P.DASHBOARD_VIEW, P.API_TOKENS_USE}),
+            permissions=frozenset(
+                {P.DASHBOARD_VIEW, P.API_TOKENS_USE, P.MEMBERS_VIEW, P.CATALOG_VIEW}
+            ),
         ),
     ]
 }

@@ -100,3 +100,81 @@ def system_settings() -> SystemSettings:
 
 ALL_ROLE_CODES = [str(code) for code in R]
 SENSITIVE_ROLE_CODES = [str(code) for code, role in ROLES.items() if role.requires_2fa]
+
+
+# --- catalog -----------------------------------------------------------------------------
+def category(name: str = "服装", parent: Any = None) -> Any:
+    from miniops.catalog.models import Category
+
+    level = parent.level + 1 if parent is not None else 1
+    return Category.objects.create(
+        name=f"{name}-{Category.objects.count()}", parent=parent, level=level
+    )
+
+
+def brand(name: str | None = None) -> Any:
+    from miniops.catalog.models import Brand
+
+    return Brand.objects.create(name=name or f"品牌{Brand.objects.count()}")
+
+
+def product(
+    *,
+    status: str = "on_sale",
+    price: int = 9900,
+    stock: int = 10,
+    skus: int = 1,
+    category_obj: Any = None,
+    title: str | None = None,
+) -> Any:
+    """A product with ``skus`` SKUs (specs 颜色), priced and stocked through the services."""
+    from miniops.catalog import services
+    from miniops.catalog.models import Product, ProductStatus, StockReason
+
+    leaf = category_obj or category()
+    specs = [{"name": "颜色", "values": [f"色{i}" for i in range(skus)]}] if skus > 1 else []
+    item = services.save_product(
+        actor=None,
+        title=title or f"测试商品{Product.objects.count()}",
+        category=leaf,
+        specs=specs,
+    )
+    for sku in services.sync_skus(product=item, actor=None, default_price=price):
+        if stock:
+            services.adjust_stock(sku=sku, delta=stock, reason=StockReason.INITIAL, actor=None)
+    if status != ProductStatus.DRAFT:
+        services.change_status(product=item, to=ProductStatus.ON_SALE, actor=None)
+    if status == ProductStatus.OFF_SHELF:
+        services.change_status(product=item, to=ProductStatus.OFF_SHELF, actor=None)
+    item.refresh_from_db()
+    return item
+
+
+# --- members -------------------------------------------------------------------------------
+def member(**fields: Any) -> Any:
+    from miniops.core import crypto
+    from miniops.members.models import Member
+
+    phone = fields.pop("phone", "")
+    count = Member.objects.count()
+    return Member.objects.create(
+        openid=fields.pop("openid", f"oTEST{count:08d}"),
+        nickname=fields.pop("nickname", f"会员{count}"),
+        phone=phone,
+        phone_index=crypto.phone_index(phone) if phone else "",
+        **fields,
+    )
+
+
+def member_tokens(target: Any) -> tuple[str, str]:
+    """(access, refresh) for ``target`` as if they had just signed in."""
+    from miniops.members import services as member_services
+
+    result = member_services._open_session(target, ip="127.0.0.1", user_agent="test")
+    return result.access_token, result.refresh_token
+
+
+def member_tag(name: str | None = None) -> Any:
+    from miniops.members.models import MemberTag
+
+    return MemberTag.objects.create(name=name or f"标签{MemberTag.objects.count()}")

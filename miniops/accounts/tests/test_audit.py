@@ -41,7 +41,12 @@ def test_console_edit_records_who_where_and_before_after(console_as: Any) -> Non
     # when they rename the platform
     response = client.post(
         "/console/core/systemsettings/1/change/",
-        {"platform_name": "New name", "theme_primary": "#112233", "theme_secondary": "#445566"},
+        {
+            "platform_name": "New name",
+            "theme_primary": "#112233",
+            "theme_secondary": "#445566",
+            "low_stock_threshold": 10,
+        },
         REMOTE_ADDR="192.0.2.7",
     )
     assert response.status_code == 302
@@ -57,7 +62,12 @@ def test_forged_forwarded_for_does_not_change_the_recorded_address(console_as: A
     factories.system_settings()
     client.post(
         "/console/core/systemsettings/1/change/",
-        {"platform_name": "X", "theme_primary": "#112233", "theme_secondary": "#445566"},
+        {
+            "platform_name": "X",
+            "theme_primary": "#112233",
+            "theme_secondary": "#445566",
+            "low_stock_threshold": 10,
+        },
         REMOTE_ADDR="192.0.2.8",
         HTTP_X_FORWARDED_FOR="6.6.6.6",
     )
@@ -153,7 +163,12 @@ def test_audit_rows_carry_the_request_id(console_as: Any) -> None:
     factories.system_settings()
     client.post(
         "/console/core/systemsettings/1/change/",
-        {"platform_name": "Y", "theme_primary": "#112233", "theme_secondary": "#445566"},
+        {
+            "platform_name": "Y",
+            "theme_primary": "#112233",
+            "theme_secondary": "#445566",
+            "low_stock_threshold": 10,
+        },
         HTTP_X_REQUEST_ID="req-audit-42",
     )
     assert entries_for(SystemSettings.objects.get()).last().cid == "req-audit-42"

@@ -154,6 +154,7 @@ def test_settings_change_reaches_the_mini_program_config(
                 "theme_secondary": "#FA5151",
                 "miniprogram_app_id": "wx0123456789abcdef",
                 "cs_phone": "400-000-0000",
+                "low_stock_threshold": 10,
             },
         )
     assert response.status_code == 302

@@ -51,9 +51,9 @@ def test_nobody_grants_a_role_beyond_their_own_permissions() -> None:
 
 
 def test_a_manager_may_grant_roles_within_their_rights() -> None:
-    actor = manager_with("accounts.manage_operators", "dashboard.view")
+    actor = manager_with("accounts.manage_operators", "dashboard.view", "catalog.view")
     created = services.create_operator(
-        username="cs1", password="Long-enough-pass-1", roles=[role("customer_service")], actor=actor
+        username="cs1", password="Long-enough-pass-1", roles=[role("content_reviewer")], actor=actor
     )
     assert created.has_permission("dashboard.view")
     assert created.check_password("Long-enough-pass-1")

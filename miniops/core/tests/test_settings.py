@@ -38,6 +38,8 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 30 + "-production-secret-key-for-the-check-" + "y" * 20,
     "ALLOWED_HOSTS": "shop.example.com",
     "MINIOPS_PROVIDER_MODE": "live",
+    "MINIOPS_FIELD_KEYS": "7JZ2vV1d0m2i0nV8n3r3F3vQq7o9G6K0m5QbJp1rXyA=",
+    "MINIOPS_BLIND_INDEX_KEY": "a-long-random-blind-index-key-for-the-deploy-check",
 }
 
 
@@ -66,6 +68,13 @@ def test_simulated_providers_are_refused_in_production() -> None:
     result = run_manage("check", "--deploy", env=env)
     assert result.returncode != 0
     assert "miniops.E001" in result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_encryption_keys() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "MINIOPS_FIELD_KEYS"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "MINIOPS_FIELD_KEYS" in result.stderr
 
 
 def test_bad_values_are_refused_with_the_variable_named() -> None:

@@ -1,0 +1,537 @@
+"""Every write to the catalog. Stock changes only here, each with a ledger row."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from miniops.catalog import html
+from miniops.catalog.models import (
+    MAX_CATEGORY_DEPTH,
+    Brand,
+    Category,
+    Product,
+    ProductImage,
+    ProductStatus,
+    Sku,
+    StockLedger,
+    StockReason,
+)
+from miniops.catalog.selectors import VERSION_KEY, product_key
+from miniops.core import audit, localcache, media
+from miniops.core.db import add_if_at_least
+from miniops.core.errors import Conflict, IllegalTransition, InvalidInput
+from miniops.core.money import MAX_FEN
+
+MAX_STOCK = 10_000_000
+MAX_SPECS = 3
+MAX_SPEC_VALUES = 30
+MAX_SKUS_PER_PRODUCT = 400
+
+#: The product state machine: from -> allowed targets.
+TRANSITIONS: dict[str, set[str]] = {
+    ProductStatus.DRAFT: {ProductStatus.ON_SALE},
+    ProductStatus.ON_SALE: {ProductStatus.OFF_SHELF},
+    ProductStatus.OFF_SHELF: {ProductStatus.ON_SALE, ProductStatus.DRAFT},
+}
+
+
+# --- cache invalidation -----------------------------------------------------------------
+def _changed(*product_ids: int, listing: bool = True) -> None:
+    """After commit: drop product pages; bump the catalog version for lists/trees."""
+
+    def run() -> None:
+        for product_id in product_ids:
+            cache.delete(product_key(product_id))
+            localcache.forget(product_key(product_id))
+        if listing:
+            if not cache.add(VERSION_KEY, 2, timeout=None):
+                try:
+                    cache.incr(VERSION_KEY)
+                except ValueError:
+                    cache.set(VERSION_KEY, 2, timeout=None)
+            localcache.forget("catalog:")
+
+    transaction.on_commit(run)
+
+
+def _validation(exc: ValidationError) -> InvalidInput:
+    if hasattr(exc, "message_dict"):
+        return InvalidInput(fields={k: " ".join(v) for k, v in exc.message_dict.items()})
+    return InvalidInput(" ".join(exc.messages))
+
+
+# --- categories and brands ----------------------------------------------------------------
+def _depth_below(category: Category) -> int:
+    """How many levels hang below ``category`` (0 for a leaf)."""
+    depth, frontier = 0, [category.pk]
+    while frontier:
+        frontier = list(
+            Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)
+        )
+        if frontier:
+            depth += 1
+    return depth
+
+
+@transaction.atomic
+def save_category(
+    *,
+    actor: Any,
+    category: Category | None = None,
+    name: str,
+    parent: Category | None = None,
+    sort: int = 0,
+    is_active: bool = True,
+    icon: Any = None,
+) -> Category:
+    """Create or change a category; the tree stays at most three levels deep and
+    never loops."""
+    category = category or Category()
+    level = (parent.level + 1) if parent else 1
+    if parent is not None and category.pk:
+        ancestor: Category | None = parent
+        while ancestor is not None:
+            if ancestor.pk == category.pk:
+                raise InvalidInput(fields={"parent": _("A category cannot sit below itself.")})
+            ancestor = ancestor.parent
+    below = _depth_below(category) if category.pk else 0
+    if level + below > MAX_CATEGORY_DEPTH:
+        raise InvalidInput(fields={"parent": _("Categories go at most three levels deep.")})
+    category.name, category.parent, category.sort, category.is_active = (
+        name.strip(),
+        parent,
+        sort,
+        is_active,
+    )
+    category.level = level
+    if icon is not None:
+        category.icon = media.save_image(icon, folder="catalog/categories") if icon else ""
+    try:
+        category.full_clean()
+    except ValidationError as exc:
+        raise _validation(exc) from exc
+    with audit.acting_as(actor):
+        category.save()
+        # Children follow their parent's level.
+        frontier, next_level = [category.pk], level + 1
+        while frontier:
+            Category.objects.filter(parent_id__in=frontier).update(level=next_level)
+            frontier = list(
+                Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)
+            )
+            next_level += 1
+    _changed()
+    return category
+
+
+@transaction.atomic
+def delete_category(*, category: Category, actor: Any) -> None:
+    if category.children.exists() or category.products.exists():
+        raise Conflict(_("Move or delete its sub-categories and products first."))
+    with audit.acting_as(actor):
+        category.delete()
+    _changed()
+
+
+@transaction.atomic
+def save_brand(*, actor: Any, brand: Brand | None = None, **fields: Any) -> Brand:
+    brand = brand or Brand()
+    logo = fields.pop("logo", None)
+    for name, value in fields.items():
+        setattr(brand, name, value)
+    if logo is not None:
+        brand.logo = media.save_image(logo, folder="catalog/brands") if logo else ""
+    try:
+        brand.full_clean()
+    except ValidationError as exc:
+        raise _validation(exc) from exc
+    with audit.acting_as(actor):
+        brand.save()
+    _changed()
+    return brand
+
+
+# --- products --------------------------------------------------------------------------------
+def clean_specs(specs: Any) -> list[dict[str, Any]]:
+    """Validate ``[{"name": "颜色", "values": ["红", "蓝"]}, ...]``."""
+    if specs in (None, ""):
+        return []
+    if not isinstance(specs, list) or len(specs) > MAX_SPECS:
+        raise InvalidInput(fields={"specs": _("At most %d specifications.") % MAX_SPECS})
+    cleaned, names = [], set()
+    for spec in specs:
+        if not isinstance(spec, dict):
+            raise InvalidInput(fields={"specs": _("Each specification needs a name and values.")})
+        name = str(spec.get("name", "")).strip()
+        values = [str(v).strip() for v in spec.get("values", []) if str(v).strip()]
+        values = list(dict.fromkeys(values))
+        if not name or not values or len(name) > 20 or any(len(v) > 40 for v in values):
+            raise InvalidInput(fields={"specs": _("Each specification needs a name and values.")})
+        if name in names:
+            raise InvalidInput(fields={"specs": _("Specification names must differ.")})
+        if len(values) > MAX_SPEC_VALUES:
+            raise InvalidInput(
+                fields={"specs": _("At most %d values per specification.") % MAX_SPEC_VALUES}
+            )
+        if any(ch in name + "".join(values) for ch in "|:\x00"):
+            raise InvalidInput(fields={"specs": _("Specifications cannot contain | or :.")})
+        names.add(name)
+        cleaned.append({"name": name, "values": values})
+    combinations = 1
+    for spec in cleaned:
+        combinations *= len(spec["values"])
+    if combinations > MAX_SKUS_PER_PRODUCT:
+        raise InvalidInput(
+            fields={"specs": _("Too many combinations (at most %d SKUs).") % MAX_SKUS_PER_PRODUCT}
+        )
+    return cleaned
+
+
+def spec_key(values: dict[str, str]) -> str:
+    return "|".join(f"{name}:{values[name]}" for name in sorted(values))
+
+
+def combinations(specs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every combination of spec values, in spec order (the SKU matrix)."""
+    if not specs:
+        return [{}]
+    names = [spec["name"] for spec in specs]
+    return [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(s["values"] for s in specs))
+    ]
+
+
+def _check_price(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FEN:
+        raise InvalidInput(fields={field: _("A whole number of fen between 0 and %d.") % MAX_FEN})
+    return value
+
+
+def refresh_min_price(product: Product) -> None:
+    lowest = product.skus.filter(is_active=True).aggregate(m=Min("price"))["m"] or 0
+    Product.objects.filter(pk=product.pk).update(min_price=lowest)
+    product.min_price = lowest
+
+
+@transaction.atomic
+def save_product(
+    *,
+    actor: Any,
+    product: Product | None = None,
+    title: str,
+    category: Category,
+    subtitle: str = "",
+    brand: Brand | None = None,
+    description: str = "",
+    sort_weight: int = 0,
+    publish_at: Any = None,
+    unpublish_at: Any = None,
+    specs: Any = None,
+) -> Product:
+    """Create or change a product's content. Status changes go through
+    ``change_status``; SKUs through ``sync_skus`` and ``update_sku``."""
+    product = product or Product()
+    product.title = title.strip()
+    product.subtitle = subtitle.strip()
+    product.category = category
+    product.brand = brand
+    product.description = html.sanitise(description)
+    product.sort_weight = sort_weight
+    product.publish_at = publish_at
+    product.unpublish_at = unpublish_at
+    if specs is not None:
+        product.specs = clean_specs(specs)
+    if publish_at and unpublish_at and unpublish_at <= publish_at:
+        raise InvalidInput(fields={"unpublish_at": _("Must be after the go-on-sale time.")})
+    try:
+        product.full_clean(exclude=["status"])
+    except ValidationError as exc:
+        raise _validation(exc) from exc
+    with audit.acting_as(actor):
+        product.save()
+    _changed(product.pk)
+    return product
+
+
+@transaction.atomic
+def sync_skus(
+    *,
+    product: Product,
+    actor: Any,
+    default_price: int = 0,
+    code_prefix: str | None = None,
+) -> list[Sku]:
+    """Make the SKUs match the product's spec matrix: create missing combinations
+    (price ``default_price``, stock 0), re-activate returning ones, deactivate
+    combinations no longer offered. Existing prices and stock are kept."""
+    _check_price(default_price, "default_price")
+    wanted = {spec_key(values): values for values in combinations(product.specs or [])}
+    existing = {sku.spec_key: sku for sku in product.skus.all()}
+    prefix = code_prefix or f"P{product.pk}"
+    created: list[Sku] = []
+    with audit.acting_as(actor):
+        for index, (key, values) in enumerate(wanted.items(), start=1):
+            sku = existing.get(key)
+            if sku is None:
+                code = f"{prefix}-{index:03d}"
+                while Sku.objects.filter(code=code).exists():
+                    index += 1000
+                    code = f"{prefix}-{index:03d}"
+                sku = Sku.objects.create(
+                    product=product,
+                    code=code,
+                    spec_values=values,
+                    spec_key=key,
+                    price=default_price,
+                )
+                created.append(sku)
+            elif not sku.is_active:
+                sku.is_active = True
+                sku.save(update_fields=["is_active"])
+        for key, sku in existing.items():
+            if key not in wanted and sku.is_active:
+                sku.is_active = False
+                sku.save(update_fields=["is_active"])
+    refresh_min_price(product)
+    _changed(product.pk)
+    return list(product.skus.order_by("id"))
+
+
+@transaction.atomic
+def update_sku(
+    *,
+    sku: Sku,
+    actor: Any,
+    price: int | None = None,
+    original_price: int | None = None,
+    code: str | None = None,
+    weight_g: int | None = None,
+    is_active: bool | None = None,
+) -> Sku:
+    if price is not None:
+        sku.price = _check_price(price, "price")
+    if original_price is not None:
+        sku.original_price = _check_price(original_price, "original_price")
+    if code is not None:
+        code = code.strip()
+        if not code or len(code) > 64:
+            raise InvalidInput(fields={"code": _("1 to 64 characters.")})
+        if Sku.objects.filter(code=code).exclude(pk=sku.pk).exists():
+            raise Conflict(fields={"code": _("Another SKU has this code.")})
+        sku.code = code
+    if weight_g is not None:
+        if isinstance(weight_g, bool) or not 0 <= weight_g <= 1_000_000:
+            raise InvalidInput(fields={"weight_g": _("Between 0 and 1,000,000 grams.")})
+        sku.weight_g = weight_g
+    if is_active is not None:
+        sku.is_active = is_active
+    with audit.acting_as(actor):
+        sku.save()
+    refresh_min_price(sku.product)
+    _changed(sku.product_id)
+    return sku
+
+
+def _can_go_on_sale(product: Product) -> None:
+    skus = product.skus.filter(is_active=True)
+    if not skus.exists():
+        raise Conflict(_("A product needs at least one SKU to go on sale."))
+    if skus.filter(price__lte=0).exists():
+        raise Conflict(_("Every SKU on sale needs a price."))
+
+
+@transaction.atomic
+def change_status(*, product: Product, to: str, actor: Any, reason: str = "") -> Product:
+    """Move a product through draft -> on sale -> off shelf, conditionally: two
+    operators acting at once cannot both win."""
+    if to not in ProductStatus.values:
+        raise InvalidInput(fields={"status": _("Unknown status.")})
+    current = product.status
+    if to not in TRANSITIONS.get(current, set()):
+        raise IllegalTransition(
+            _("A product cannot go from “%(from)s” to “%(to)s”.")
+            % {"from": ProductStatus(current).label, "to": ProductStatus(to).label}
+        )
+    if to == ProductStatus.ON_SALE:
+        _can_go_on_sale(product)
+    changes: dict[str, Any] = {"status": to}
+    if to == ProductStatus.ON_SALE and product.listed_at is None:
+        changes["listed_at"] = timezone.now()
+    updated = Product.objects.filter(pk=product.pk, status=current).update(**changes)
+    if not updated:
+        raise IllegalTransition(_("The product changed meanwhile; reload and retry."))
+    audit.record(
+        actor=actor,
+        action=audit.Action.UPDATE,
+        instance=product,
+        changes={"status": [current, to]},
+        additional={"reason": reason} if reason else None,
+    )
+    for name, value in changes.items():
+        setattr(product, name, value)
+    _changed(product.pk)
+    return product
+
+
+def bulk_change_status(
+    *, products: Iterable[Product], to: str, actor: Any
+) -> tuple[int, list[str]]:
+    """List or delist many products; each one succeeds or fails on its own."""
+    done, failures = 0, []
+    for product in products:
+        try:
+            change_status(product=product, to=to, actor=actor)
+            done += 1
+        except (Conflict, InvalidInput) as exc:
+            failures.append(f"{product}: {exc.message}")
+    return done, failures
+
+
+@transaction.atomic
+def apply_schedules(*, now: Any = None) -> dict[str, int]:
+    """Put scheduled products on sale and take expired ones off (periodic task)."""
+    now = now or timezone.now()
+    listed = delisted = 0
+    due_on = Product.objects.filter(
+        status__in=[ProductStatus.DRAFT, ProductStatus.OFF_SHELF], publish_at__lte=now
+    ).exclude(unpublish_at__lte=now)
+    for product in due_on:
+        try:
+            change_status(product=product, to=ProductStatus.ON_SALE, actor=None, reason="scheduled")
+            listed += 1
+        except Conflict:
+            continue
+    for product in Product.objects.filter(status=ProductStatus.ON_SALE, unpublish_at__lte=now):
+        change_status(product=product, to=ProductStatus.OFF_SHELF, actor=None, reason="scheduled")
+        Product.objects.filter(pk=product.pk).update(unpublish_at=None, publish_at=None)
+        delisted += 1
+    return {"listed": listed, "delisted": delisted}
+
+
+@transaction.atomic
+def add_image(
+    *, product: Product, upload: Any, actor: Any, sort: int | None = None
+) -> ProductImage:
+    name = media.save_image(upload, folder="catalog/products")
+    if sort is None:
+        sort = product.images.count()
+    with audit.acting_as(actor):
+        image = ProductImage.objects.create(product=product, image=name, sort=sort)
+    refresh_cover(product)
+    return image
+
+
+def refresh_cover(product: Product) -> None:
+    first = product.images.order_by("sort", "id").first()
+    cover = (first.image.name or "") if first else ""
+    if cover != product.cover:
+        Product.objects.filter(pk=product.pk).update(cover=cover)
+        product.cover = cover
+    _changed(product.pk)
+
+
+# --- stock -----------------------------------------------------------------------------------
+def _check_delta(delta: Any) -> int:
+    if (
+        isinstance(delta, bool)
+        or not isinstance(delta, int)
+        or delta == 0
+        or abs(delta) > MAX_STOCK
+    ):
+        raise InvalidInput(fields={"delta": _("A non-zero whole number up to %d.") % MAX_STOCK})
+    return delta
+
+
+@transaction.atomic
+def adjust_stock(
+    *,
+    sku: Sku,
+    delta: int,
+    reason: str,
+    actor: Any,
+    reference: str = "",
+    note: str = "",
+) -> int:
+    """Change stock by ``delta`` with one conditional UPDATE (never below zero, even
+    under concurrency) and record the movement. Returns the new stock."""
+    delta = _check_delta(delta)
+    if reason not in StockReason.values:
+        raise InvalidInput(fields={"reason": _("Unknown reason.")})
+    balance = add_if_at_least(Sku, sku.pk, "stock", delta, floor=0)
+    if balance is None:
+        raise Conflict(_("Not enough stock."), code="insufficient_stock")
+    if balance > MAX_STOCK:
+        raise InvalidInput(fields={"delta": _("Stock cannot exceed %d.") % MAX_STOCK})
+    StockLedger.objects.create(
+        sku_id=sku.pk,
+        delta=delta,
+        balance=balance,
+        reason=reason,
+        reference=reference[:64],
+        note=note[:255],
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    sku.stock = balance
+    _changed(sku.product_id, listing=False)
+    return balance
+
+
+@transaction.atomic
+def set_stock(*, sku: Sku, quantity: int, reason: str, actor: Any, note: str = "") -> int:
+    """Set stock to an absolute count (stock-take, import): records the difference."""
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int)
+        or not 0 <= quantity <= MAX_STOCK
+    ):
+        raise InvalidInput(fields={"stock": _("A whole number between 0 and %d.") % MAX_STOCK})
+    current = Sku.objects.select_for_update().values_list("stock", flat=True).get(pk=sku.pk)
+    if quantity == current:
+        return current
+    return adjust_stock(sku=sku, delta=quantity - current, reason=reason, actor=actor, note=note)
+
+
+def record_sale(*, product_id: int, quantity: int) -> None:
+    """Sales counter for sorting (orders call it when paid)."""
+    from django.db.models import F
+
+    Product.objects.filter(pk=product_id).update(sales_count=F("sales_count") + quantity)
+
+
+def create_sku(
+    *,
+    product: Product,
+    code: str,
+    spec_values: dict[str, str],
+    price: int,
+    actor: Any,
+    original_price: int = 0,
+) -> Sku:
+    """One SKU outside the matrix helper (imports)."""
+    _check_price(price, "price")
+    _check_price(original_price, "original_price")
+    try:
+        with transaction.atomic(), audit.acting_as(actor):
+            sku = Sku.objects.create(
+                product=product,
+                code=code,
+                spec_values=spec_values,
+                spec_key=spec_key(spec_values),
+                price=price,
+                original_price=original_price,
+            )
+    except IntegrityError as exc:
+        raise Conflict(fields={"code": _("This SKU code or combination exists already.")}) from exc
+    refresh_min_price(product)
+    _changed(product.pk)
+    return sku

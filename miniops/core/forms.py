@@ -1,0 +1,63 @@
+"""Console form fields shared by every app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminTextInputWidget
+
+from miniops.core.money import MAX_FEN, MoneyError, fen_to_yuan, yuan_to_fen
+
+
+class YuanField(forms.CharField):
+    """Operators type yuan ("12.50"); the model stores fen (1250)."""
+
+    default_error_messages = {"invalid": _("Enter an amount in yuan with at most two decimals.")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal"}))
+        kwargs.setdefault("max_length", 16)
+        super().__init__(*args, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return fen_to_yuan(value)
+        return value
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            amount = yuan_to_fen(str(text))
+        except MoneyError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        if amount > MAX_FEN:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(amount)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(data) != initial
+        except forms.ValidationError:
+            return True
+
+
+def specs_to_text(specs: list[dict[str, Any]]) -> str:
+    """``[{"name": "颜色", "values": ["红", "蓝"]}]`` -> ``颜色: 红, 蓝`` (one per line)."""
+    return "\n".join(f"{s['name']}: {', '.join(s['values'])}" for s in specs or [])
+
+
+def text_to_specs(text: str) -> list[dict[str, Any]]:
+    specs = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        name, sep, values = line.replace("：", ":").partition(":")
+        if not sep:
+            raise forms.ValidationError(_("Write each specification as “name: value, value”."))
+        parts = [v.strip() for v in values.replace("，", ",").replace("、", ",").split(",")]
+        specs.append({"name": name.strip(), "values": [v for v in parts if v]})
+    return specs

@@ -1,0 +1,315 @@
+"""Console pages for members: searchable list, member-360, tags, block / unblock,
+masked exports, and revealing personal data (logged)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from unfold.contrib.filters.admin import (
+    ChoicesDropdownFilter,
+    RangeDateTimeFilter,
+    RelatedDropdownFilter,
+)
+from unfold.decorators import action, display
+
+from miniops.accounts.context import operator_of
+from miniops.core.console import ConsoleModelAdmin, DashboardWidget, operator_has, site
+from miniops.core.errors import DomainError
+from miniops.core.masking import mask_name, mask_phone
+from miniops.core.permissions import P
+from miniops.members import exports, selectors, services
+from miniops.members.forms import BlockDialogForm, RevealDialogForm, TagForm
+from miniops.members.models import Member, MemberStatus, MemberTag
+
+
+class ChannelFilter(admin.SimpleListFilter):
+    title = _("registration channel")
+    parameter_name = "channel"
+    template = "unfold/filters/filters_field.html"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        channels = (
+            Member.objects.exclude(registration_channel="")
+            .values_list("registration_channel", flat=True)
+            .distinct()
+            .order_by("registration_channel")[:100]
+        )
+        return [(c, c) for c in channels]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
+        return queryset.filter(registration_channel=self.value()) if self.value() else queryset
+
+
+@admin.register(Member, site=site)
+class MemberAdmin(ConsoleModelAdmin):
+    permissions = {"view": P.MEMBERS_VIEW, "add": None, "change": P.MEMBERS_MANAGE, "delete": None}
+    change_form_template = "members/member_360.html"
+    list_display = [
+        "avatar",
+        "nickname_display",
+        "phone_masked",
+        "registration_channel",
+        "registration_scene",
+        "status_badge",
+        "tag_list",
+        "registered_at",
+    ]
+    list_display_links = ["nickname_display"]
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("registered_at", RangeDateTimeFilter),
+        ChannelFilter,
+        ("tags", RelatedDropdownFilter),
+    ]
+    list_filter_submit = True
+    search_fields = ["nickname"]  # extended in get_search_results (phone, openid)
+    search_help_text = _("Nickname, exact phone number or openid")
+    show_full_result_count = False
+    fields = ["tags"]
+    actions = ["tag_selected", "export_csv", "export_xlsx"]
+    actions_detail = ["block", "unblock", "reveal"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
+        return super().get_queryset(request).prefetch_related("tags")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
+    ) -> Any:
+        if not search_term.strip():
+            return queryset, False
+        matching = selectors.search_members(search_term).values("pk")
+        return queryset.filter(pk__in=matching), False
+
+    @display(description=_("Avatar"))
+    def avatar(self, obj: Member) -> str:
+        if not obj.avatar_url:
+            return "—"
+        return format_html(
+            '<img src="{}" width="32" height="32" style="border-radius:50%" alt="">', obj.avatar_url
+        )
+
+    @display(description=_("Nickname"), ordering="nickname")
+    def nickname_display(self, obj: Member) -> str:
+        return obj.nickname or f"#{obj.pk}"
+
+    @display(description=_("Phone"))
+    def phone_masked(self, obj: Member) -> str:
+        return mask_phone(obj.phone) or "—"
+
+    @display(
+        description=_("Status"),
+        label={MemberStatus.ACTIVE: "success", MemberStatus.BLOCKED: "danger"},
+    )
+    def status_badge(self, obj: Member) -> Any:
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("Tags"))
+    def tag_list(self, obj: Member) -> str:
+        return ", ".join(tag.name for tag in obj.tags.all())
+
+    # --- member-360 ----------------------------------------------------------------------
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        member = Member.objects.filter(pk=object_id).first()
+        context = dict(extra_context or {})
+        if member is not None:
+            context["member_360"] = {
+                "profile": selectors.masked_profile(member),
+                "real_name": mask_name(member.real_name),
+                "addresses": [
+                    selectors.masked_address(a) for a in selectors.member_addresses(member.pk)
+                ],
+                "favourites": list(selectors.favourites(member.pk)[:12]),
+                "history": list(selectors.history(member.pk)[:12]),
+                "open_sessions": member.sessions.filter(
+                    revoked_at__isnull=True, expires_at__gt=timezone.now()
+                ).count(),
+                "referrals": member.referrals.count(),
+                "referrer": member.referrer,
+                "blocked_reason": member.blocked_reason,
+                "may_reveal": operator_has(request, P.MEMBERS_VIEW_SENSITIVE),
+                "sections": site.sections_for(request, member),
+            }
+        return super().change_view(request, object_id, form_url, context)
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
+        if "tags" not in form.changed_data:
+            return
+        actor = operator_of(request)
+        before = set(Member.objects.get(pk=obj.pk).tags.all())
+        after = set(form.cleaned_data["tags"])
+        if after - before:
+            services.tag_members(member_ids=[obj.pk], tags=after - before, actor=actor)
+        if before - after:
+            services.tag_members(member_ids=[obj.pk], tags=before - after, actor=actor, remove=True)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # tags were saved through the service above
+
+    # --- actions -------------------------------------------------------------------------
+    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MEMBERS_MANAGE)
+
+    def has_export_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MEMBERS_EXPORT)
+
+    def has_reveal_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MEMBERS_VIEW_SENSITIVE)
+
+    @admin.action(description=_("Add or remove tags"), permissions=["manage"])
+    def tag_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse | None:
+        form = TagForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            ids = list(queryset.values_list("pk", flat=True))
+            try:
+                count = services.tag_members(
+                    member_ids=ids,
+                    tags=form.cleaned_data["tags"],
+                    actor=operator_of(request),
+                    remove=form.cleaned_data["remove"],
+                )
+            except DomainError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Tags updated on %(n)d member(s).") % {"n": count})
+            return None
+        context = site.page_context(
+            request,
+            title=_("Tag members"),
+            form=form,
+            queryset=queryset,
+            count=queryset.count(),
+            select_across=request.POST.get("select_across") == "1",
+            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
+            opts=self.model._meta,
+        )
+        return TemplateResponse(request, "members/tag_members.html", context)
+
+    @admin.action(description=_("Export selected (CSV)"), permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        return exports.export(queryset.order_by("pk"), fmt="csv", actor=operator_of(request))
+
+    @admin.action(description=_("Export selected (XLSX)"), permissions=["export"])
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        return exports.export(queryset.order_by("pk"), fmt="xlsx", actor=operator_of(request))
+
+    def _back(self, object_id: Any) -> HttpResponse:
+        return HttpResponseRedirect(reverse("console:members_member_change", args=[object_id]))
+
+    @action(
+        description=_("Block"),
+        url_path="block",
+        permissions=["manage"],
+        icon="block",
+        dialog={
+            "title": _("Block this member?"),
+            "description": _("They are signed out at once and cannot sign in until unblocked."),
+            "form_class": BlockDialogForm,
+            "form_submit_text": _("Block"),
+        },
+    )
+    def block(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        member = get_object_or_404(Member, pk=object_id)
+        self.run_service(
+            request,
+            lambda: services.block_member(
+                member=member, actor=operator_of(request), reason=form.cleaned_data["reason"]
+            ),
+            _("Member blocked."),
+        )
+        return self._back(object_id)
+
+    @action(
+        description=_("Unblock"),
+        url_path="unblock",
+        permissions=["manage"],
+        icon="lock_open",
+        dialog={
+            "title": _("Unblock this member?"),
+            "description": "",
+            "form_class": RevealDialogForm,
+            "form_submit_text": _("Unblock"),
+        },
+    )
+    def unblock(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        member = get_object_or_404(Member, pk=object_id)
+        self.run_service(
+            request,
+            lambda: services.unblock_member(member=member, actor=operator_of(request)),
+            _("Member unblocked."),
+        )
+        return self._back(object_id)
+
+    @action(
+        description=_("Show personal data"),
+        url_path="reveal",
+        permissions=["reveal"],
+        icon="visibility",
+        dialog={
+            "title": _("Show full personal data?"),
+            "description": _("This view is written to the audit log with your name."),
+            "form_class": RevealDialogForm,
+            "form_submit_text": _("Show"),
+        },
+    )
+    def reveal(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        member = get_object_or_404(Member, pk=object_id)
+        values = services.reveal(
+            member=member, actor=operator_of(request), fields=["phone", "real_name", "addresses"]
+        )
+        context = site.page_context(request, title=_("Personal data"), member=member, values=values)
+        response = TemplateResponse(request, "members/revealed.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@admin.register(MemberTag, site=site)
+class MemberTagAdmin(ConsoleModelAdmin):
+    permissions = {
+        "view": P.MEMBERS_VIEW,
+        "add": P.MEMBERS_MANAGE,
+        "change": P.MEMBERS_MANAGE,
+        "delete": P.MEMBERS_MANAGE,
+    }
+    list_display = ["name", "color", "description", "member_count"]
+    search_fields = ["name"]
+
+    @display(description=_("Members"))
+    def member_count(self, obj: MemberTag) -> int:
+        return obj.members.count()
+
+
+def _member_numbers(request: HttpRequest) -> dict[str, Any]:
+    from miniops.core.timeutils import day_bounds, local_date
+
+    today_start, _end = day_bounds(local_date())
+    return {
+        "total": Member.objects.count(),
+        "today": Member.objects.filter(registered_at__gte=today_start).count(),
+        "week": Member.objects.filter(registered_at__gte=today_start - timedelta(days=6)).count(),
+        "blocked": Member.objects.filter(status=MemberStatus.BLOCKED).count(),
+    }
+
+
+site.register_widget(
+    DashboardWidget(
+        "members",
+        _("Members"),
+        P.MEMBERS_VIEW,
+        "members/widgets/numbers.html",
+        _member_numbers,
+        order=100,
+    )
+)

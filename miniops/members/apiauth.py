@@ -1,0 +1,76 @@
+"""Member authentication for the client API: ``Authorization: Bearer ma1....``.
+
+``member()`` requires a signed-in member; ``member_or_public()`` accepts anyone
+and names the member when a token is sent (a bad or expired token still answers
+401, so the app knows to refresh). Checking a token costs an HMAC and one cache
+read (is the session still open?), falling back to the database on a miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer
+
+from miniops.core.apiauth import PublicAccess
+from miniops.members import selectors, tokens
+from miniops.members.models import Member
+
+
+@dataclass
+class MemberPrincipal:
+    """``request.auth`` for member calls."""
+
+    access = "member"
+    member_id: int
+    session_id: Any
+
+    @property
+    def throttle_key(self) -> str:
+        return f"member:{self.member_id}"
+
+    @cached_property
+    def member(self) -> Member:
+        return Member.objects.get(pk=self.member_id)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _principal(token: str) -> MemberPrincipal | None:
+    claims = tokens.parse_access(token)
+    if claims is None or not selectors.session_is_open(claims.session_id, claims.member_id):
+        return None
+    return MemberPrincipal(member_id=claims.member_id, session_id=claims.session_id)
+
+
+class MemberAuth(HttpBearer):
+    access = "member"
+    permission = None
+
+    def authenticate(self, request: HttpRequest, token: str) -> MemberPrincipal | None:
+        return _principal(token)
+
+
+class MemberOrPublicAuth(HttpBearer):
+    access = "public"
+    permission = None
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not request.headers.get("Authorization"):
+            return PublicAccess()
+        return super().__call__(request)
+
+    def authenticate(self, request: HttpRequest, token: str) -> MemberPrincipal | None:
+        return _principal(token)
+
+
+def member() -> MemberAuth:
+    return MemberAuth()
+
+
+def member_or_public() -> MemberOrPublicAuth:
+    return MemberOrPublicAuth()
