@@ -154,7 +154,7 @@ class Sku(models.Model):
     original_price = MoneyField(_("original price (fen)"), default=0)
     stock = models.IntegerField(_("stock"), default=0, editable=False)
     weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
-    is_active = models.BooleanField(_("sold"), default=True)
+    is_active = models.BooleanField(_("available"), default=True)
 
     class Meta:
         verbose_name = _("SKU")

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Path, Query, Router, Schema
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from miniops.accounts.api import Pagination
 from miniops.accounts.apiauth import requires
@@ -86,10 +87,10 @@ def refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, Any]:
 
 
 @router.post("/auth/logout", response={204: None}, auth=member(), summary="End this session")
-def logout(request: HttpRequest) -> tuple[int, None]:
+def logout(request: HttpRequest) -> Status[None]:
     principal: MemberPrincipal = request.auth  # type: ignore[attr-defined]
     services.revoke_session(session_id=principal.session_id, reason="logout")
-    return 204, None
+    return Status(204, None)
 
 
 # --- profile -----------------------------------------------------------------------------
@@ -199,8 +200,8 @@ def list_addresses(request: HttpRequest) -> Any:
 
 
 @router.post("/me/addresses", response={201: AddressOut}, auth=member())
-def add_address(request: HttpRequest, payload: AddressIn) -> tuple[int, Any]:
-    return 201, services.add_address(member=me_of(request), data=payload.dict())
+def add_address(request: HttpRequest, payload: AddressIn) -> Status[Any]:
+    return Status(201, services.add_address(member=me_of(request), data=payload.dict()))
 
 
 @router.get("/me/addresses/{address_id}", response=AddressOut, auth=member())
@@ -219,9 +220,9 @@ def patch_address(request: HttpRequest, payload: AddressPatch, address_id: int =
 
 
 @router.delete("/me/addresses/{address_id}", response={204: None}, auth=member())
-def delete_address(request: HttpRequest, address_id: int = ID) -> tuple[int, None]:
+def delete_address(request: HttpRequest, address_id: int = ID) -> Status[None]:
     services.delete_address(member=me_of(request), address_id=address_id)
-    return 204, None
+    return Status(204, None)
 
 
 # --- favourites and history -------------------------------------------------------------------
@@ -266,15 +267,15 @@ def list_favourites(request: HttpRequest) -> Any:
 
 
 @router.put("/me/favourites/{product_id}", response={204: None}, auth=member())
-def add_favourite(request: HttpRequest, product_id: int = ID) -> tuple[int, None]:
+def add_favourite(request: HttpRequest, product_id: int = ID) -> Status[None]:
     services.add_favourite(member=me_of(request), product_id=product_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.delete("/me/favourites/{product_id}", response={204: None}, auth=member())
-def remove_favourite(request: HttpRequest, product_id: int = ID) -> tuple[int, None]:
+def remove_favourite(request: HttpRequest, product_id: int = ID) -> Status[None]:
     services.remove_favourite(member=me_of(request), product_id=product_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me/history", response=list[HistoryOut], auth=member())
@@ -287,9 +288,9 @@ def list_history(request: HttpRequest) -> Any:
 
 
 @router.delete("/me/history", response={204: None}, auth=member())
-def clear_history(request: HttpRequest) -> tuple[int, None]:
+def clear_history(request: HttpRequest) -> Status[None]:
     services.clear_history(member=me_of(request))
-    return 204, None
+    return Status(204, None)
 
 
 # --- management API ---------------------------------------------------------------------------
