@@ -248,3 +248,54 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
     return "\n".join(lines)
+
+
+def interleaved(
+    base: str,
+    paths: dict[str, str],
+    *,
+    rounds: int = 3,
+    wrk_seconds: float = 5,
+    rate: int = 1000,
+    open_seconds: float = 10,
+) -> dict[str, dict[str, Any]]:
+    """Measure every endpoint in turn, ``rounds`` times, so that noise from other
+    tenants of the machine hits all of them alike; report medians (and the worst
+    p99). Ratios are taken within each round, against the first path, then the
+    median of those is reported."""
+    import statistics
+
+    names = list(paths)
+    throughput: dict[str, list[float]] = {n: [] for n in names}
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+    p99: dict[str, list[float]] = {n: [] for n in names}
+    p50: dict[str, list[float]] = {n: [] for n in names}
+    errors: dict[str, int] = dict.fromkeys(names, 0)
+    for index in range(rounds):
+        log(f"round {index + 1}/{rounds}")
+        round_rps = {}
+        for name in names:
+            result = wrk(base + paths[name], seconds=wrk_seconds)
+            round_rps[name] = result["rps"]
+            throughput[name].append(result["rps"])
+            errors[name] += result["non_2xx"]
+        for name in names:
+            ratios[name].append(round_rps[name] / round_rps[names[0]])
+        for name in names:
+            result = open_loop(base, paths[name], rate=rate, seconds=open_seconds)
+            p99[name].append(result["p99_ms"])
+            p50[name].append(result["p50_ms"])
+            errors[name] += result["errors"] + result["status_5xx"] + result["timeouts"]
+    return {
+        name: {
+            "rps_median": round(statistics.median(throughput[name]), 1),
+            "rps_all": throughput[name],
+            "ratio_median": round(statistics.median(ratios[name]), 2),
+            "ratio_all": [round(r, 2) for r in ratios[name]],
+            "p99_median_ms": round(statistics.median(p99[name]), 2),
+            "p99_worst_ms": max(p99[name]),
+            "p50_median_ms": round(statistics.median(p50[name]), 2),
+            "errors": errors[name],
+        }
+        for name in names
+    }

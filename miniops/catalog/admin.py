@@ -293,6 +293,8 @@ class ProductAdmin(ConsoleModelAdmin):
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         actor = operator_of(request)
         product = form.instance
+        # The admin reads these after saving (change messages); we save through services.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is Sku:
             for sku_form in formset.forms:
                 if not sku_form.instance.pk or not sku_form.has_changed():

@@ -41,6 +41,10 @@ class Category(models.Model):
             models.UniqueConstraint(
                 fields=["parent", "name"], name="category_unique_name_in_parent"
             ),
+            # NULL parents never collide in a unique constraint: roots need their own.
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(parent__isnull=True), name="category_unique_root_name"
+            ),
         ]
 
     def __str__(self) -> str:

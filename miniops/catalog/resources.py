@@ -9,6 +9,7 @@ log names the operator. The preview is a dry run in a rolled-back transaction.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -167,7 +168,7 @@ class SkuRowResource(resources.ModelResource):
             if not raw:
                 data[column] = None
                 continue
-            if not raw.isdigit() or int(raw) > limit:
+            if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) > limit:
                 errors[column] = _("A whole number between 0 and %d.") % limit
             else:
                 data[column] = int(raw)

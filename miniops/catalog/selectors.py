@@ -123,11 +123,20 @@ def encode_cursor(value: Any, pk: int) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([value, pk])).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Any, int]:
+def decode_cursor(cursor: str, field: str) -> tuple[Any, int]:
+    """The (sort value, id) a page ended at; the value must fit the sort field."""
+    from django.utils.dateparse import parse_datetime
+
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, pk = orjson.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(pk, int) or isinstance(value, (dict, list)):
+        if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
+            raise ValueError
+        if field == "listed_at":
+            value = parse_datetime(value) if isinstance(value, str) else None
+            if value is None:
+                raise ValueError
+        elif isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
             raise ValueError
     except (ValueError, orjson.JSONDecodeError, TypeError) as exc:
         raise InvalidInput(fields={"cursor": "Invalid cursor."}) from exc
@@ -161,11 +170,7 @@ def product_page(
     if field == "listed_at":
         products = products.exclude(listed_at__isnull=True)
     if cursor:
-        value, pk = decode_cursor(cursor)
-        if field == "listed_at" and isinstance(value, str):
-            from django.utils.dateparse import parse_datetime
-
-            value = parse_datetime(value)
+        value, pk = decode_cursor(cursor, field)
         if descending:
             products = products.filter(
                 Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk})

@@ -408,9 +408,11 @@ def apply_schedules(*, now: Any = None) -> dict[str, int]:
     for product in due_on:
         try:
             change_status(product=product, to=ProductStatus.ON_SALE, actor=None, reason="scheduled")
-            listed += 1
         except Conflict:
             continue
+        # A schedule fires once: a later manual delist must stick.
+        Product.objects.filter(pk=product.pk).update(publish_at=None)
+        listed += 1
     for product in Product.objects.filter(status=ProductStatus.ON_SALE, unpublish_at__lte=now):
         change_status(product=product, to=ProductStatus.OFF_SHELF, actor=None, reason="scheduled")
         Product.objects.filter(pk=product.pk).update(unpublish_at=None, publish_at=None)

@@ -17,8 +17,10 @@ class YuanField(forms.CharField):
     default_error_messages = {"invalid": _("Enter an amount in yuan with at most two decimals.")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal"}))
-        kwargs.setdefault("max_length", 16)
+        # No max_length: Django would check it against the cleaned *integer*.
+        kwargs.setdefault(
+            "widget", UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal", "maxlength": 16})
+        )
         super().__init__(*args, **kwargs)
 
     def prepare_value(self, value: Any) -> Any:
@@ -30,6 +32,8 @@ class YuanField(forms.CharField):
         text = super().to_python(value)
         if text in self.empty_values:
             return None
+        if len(str(text)) > 16:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         try:
             amount = yuan_to_fen(str(text))
         except MoneyError as exc:

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='sku',
-            name='is_active',
-            field=models.BooleanField(default=True, verbose_name='available'),
+            model_name="sku",
+            name="is_active",
+            field=models.BooleanField(default=True, verbose_name="available"),
         ),
     ]
