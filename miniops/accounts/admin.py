@@ -35,6 +35,7 @@ from miniops.core.console import (
     ReadOnlyConsoleAdmin,
     mark_invalid_post,
     operator_has,
+    redirect,
     site,
 )
 from miniops.core.errors import DomainError
@@ -187,8 +188,8 @@ class OperatorAdmin(ConsoleModelAdmin):
     def _detail(self, request: HttpRequest, object_id: Any) -> Operator:
         return get_object_or_404(Operator.objects.prefetch_related("roles"), pk=object_id)
 
-    def _back(self, object_id: Any) -> HttpResponse:
-        return HttpResponseRedirect(reverse("console:accounts_operator_change", args=[object_id]))
+    def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return redirect(request, reverse("console:accounts_operator_change", args=[object_id]))
 
     @action(
         description=_("Disable"),
@@ -213,7 +214,7 @@ class OperatorAdmin(ConsoleModelAdmin):
             ),
             _("Disabled %(name)s; their sessions have ended.") % {"name": operator},
         )
-        return self._back(object_id)
+        return self._back(request, object_id)
 
     @action(
         description=_("Enable"),
@@ -234,7 +235,7 @@ class OperatorAdmin(ConsoleModelAdmin):
             lambda: services.enable_operator(operator=operator, actor=operator_of(request)),
             _("Enabled %(name)s.") % {"name": operator},
         )
-        return self._back(object_id)
+        return self._back(request, object_id)
 
     @action(
         description=_("Reset two-factor"),
@@ -257,7 +258,7 @@ class OperatorAdmin(ConsoleModelAdmin):
             lambda: services.reset_two_factor(operator=operator, actor=operator_of(request)),
             _("Two-factor reset for %(name)s.") % {"name": operator},
         )
-        return self._back(object_id)
+        return self._back(request, object_id)
 
     @action(
         description=_("End sessions"),
@@ -279,7 +280,7 @@ class OperatorAdmin(ConsoleModelAdmin):
             services.end_all_sessions(operator, reason="ended_by_admin")
 
         self.run_service(request, call, _("Sessions ended for %(name)s.") % {"name": operator})
-        return self._back(object_id)
+        return self._back(request, object_id)
 
     @action(
         description=_("Set password"),
@@ -304,7 +305,7 @@ class OperatorAdmin(ConsoleModelAdmin):
             ),
             _("Password changed for %(name)s.") % {"name": operator},
         )
-        return self._back(object_id)
+        return self._back(request, object_id)
 
 
 @admin.register(Role, site=site)
@@ -515,7 +516,7 @@ class ApiTokenAdmin(ConsoleModelAdmin):
             lambda: services.revoke_api_token(token=token, actor=operator_of(request)),
             _("Token revoked."),
         )
-        return HttpResponseRedirect(reverse("console:accounts_apitoken_change", args=[object_id]))
+        return redirect(request, reverse("console:accounts_apitoken_change", args=[object_id]))
 
 
 @admin.register(LogEntry, site=site)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
@@ -36,6 +36,7 @@ from miniops.core.console import (
     DashboardWidget,
     ReadOnlyConsoleAdmin,
     operator_has,
+    redirect,
     site,
 )
 from miniops.core.errors import DomainError
@@ -366,7 +367,7 @@ class ProductAdmin(ConsoleModelAdmin):
             lambda: services.change_status(product=product, to=to, actor=operator_of(request)),
             _("Status changed to “%s”.") % ProductStatus(to).label,
         )
-        return HttpResponseRedirect(reverse("console:catalog_product_change", args=[object_id]))
+        return redirect(request, reverse("console:catalog_product_change", args=[object_id]))
 
     @action(
         description=_("Put on sale"),
@@ -508,7 +509,7 @@ class SkuAdmin(ImportExportMixin, ConsoleModelAdmin):
             messages.error(request, str(exc.message))
         else:
             messages.success(request, _("Stock is now %d.") % balance)
-        return HttpResponseRedirect(reverse("console:catalog_sku_change", args=[object_id]))
+        return redirect(request, reverse("console:catalog_sku_change", args=[object_id]))
 
 
 @admin.register(StockLedger, site=site)

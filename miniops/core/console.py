@@ -35,6 +35,16 @@ from miniops.core.errors import DomainError
 ACTIONS = ("view", "add", "change", "delete")
 
 
+def redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """Go to ``url`` after an action: dialog actions post through htmx, which needs
+    ``HX-Redirect`` to navigate the page instead of swapping the answer in."""
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
 def mark_invalid_post(request: HttpRequest, response: Any) -> Any:
     """A POST that re-renders its form (instead of redirecting) was refused: say
     so with 400, so clients and tests can tell bad input from success."""

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,12 +25,12 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 
 from miniops.accounts.context import operator_of
-from miniops.core.console import ConsoleModelAdmin, DashboardWidget, operator_has, site
+from miniops.core.console import ConsoleModelAdmin, DashboardWidget, operator_has, redirect, site
 from miniops.core.errors import DomainError
 from miniops.core.masking import mask_name, mask_phone
 from miniops.core.permissions import P
 from miniops.members import exports, selectors, services
-from miniops.members.forms import BlockDialogForm, RevealDialogForm, TagForm
+from miniops.members.forms import BlockDialogForm, ConfirmDialogForm, TagForm
 from miniops.members.models import Member, MemberStatus, MemberTag
 
 
@@ -82,6 +83,11 @@ class MemberAdmin(ConsoleModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
         return super().get_queryset(request).prefetch_related("tags")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tags":
+            kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
@@ -205,8 +211,8 @@ class MemberAdmin(ConsoleModelAdmin):
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
         return exports.export(queryset.order_by("pk"), fmt="xlsx", actor=operator_of(request))
 
-    def _back(self, object_id: Any) -> HttpResponse:
-        return HttpResponseRedirect(reverse("console:members_member_change", args=[object_id]))
+    def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return redirect(request, reverse("console:members_member_change", args=[object_id]))
 
     @action(
         description=_("Block"),
@@ -229,7 +235,7 @@ class MemberAdmin(ConsoleModelAdmin):
             ),
             _("Member blocked."),
         )
-        return self._back(object_id)
+        return self._back(request, object_id)
 
     @action(
         description=_("Unblock"),
@@ -239,7 +245,7 @@ class MemberAdmin(ConsoleModelAdmin):
         dialog={
             "title": _("Unblock this member?"),
             "description": "",
-            "form_class": RevealDialogForm,
+            "form_class": ConfirmDialogForm,
             "form_submit_text": _("Unblock"),
         },
     )
@@ -250,22 +256,20 @@ class MemberAdmin(ConsoleModelAdmin):
             lambda: services.unblock_member(member=member, actor=operator_of(request)),
             _("Member unblocked."),
         )
-        return self._back(object_id)
+        return self._back(request, object_id)
 
     @action(
         description=_("Show personal data"),
         url_path="reveal",
         permissions=["reveal"],
         icon="visibility",
-        dialog={
-            "title": _("Show full personal data?"),
-            "description": _("This view is written to the audit log with your name."),
-            "form_class": RevealDialogForm,
-            "form_submit_text": _("Show"),
-        },
     )
-    def reveal(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+    def reveal(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        """GET asks for confirmation; only the POST reveals (and logs) the data."""
         member = get_object_or_404(Member, pk=object_id)
+        if request.method != "POST":
+            context = site.page_context(request, title=_("Show full personal data?"), member=member)
+            return TemplateResponse(request, "members/reveal_confirm.html", context)
         values = services.reveal(
             member=member, actor=operator_of(request), fields=["phone", "real_name", "addresses"]
         )

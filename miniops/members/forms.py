@@ -12,8 +12,8 @@ class BlockDialogForm(BaseDialogForm):
     reason = forms.CharField(label=_("Reason"), max_length=255, widget=UnfoldAdminTextInputWidget)
 
 
-class RevealDialogForm(BaseDialogForm):
-    """Confirms that the operator means to see (and log) personal data."""
+class ConfirmDialogForm(BaseDialogForm):
+    """A POST-only confirmation."""
 
 
 class TagForm(forms.Form):
