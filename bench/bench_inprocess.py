@@ -41,12 +41,21 @@ def run() -> dict:
     lib.manage(env, "seed_demo", "--quiet-bar")
     env["DJANGO_SETTINGS_MODULE"] = "miniops.settings"
     out = subprocess.run(
-        [lib.PYTHON, "-c", SCRIPT], cwd=lib.ROOT, env=env, capture_output=True, text=True, check=True
+        [lib.PYTHON, "-c", SCRIPT],
+        cwd=lib.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     micros = json.loads(out.strip().splitlines()[-1])
     base = micros["/healthz"]
     rows = [
-        {"endpoint": name, "µs per request": round(value), "ratio (healthz cost / this cost)": f"{base / value:.2f}"}
+        {
+            "endpoint": name,
+            "µs per request": round(value),
+            "ratio (healthz cost / this cost)": f"{base / value:.2f}",
+        }
         for name, value in micros.items()
     ]
     print(lib.table(rows, list(rows[0])))
