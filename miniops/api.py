@@ -14,6 +14,8 @@ from miniops.core.renderers import ORJSONRenderer
 from miniops.core.throttling import WindowThrottle
 from miniops.members.api import manage_router as manage_members_router
 from miniops.members.api import router as members_router
+from miniops.orders.api import manage_router as manage_orders_router
+from miniops.orders.api import router as orders_router
 
 api = NinjaAPI(
     title="miniops API",
@@ -39,6 +41,8 @@ api_errors.install(api)
 api.add_router("/", platform_router)
 api.add_router("/", members_router)
 api.add_router("/", catalog_router)
+api.add_router("/", orders_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)
+api.add_router("/manage/", manage_orders_router)

@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "miniops.accounts",
     "miniops.members",
     "miniops.catalog",
+    "miniops.orders",
     "miniops.console",
 ]
 
@@ -456,6 +457,23 @@ MINIOPS_PROVIDER_MODE = env_str("MINIOPS_PROVIDER_MODE", "simulator")
 WECHAT_APP_ID = env_str("WECHAT_APP_ID")
 WECHAT_APP_SECRET = env_str("WECHAT_APP_SECRET")
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
+# WeChat Pay API v3 (live mode). Platform keys are the allow-list for notices:
+# "SERIAL=/path/to/key-or-cert.pem,SERIAL2=/path2".
+WECHATPAY_APP_ID = env_str("WECHATPAY_APP_ID") or WECHAT_APP_ID
+WECHATPAY_MCH_ID = env_str("WECHATPAY_MCH_ID")
+WECHATPAY_MCH_CERT_SERIAL = env_str("WECHATPAY_MCH_CERT_SERIAL")
+WECHATPAY_MCH_PRIVATE_KEY_FILE = env_str("WECHATPAY_MCH_PRIVATE_KEY_FILE")
+WECHATPAY_APIV3_KEY = env_str("WECHATPAY_APIV3_KEY")
+WECHATPAY_NOTIFY_URL = env_str("WECHATPAY_NOTIFY_URL")
+WECHATPAY_PUBLIC_KEY_ID = env_str("WECHATPAY_PUBLIC_KEY_ID")
+WECHATPAY_PUBLIC_KEY_FILE = env_str("WECHATPAY_PUBLIC_KEY_FILE")
+WECHATPAY_PLATFORM_KEYS = dict(
+    item.split("=", 1) for item in env_list("WECHATPAY_PLATFORM_KEYS") if "=" in item
+)
+# Orders
+MINIOPS_ORDER_PAY_MINUTES = env_int("MINIOPS_ORDER_PAY_MINUTES", 30, minimum=1)
+MINIOPS_AUTO_CONFIRM_DAYS = env_int("MINIOPS_AUTO_CONFIRM_DAYS", 10, minimum=1)
+MINIOPS_AFTER_SALE_DAYS = env_int("MINIOPS_AFTER_SALE_DAYS", 15, minimum=1)
 # Member tokens: access tokens are short-lived and signed; refresh tokens rotate.
 MINIOPS_MEMBER_ACCESS_MINUTES = env_int("MINIOPS_MEMBER_ACCESS_MINUTES", 120, minimum=1)
 MINIOPS_MEMBER_REFRESH_DAYS = env_int("MINIOPS_MEMBER_REFRESH_DAYS", 30, minimum=1)

@@ -46,6 +46,12 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "catalog.product": lambda me: factories.product(),
     "catalog.sku": lambda me: factories.product().skus.first(),
     "catalog.stockledger": lambda me: factories.product().skus.first().ledger.first(),
+    "orders.order": lambda me: factories.order(),
+    "orders.payment": lambda me: factories.order(paid=True).payments.first(),
+    "orders.aftersale": lambda me: factories.after_sale(),
+    "orders.refund": lambda me: factories.refund(),
+    "orders.paymentanomaly": lambda me: factories.payment_anomaly(),
+    "orders.freighttemplate": lambda me: factories.freight_template(),
 }
 
 #: Values for path parameters of API operations.
@@ -55,6 +61,8 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "product_id": lambda: factories.product().pk,
     "sku_id": lambda: factories.product().skus.first().pk,
     "address_id": lambda: 1,
+    "order_id": lambda: factories.order().pk,
+    "after_sale_id": lambda: 1,
 }
 
 

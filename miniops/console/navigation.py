@@ -28,6 +28,19 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Orders"),
+        [
+            (_("Orders"), "receipt", "orders.order"),
+            (_("After-sales"), "assignment_return", "orders.aftersale"),
+            (_("Bulk ship"), "upload_file", "page:orders_bulk_ship"),
+            (_("Payments"), "payments", "orders.payment"),
+            (_("Refunds"), "currency_exchange", "orders.refund"),
+            (_("Reconciliation"), "rule", "page:orders_reconciliation"),
+            (_("Payment anomalies"), "report", "orders.paymentanomaly"),
+            (_("Freight templates"), "local_shipping", "orders.freighttemplate"),
+        ],
+    ),
+    (
         _("Catalog"),
         [
             (_("Products"), "inventory_2", "catalog.product"),

@@ -36,6 +36,12 @@ class P(StrEnum):
     CATALOG_MANAGE = "catalog.manage"
     CATALOG_MANAGE_STOCK = "catalog.manage_stock"
     CATALOG_IMPORT_EXPORT = "catalog.import_export"
+    ORDERS_VIEW = "orders.view"
+    ORDERS_MANAGE = "orders.manage"
+    ORDERS_SHIP = "orders.ship"
+    ORDERS_REFUND = "orders.refund"
+    ORDERS_EXPORT = "orders.export"
+    ORDERS_SETTINGS = "orders.settings"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ _SYSTEM = _("System")
 _ACCOUNTS = _("Operators and roles")
 _MEMBERS = _("Members")
 _CATALOG = _("Catalog")
+_ORDERS = _("Orders")
 
 PERMISSIONS: dict[P, PermissionDef] = {
     definition.code: definition
@@ -79,6 +86,12 @@ PERMISSIONS: dict[P, PermissionDef] = {
         PermissionDef(
             P.CATALOG_IMPORT_EXPORT, _CATALOG, _("Import and export products (CSV / XLSX)")
         ),
+        PermissionDef(P.ORDERS_VIEW, _ORDERS, _("See orders, payments and after-sales")),
+        PermissionDef(P.ORDERS_MANAGE, _ORDERS, _("Cancel unpaid orders, add internal notes")),
+        PermissionDef(P.ORDERS_SHIP, _ORDERS, _("Ship orders (also in bulk)")),
+        PermissionDef(P.ORDERS_REFUND, _ORDERS, _("Approve or reject after-sales and refund")),
+        PermissionDef(P.ORDERS_EXPORT, _ORDERS, _("Finance exports and the reconciliation report")),
+        PermissionDef(P.ORDERS_SETTINGS, _ORDERS, _("Change freight templates")),
     ]
 }
 
@@ -125,6 +138,11 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.ORDERS_VIEW,
+                    P.ORDERS_MANAGE,
+                    P.ORDERS_SHIP,
+                    P.ORDERS_EXPORT,
+                    P.ORDERS_SETTINGS,
                     P.DASHBOARD_VIEW,
                     P.ACCOUNTS_VIEW_OPERATORS,
                     P.AUDIT_VIEW,
@@ -146,6 +164,9 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.ORDERS_VIEW,
+                    P.ORDERS_MANAGE,
+                    P.ORDERS_SHIP,
                     P.DASHBOARD_VIEW,
                     P.MEMBERS_VIEW,
                     P.MEMBERS_MANAGE,
@@ -162,7 +183,15 @@ ROLES: dict[R, RoleDef] = {
             _("Conversations, complaints, order look-up and refunds by rule."),
             requires_2fa=False,
             permissions=frozenset(
-                {P.DASHBOARD_VIEW, P.MEMBERS_VIEW, P.MEMBERS_VIEW_SENSITIVE, P.CATALOG_VIEW}
+                {
+                    P.ORDERS_VIEW,
+                    P.ORDERS_MANAGE,
+                    P.ORDERS_REFUND,
+                    P.DASHBOARD_VIEW,
+                    P.MEMBERS_VIEW,
+                    P.MEMBERS_VIEW_SENSITIVE,
+                    P.CATALOG_VIEW,
+                }
             ),
         ),
         RoleDef(
@@ -178,7 +207,15 @@ ROLES: dict[R, RoleDef] = {
             _("Payments, refunds and reconciliation exports."),
             requires_2fa=True,
             permissions=frozenset(
-                {P.DASHBOARD_VIEW, P.API_TOKENS_USE, P.MEMBERS_VIEW, P.CATALOG_VIEW}
+                {
+                    P.ORDERS_VIEW,
+                    P.ORDERS_REFUND,
+                    P.ORDERS_EXPORT,
+                    P.DASHBOARD_VIEW,
+                    P.API_TOKENS_USE,
+                    P.MEMBERS_VIEW,
+                    P.CATALOG_VIEW,
+                }
             ),
         ),
         RoleDef(
@@ -204,7 +241,7 @@ ROLES: dict[R, RoleDef] = {
             _("Reads dashboards and reports; changes nothing."),
             requires_2fa=False,
             permissions=frozenset(
-                {P.DASHBOARD_VIEW, P.API_TOKENS_USE, P.MEMBERS_VIEW, P.CATALOG_VIEW}
+                {P.ORDERS_VIEW, P.DASHBOARD_VIEW, P.API_TOKENS_USE, P.MEMBERS_VIEW, P.CATALOG_VIEW}
             ),
         ),
     ]

@@ -178,3 +178,81 @@ def member_tag(name: str | None = None) -> Any:
     from miniops.members.models import MemberTag
 
     return MemberTag.objects.create(name=name or f"标签{MemberTag.objects.count()}")
+
+
+# --- orders -----------------------------------------------------------------------------------
+def address(target: Any, **fields: Any) -> Any:
+    from miniops.members.models import Address
+
+    data = {
+        "recipient": "张三",
+        "phone": "13800138000",
+        "province": "广东",
+        "city": "深圳",
+        "detail": "科技园路1号",
+    }
+    data.update(fields)
+    return Address.objects.create(member=target, is_default=not target.addresses.exists(), **data)
+
+
+def order(
+    *, buyer: Any = None, items: list[tuple[Any, int]] | None = None, paid: bool = False
+) -> Any:
+    """An unpaid order (``paid=True``: paid through the simulator's signed notice)."""
+    from miniops.orders import services as order_services
+
+    buyer = buyer or member()
+    if items is None:
+        sku = product(price=5000, stock=100).skus.first()
+        items = [(sku, 1)]
+    placed = order_services.place_order(
+        member=buyer,
+        items=[{"sku_id": sku.pk, "quantity": quantity} for sku, quantity in items],
+        from_cart=False,
+        address_id=address(buyer).pk,
+    )
+    if paid:
+        order_services.simulate_payment(order=placed)
+        placed.refresh_from_db()
+    return placed
+
+
+def after_sale(*, kind: str = "refund_only") -> Any:
+    from miniops.orders import services as order_services
+
+    paid = order(paid=True)
+    item = paid.items.first()
+    return order_services.request_after_sale(
+        order=paid,
+        member=paid.member,
+        kind=kind,
+        reason="other",
+        lines=[{"item_id": item.pk, "quantity": 1}],
+    )
+
+
+def refund() -> Any:
+    from miniops.orders import services as order_services
+
+    paid = order(paid=True)
+    return order_services.refund_payment(payment=paid.payments.first(), amount=100, reason="test")
+
+
+def payment_anomaly() -> Any:
+    from miniops.orders.models import PaymentAnomaly
+
+    return PaymentAnomaly.objects.create(
+        kind="amount_mismatch", out_trade_no="PAYTEST", detail={"expected": 1, "got": 2}
+    )
+
+
+def freight_template(**fields: Any) -> Any:
+    from miniops.orders.models import FreightTemplate
+
+    data = {
+        "name": f"运费模板{FreightTemplate.objects.count()}",
+        "first_fee": 800,
+        "additional_fee": 200,
+    }
+    data.update(fields)
+    return FreightTemplate.objects.create(**data)

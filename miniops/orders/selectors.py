@@ -1,0 +1,118 @@
+"""Order reads: the member's orders, carts with current prices, console queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from miniops.catalog.models import ProductStatus
+from miniops.catalog.selectors import media_url
+from miniops.core import crypto
+from miniops.orders.models import AfterSale, CartItem, Order, OrderStatus, Payment, PaymentStatus
+
+
+def member_orders(member_id: int, status: str | None = None) -> QuerySet[Order]:
+    orders = (
+        Order.objects.filter(member_id=member_id)
+        .prefetch_related("items")
+        .order_by("-created_at", "-id")
+    )
+    return orders.filter(status=status) if status else orders
+
+
+def member_order(member_id: int, order_id: int) -> Order | None:
+    return (
+        Order.objects.filter(member_id=member_id, pk=order_id)
+        .prefetch_related("items", "events")
+        .first()
+    )
+
+
+def cart(member_id: int) -> list[dict[str, Any]]:
+    rows = []
+    for item in (
+        CartItem.objects.filter(member_id=member_id)
+        .select_related("sku", "sku__product")
+        .order_by("-updated_at")
+    ):
+        sku = item.sku
+        on_sale = sku.is_active and sku.product.status == ProductStatus.ON_SALE
+        rows.append(
+            {
+                "sku_id": sku.pk,
+                "product_id": sku.product_id,
+                "title": sku.product.title,
+                "specs": sku.spec_values,
+                "image": media_url(sku.product.cover),
+                "quantity": item.quantity,
+                "selected": item.selected,
+                "price": sku.price,
+                "price_when_added": item.price_when_added,
+                "price_changed": sku.price != item.price_when_added,
+                "available": on_sale and sku.stock >= item.quantity,
+                "stock_short": on_sale and sku.stock < item.quantity,
+                "on_sale": on_sale,
+            }
+        )
+    return rows
+
+
+def status_counts() -> dict[str, int]:
+    counts = dict(
+        Order.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return {status: counts.get(status, 0) for status in OrderStatus.values}
+
+
+def search_orders(query: str) -> QuerySet[Order]:
+    """Order number, exact phone of the recipient or the member, nickname."""
+    query = query.strip()
+    orders = Order.objects.all()
+    if not query:
+        return orders
+    condition = Q(number=query) | Q(member__nickname__icontains=query)
+    digits = crypto.normalise_phone(query)
+    if 7 <= len(digits) <= 13 and digits.isdigit():
+        index = crypto.phone_index(query)
+        condition |= Q(phone_index=index) | Q(member__phone_index=index)
+    return orders.filter(condition)
+
+
+def reconciliation(start: Any, end: Any) -> dict[str, Any]:
+    """Paid orders against payment records in [start, end): mismatches first."""
+    payments = Payment.objects.filter(
+        status=PaymentStatus.PAID, paid_at__gte=start, paid_at__lt=end
+    ).select_related("order")
+    rows: list[dict[str, Any]] = []
+    seen_orders = set()
+    for payment in payments:
+        order = payment.order
+        seen_orders.add(order.pk)
+        problems = []
+        if order.status in {OrderStatus.UNPAID, OrderStatus.CANCELLED}:
+            problems.append("payment_on_unpaid_order")
+        if payment.amount != order.payable_amount:
+            problems.append("amount_differs")
+        rows.append({"order": order, "payment": payment, "problems": problems})
+    paid_orders = Order.objects.filter(paid_at__gte=start, paid_at__lt=end).exclude(
+        pk__in=seen_orders
+    )
+    for order in paid_orders:
+        rows.append({"order": order, "payment": None, "problems": ["paid_order_without_payment"]})
+    rows.sort(
+        key=lambda row: (not row["problems"], row["order"].paid_at or row["order"].created_at)
+    )
+    totals = payments.aggregate(amount=Sum("amount"), count=Count("id"))
+    return {
+        "rows": rows,
+        "payments": totals["count"] or 0,
+        "amount": totals["amount"] or 0,
+        "mismatches": sum(1 for row in rows if row["problems"]),
+    }
+
+
+def open_after_sales() -> QuerySet[AfterSale]:
+    return AfterSale.objects.filter(status__in=["requested", "returned"]).select_related(
+        "order", "member"
+    )

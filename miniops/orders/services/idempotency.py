@@ -1,0 +1,109 @@
+"""``Idempotency-Key`` for writes a client may retry (placing an order, paying).
+
+The first request with a key runs; its answer (success or refusal) is stored with
+a hash of the request. A replay with the same body gets that answer again; the
+same key with a different body is refused (422); a replay while the first is
+still running is refused (409). The record is claimed in its own committed
+transaction before the work starts, so concurrent replays see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from miniops.core.errors import Conflict, DomainError, InvalidInput, Unprocessable
+from miniops.core.responses import error_body
+from miniops.orders.models import IdempotencyRecord
+
+KEY_MAX = 128
+#: an in-progress claim older than this is treated as abandoned (crashed worker)
+STALE_AFTER = timedelta(minutes=2)
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def run(
+    *,
+    member_id: int,
+    scope: str,
+    key: str | None,
+    payload: Any,
+    work: Callable[[], tuple[int, Any]],
+) -> tuple[int, bytes]:
+    """Run ``work`` once per key; returns (status, JSON body)."""
+    if not key:
+        raise InvalidInput(
+            _("Send an Idempotency-Key header (a UUID) so a retry cannot create a second order."),
+            code="idempotency_key_required",
+            fields={"Idempotency-Key": _("required")},
+        )
+    if len(key) > KEY_MAX or not key.isprintable():
+        raise InvalidInput(
+            fields={"Idempotency-Key": _("At most %d printable characters.") % KEY_MAX}
+        )
+    digest = request_hash(payload)
+    record = _claim(member_id=member_id, scope=scope, key=key, digest=digest)
+    if not record.in_progress:
+        return int(record.response_status or 200), bytes(record.response_body or b"{}")
+    try:
+        # The work and the stored answer commit together: if the process dies
+        # before the commit, neither exists, and the stale claim is retried.
+        with transaction.atomic():
+            status, body = work()
+            raw = orjson.dumps(body, default=str)
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                in_progress=False, response_status=status, response_body=raw
+            )
+        return status, raw
+    except DomainError as exc:
+        if exc.status >= 500:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()  # let the client retry
+            raise
+        raw = orjson.dumps(error_body(exc.code, exc.message, exc.fields))
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            in_progress=False, response_status=exc.status, response_body=raw
+        )
+        return exc.status, raw
+    except Exception:
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        raise
+
+
+def _claim(*, member_id: int, scope: str, key: str, digest: str) -> IdempotencyRecord:
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    member_id=member_id, scope=scope, key=key, request_hash=digest
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(
+                member_id=member_id, scope=scope, key=key
+            ).first()
+            if existing is None:
+                continue  # it was just released; try again
+            if existing.request_hash != digest:
+                raise Unprocessable(
+                    _("This Idempotency-Key was used for a different request."),
+                    code="idempotency_key_reused",
+                ) from None
+            if existing.in_progress:
+                if existing.created_at < timezone.now() - STALE_AFTER:
+                    IdempotencyRecord.objects.filter(pk=existing.pk, in_progress=True).delete()
+                    continue
+                raise Conflict(
+                    _("The first request with this Idempotency-Key is still running."),
+                    code="request_in_progress",
+                ) from None
+            return existing
+    raise Conflict(_("Try again."), code="request_in_progress")

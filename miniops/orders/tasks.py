@@ -1,0 +1,42 @@
+"""Order jobs: the unpaid timeout (a delayed task per order plus a sweeper),
+auto-confirmation, payment and refund reconciliation."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+from miniops.orders import services
+
+
+@db_task()
+def cancel_if_unpaid(order_id: int) -> None:
+    services.cancel_if_unpaid(order_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("orders-sweep-unpaid")
+def sweep_unpaid_orders() -> None:
+    """Catches orders whose delayed task was lost (restarts, a worker down)."""
+    services.sweep_unpaid()
+
+
+@db_periodic_task(crontab(minute="7"))
+@lock_task("orders-auto-confirm")
+def auto_confirm_orders() -> None:
+    services.auto_confirm()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@lock_task("orders-reconcile")
+def reconcile_payments() -> None:
+    """Trades and refunds whose notice never came: ask WeChat."""
+    services.reconcile()
+
+
+@db_task()
+def deliver_simulated_refund(out_refund_no: str) -> None:
+    """Simulator only: WeChat's signed refund notice, through real verification."""
+    from miniops.orders.providers import payment_provider
+
+    provider = payment_provider.get()
+    headers, body = provider.complete_refund(out_refund_no)  # type: ignore[attr-defined]
+    services.handle_wechat_notice(headers=headers, body=body)
