@@ -191,18 +191,20 @@ def _categories() -> tuple[list[tuple[Category, str]], int]:
     return leaves, count
 
 
+def clear() -> None:
+    """Remove the whole catalog (demo installations only)."""
+    StockLedger.objects.all().delete()
+    Product.objects.all().delete()
+    for level in (3, 2, 1):
+        Category.objects.filter(level=level).delete()
+    Brand.objects.all().delete()
+
+
 @transaction.atomic
-def seed(*, progress: Callable[[int], object], reset: bool = False) -> None:
-    if Product.objects.count() >= 500 and not reset:
+def seed(*, progress: Callable[[int], object]) -> None:
+    if Product.objects.count() >= 500:
         progress(STEPS)
         return
-    if reset:
-        StockLedger.objects.all().delete()
-        Product.objects.all().delete()
-        Category.objects.filter(level=3).delete()
-        Category.objects.filter(level=2).delete()
-        Category.objects.all().delete()
-        Brand.objects.all().delete()
     rng = random.Random(2026)
     leaves, _ = _categories()
     brands = [Brand.objects.create(name=name, sort=i) for i, name in enumerate(BRANDS)]

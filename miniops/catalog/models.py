@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from miniops.core.fields import MoneyField
@@ -205,7 +206,7 @@ class StockLedger(models.Model):
         related_name="+",
         verbose_name=_("by"),
     )
-    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("stock movement")

@@ -9,7 +9,7 @@ from miniops.core.models import SystemSettings
 STEPS = 1
 
 
-def seed(*, progress: Callable[[int], object], reset: bool = False) -> None:
+def seed(*, progress: Callable[[int], object]) -> None:
     SystemSettings.objects.update_or_create(
         id=1,
         defaults={

@@ -130,13 +130,16 @@ def _registration_times(rng: random.Random, now: datetime) -> list[datetime]:
     return sorted(min(t, now) for t in times)
 
 
+def clear() -> None:
+    """Remove the demo members (run after the apps that refer to them cleared theirs)."""
+    Member.objects.filter(openid__startswith="oDEMO").delete()
+
+
 @transaction.atomic
-def seed(*, progress: Callable[[int], object], reset: bool = False) -> None:
-    if Member.objects.filter(openid__startswith="oDEMO").count() >= MEMBERS and not reset:
+def seed(*, progress: Callable[[int], object]) -> None:
+    if Member.objects.filter(openid__startswith="oDEMO").count() >= MEMBERS:
         progress(STEPS)
         return
-    if reset:
-        Member.objects.filter(openid__startswith="oDEMO").delete()
     rng = random.Random(180)
     now = timezone.now()
     tags = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from miniops.core.fields import EncryptedTextField, MoneyField
@@ -264,7 +265,7 @@ class OrderEvent(models.Model):
     by_member = models.BooleanField(default=False)
     note = models.CharField(_("note"), max_length=255, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("order event")
@@ -326,7 +327,7 @@ class Payment(models.Model):
     prepay_id = models.CharField(max_length=64, blank=True)
     transaction_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     payer_openid = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     notice = models.JSONField(default=dict, blank=True)
@@ -364,7 +365,7 @@ class AfterSale(models.Model):
     decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
     return_carrier = models.CharField(max_length=8, choices=Carrier.choices, blank=True)
     return_tracking_no = models.CharField(max_length=40, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -392,7 +393,7 @@ class Refund(models.Model):
         max_length=16, choices=RefundStatus.choices, default=RefundStatus.PROCESSING
     )
     refund_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     succeeded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

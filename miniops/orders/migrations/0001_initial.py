@@ -7,323 +7,786 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0003_category_unique_root_name'),
-        ('members', '0001_initial'),
+        ("catalog", "0003_category_unique_root_name"),
+        ("members", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FreightTemplate',
+            name="FreightTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, verbose_name='name')),
-                ('charge_by', models.CharField(choices=[('piece', 'by piece'), ('weight', 'by weight (kg)')], default='piece', max_length=8, verbose_name='charge by')),
-                ('first_units', models.PositiveIntegerField(default=1, verbose_name='first units')),
-                ('first_fee', miniops.core.fields.MoneyField(default=0, verbose_name='first fee (fen)')),
-                ('additional_units', models.PositiveIntegerField(default=1, verbose_name='additional units')),
-                ('additional_fee', miniops.core.fields.MoneyField(default=0, verbose_name='additional fee (fen)')),
-                ('free_over', miniops.core.fields.MoneyField(blank=True, null=True, verbose_name='free shipping from (fen)')),
-                ('is_default', models.BooleanField(default=False, verbose_name='default template')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, verbose_name="name")),
+                (
+                    "charge_by",
+                    models.CharField(
+                        choices=[("piece", "by piece"), ("weight", "by weight (kg)")],
+                        default="piece",
+                        max_length=8,
+                        verbose_name="charge by",
+                    ),
+                ),
+                ("first_units", models.PositiveIntegerField(default=1, verbose_name="first units")),
+                (
+                    "first_fee",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="first fee (fen)"),
+                ),
+                (
+                    "additional_units",
+                    models.PositiveIntegerField(default=1, verbose_name="additional units"),
+                ),
+                (
+                    "additional_fee",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="additional fee (fen)"),
+                ),
+                (
+                    "free_over",
+                    miniops.core.fields.MoneyField(
+                        blank=True, null=True, verbose_name="free shipping from (fen)"
+                    ),
+                ),
+                ("is_default", models.BooleanField(default=False, verbose_name="default template")),
             ],
             options={
-                'verbose_name': 'freight template',
-                'verbose_name_plural': 'freight templates',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='one_default_freight'), models.CheckConstraint(condition=models.Q(('first_units__gte', 1), ('additional_units__gte', 1)), name='freight_units_gte_1')],
+                "verbose_name": "freight template",
+                "verbose_name_plural": "freight templates",
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_default", True)),
+                        fields=("is_default",),
+                        name="one_default_freight",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("first_units__gte", 1), ("additional_units__gte", 1)),
+                        name="freight_units_gte_1",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='FreightRule',
+            name="FreightRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provinces', models.JSONField(default=list, verbose_name='provinces')),
-                ('first_fee', miniops.core.fields.MoneyField(default=0, verbose_name='first fee (fen)')),
-                ('additional_fee', miniops.core.fields.MoneyField(default=0, verbose_name='additional fee (fen)')),
-                ('no_delivery', models.BooleanField(default=False, verbose_name='no delivery')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='orders.freighttemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provinces", models.JSONField(default=list, verbose_name="provinces")),
+                (
+                    "first_fee",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="first fee (fen)"),
+                ),
+                (
+                    "additional_fee",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="additional fee (fen)"),
+                ),
+                ("no_delivery", models.BooleanField(default=False, verbose_name="no delivery")),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rules",
+                        to="orders.freighttemplate",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'region rule',
-                'verbose_name_plural': 'region rules',
+                "verbose_name": "region rule",
+                "verbose_name_plural": "region rules",
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='order number')),
-                ('status', models.CharField(choices=[('unpaid', 'Awaiting payment'), ('paid', 'Paid, to ship'), ('shipped', 'Shipped'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('closed', 'Closed (refunded)')], default='unpaid', max_length=16, verbose_name='status')),
-                ('goods_amount', miniops.core.fields.MoneyField(verbose_name='goods')),
-                ('shipping_fee', miniops.core.fields.MoneyField(default=0, verbose_name='shipping')),
-                ('discount_amount', miniops.core.fields.MoneyField(default=0, verbose_name='discounts')),
-                ('payable_amount', miniops.core.fields.MoneyField(verbose_name='payable')),
-                ('paid_amount', miniops.core.fields.MoneyField(default=0, verbose_name='paid')),
-                ('refunded_amount', miniops.core.fields.MoneyField(default=0, verbose_name='refunded')),
-                ('pricing', models.JSONField(default=dict, verbose_name='price breakdown')),
-                ('recipient', miniops.core.fields.EncryptedTextField(verbose_name='recipient')),
-                ('phone', miniops.core.fields.EncryptedTextField(verbose_name='phone')),
-                ('phone_index', models.CharField(blank=True, db_index=True, editable=False, max_length=64)),
-                ('province', models.CharField(max_length=32, verbose_name='province')),
-                ('city', models.CharField(max_length=32, verbose_name='city')),
-                ('district', models.CharField(blank=True, max_length=32, verbose_name='district')),
-                ('address_detail', miniops.core.fields.EncryptedTextField(verbose_name='street address')),
-                ('remark', models.CharField(blank=True, max_length=200, verbose_name="buyer's remark")),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='created')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='pay before')),
-                ('paid_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='paid at')),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True, verbose_name='cancelled at')),
-                ('cancel_reason', models.CharField(blank=True, max_length=64, verbose_name='cancel reason')),
-                ('shipped_at', models.DateTimeField(blank=True, null=True, verbose_name='shipped at')),
-                ('carrier', models.CharField(blank=True, choices=[('SF', 'SF Express'), ('ZTO', 'ZTO Express'), ('YTO', 'YTO Express'), ('YD', 'Yunda Express'), ('STO', 'STO Express'), ('JD', 'JD Logistics'), ('EMS', 'China Post EMS'), ('JT', 'J&T Express')], max_length=8, verbose_name='carrier')),
-                ('tracking_no', models.CharField(blank=True, max_length=40, verbose_name='tracking number')),
-                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='received at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='members.member', verbose_name='member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(max_length=32, unique=True, verbose_name="order number"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("unpaid", "Awaiting payment"),
+                            ("paid", "Paid, to ship"),
+                            ("shipped", "Shipped"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("closed", "Closed (refunded)"),
+                        ],
+                        default="unpaid",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("goods_amount", miniops.core.fields.MoneyField(verbose_name="goods")),
+                (
+                    "shipping_fee",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="shipping"),
+                ),
+                (
+                    "discount_amount",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="discounts"),
+                ),
+                ("payable_amount", miniops.core.fields.MoneyField(verbose_name="payable")),
+                ("paid_amount", miniops.core.fields.MoneyField(default=0, verbose_name="paid")),
+                (
+                    "refunded_amount",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="refunded"),
+                ),
+                ("pricing", models.JSONField(default=dict, verbose_name="price breakdown")),
+                ("recipient", miniops.core.fields.EncryptedTextField(verbose_name="recipient")),
+                ("phone", miniops.core.fields.EncryptedTextField(verbose_name="phone")),
+                (
+                    "phone_index",
+                    models.CharField(blank=True, db_index=True, editable=False, max_length=64),
+                ),
+                ("province", models.CharField(max_length=32, verbose_name="province")),
+                ("city", models.CharField(max_length=32, verbose_name="city")),
+                ("district", models.CharField(blank=True, max_length=32, verbose_name="district")),
+                (
+                    "address_detail",
+                    miniops.core.fields.EncryptedTextField(verbose_name="street address"),
+                ),
+                (
+                    "remark",
+                    models.CharField(blank=True, max_length=200, verbose_name="buyer's remark"),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="created")),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="pay before"),
+                ),
+                (
+                    "paid_at",
+                    models.DateTimeField(
+                        blank=True, db_index=True, null=True, verbose_name="paid at"
+                    ),
+                ),
+                (
+                    "cancelled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="cancelled at"),
+                ),
+                (
+                    "cancel_reason",
+                    models.CharField(blank=True, max_length=64, verbose_name="cancel reason"),
+                ),
+                (
+                    "shipped_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="shipped at"),
+                ),
+                (
+                    "carrier",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("SF", "SF Express"),
+                            ("ZTO", "ZTO Express"),
+                            ("YTO", "YTO Express"),
+                            ("YD", "Yunda Express"),
+                            ("STO", "STO Express"),
+                            ("JD", "JD Logistics"),
+                            ("EMS", "China Post EMS"),
+                            ("JT", "J&T Express"),
+                        ],
+                        max_length=8,
+                        verbose_name="carrier",
+                    ),
+                ),
+                (
+                    "tracking_no",
+                    models.CharField(blank=True, max_length=40, verbose_name="tracking number"),
+                ),
+                (
+                    "completed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="received at"),
+                ),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="closed at"),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'order',
-                'verbose_name_plural': 'orders',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "order",
+                "verbose_name_plural": "orders",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AfterSale',
+            name="AfterSale",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='after-sale number')),
-                ('kind', models.CharField(choices=[('refund_only', 'Refund only'), ('return_refund', 'Return and refund')], max_length=16, verbose_name='kind')),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('awaiting_return', 'Awaiting the return'), ('returned', 'Return shipped'), ('refunding', 'Refunding'), ('refunded', 'Refunded'), ('rejected', 'Rejected'), ('cancelled', 'Withdrawn')], default='requested', max_length=16, verbose_name='status')),
-                ('reason', models.CharField(max_length=64, verbose_name='reason')),
-                ('description', models.CharField(blank=True, max_length=500, verbose_name='description')),
-                ('images', models.JSONField(blank=True, default=list, verbose_name='images')),
-                ('lines', models.JSONField(default=list)),
-                ('amount', miniops.core.fields.MoneyField(verbose_name='refund amount')),
-                ('include_shipping', models.BooleanField(default=False)),
-                ('decision_note', models.CharField(blank=True, max_length=255, verbose_name='decision note')),
-                ('return_carrier', models.CharField(blank=True, choices=[('SF', 'SF Express'), ('ZTO', 'ZTO Express'), ('YTO', 'YTO Express'), ('YD', 'Yunda Express'), ('STO', 'STO Express'), ('JD', 'JD Logistics'), ('EMS', 'China Post EMS'), ('JT', 'J&T Express')], max_length=8)),
-                ('return_tracking_no', models.CharField(blank=True, max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='after_sales', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(max_length=32, unique=True, verbose_name="after-sale number"),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("refund_only", "Refund only"),
+                            ("return_refund", "Return and refund"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("awaiting_return", "Awaiting the return"),
+                            ("returned", "Return shipped"),
+                            ("refunding", "Refunding"),
+                            ("refunded", "Refunded"),
+                            ("rejected", "Rejected"),
+                            ("cancelled", "Withdrawn"),
+                        ],
+                        default="requested",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("reason", models.CharField(max_length=64, verbose_name="reason")),
+                (
+                    "description",
+                    models.CharField(blank=True, max_length=500, verbose_name="description"),
+                ),
+                ("images", models.JSONField(blank=True, default=list, verbose_name="images")),
+                ("lines", models.JSONField(default=list)),
+                ("amount", miniops.core.fields.MoneyField(verbose_name="refund amount")),
+                ("include_shipping", models.BooleanField(default=False)),
+                (
+                    "decision_note",
+                    models.CharField(blank=True, max_length=255, verbose_name="decision note"),
+                ),
+                (
+                    "return_carrier",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("SF", "SF Express"),
+                            ("ZTO", "ZTO Express"),
+                            ("YTO", "YTO Express"),
+                            ("YD", "Yunda Express"),
+                            ("STO", "STO Express"),
+                            ("JD", "JD Logistics"),
+                            ("EMS", "China Post EMS"),
+                            ("JT", "J&T Express"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("return_tracking_no", models.CharField(blank=True, max_length=40)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="after_sales",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'after-sale request',
-                'verbose_name_plural': 'after-sales',
-                'ordering': ['-created_at'],
+                "verbose_name": "after-sale request",
+                "verbose_name_plural": "after-sales",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32, verbose_name='event')),
-                ('from_status', models.CharField(blank=True, max_length=16)),
-                ('to_status', models.CharField(blank=True, max_length=16)),
-                ('by_member', models.BooleanField(default=False)),
-                ('note', models.CharField(blank=True, max_length=255, verbose_name='note')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32, verbose_name="event")),
+                ("from_status", models.CharField(blank=True, max_length=16)),
+                ("to_status", models.CharField(blank=True, max_length=16)),
+                ("by_member", models.BooleanField(default=False)),
+                ("note", models.CharField(blank=True, max_length=255, verbose_name="note")),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'order event',
-                'verbose_name_plural': 'order timeline',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "order event",
+                "verbose_name_plural": "order timeline",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderItem',
+            name="OrderItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=120, verbose_name='product')),
-                ('spec_text', models.CharField(blank=True, max_length=200, verbose_name='specification')),
-                ('image', models.CharField(blank=True, max_length=255)),
-                ('unit_price', miniops.core.fields.MoneyField(verbose_name='unit price')),
-                ('quantity', models.PositiveIntegerField(verbose_name='quantity')),
-                ('goods_amount', miniops.core.fields.MoneyField(verbose_name='goods')),
-                ('discount_share', miniops.core.fields.MoneyField(default=0, verbose_name='discount share')),
-                ('paid_share', miniops.core.fields.MoneyField(default=0, verbose_name='paid share')),
-                ('refunded_quantity', models.PositiveIntegerField(default=0)),
-                ('refunded_amount', miniops.core.fields.MoneyField(default=0)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='orders.order')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.product')),
-                ('sku', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.sku')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=120, verbose_name="product")),
+                (
+                    "spec_text",
+                    models.CharField(blank=True, max_length=200, verbose_name="specification"),
+                ),
+                ("image", models.CharField(blank=True, max_length=255)),
+                ("unit_price", miniops.core.fields.MoneyField(verbose_name="unit price")),
+                ("quantity", models.PositiveIntegerField(verbose_name="quantity")),
+                ("goods_amount", miniops.core.fields.MoneyField(verbose_name="goods")),
+                (
+                    "discount_share",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="discount share"),
+                ),
+                (
+                    "paid_share",
+                    miniops.core.fields.MoneyField(default=0, verbose_name="paid share"),
+                ),
+                ("refunded_quantity", models.PositiveIntegerField(default=0)),
+                ("refunded_amount", miniops.core.fields.MoneyField(default=0)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "sku",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.sku",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'order item',
-                'verbose_name_plural': 'order items',
+                "verbose_name": "order item",
+                "verbose_name_plural": "order items",
             },
         ),
         migrations.CreateModel(
-            name='OrderNote',
+            name="OrderNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=1000, verbose_name='note')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=1000, verbose_name="note")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notes",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'internal note',
-                'verbose_name_plural': 'internal notes',
-                'ordering': ['-created_at'],
+                "verbose_name": "internal note",
+                "verbose_name_plural": "internal notes",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('out_trade_no', models.CharField(max_length=32, unique=True)),
-                ('provider', models.CharField(default='wechat', max_length=16)),
-                ('status', models.CharField(choices=[('created', 'Awaiting payment'), ('paid', 'Paid'), ('closed', 'Closed')], default='created', max_length=16)),
-                ('amount', miniops.core.fields.MoneyField()),
-                ('prepay_id', models.CharField(blank=True, max_length=64)),
-                ('transaction_id', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('payer_openid', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('notice', models.JSONField(blank=True, default=dict)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("out_trade_no", models.CharField(max_length=32, unique=True)),
+                ("provider", models.CharField(default="wechat", max_length=16)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("created", "Awaiting payment"),
+                            ("paid", "Paid"),
+                            ("closed", "Closed"),
+                        ],
+                        default="created",
+                        max_length=16,
+                    ),
+                ),
+                ("amount", miniops.core.fields.MoneyField()),
+                ("prepay_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "transaction_id",
+                    models.CharField(blank=True, max_length=64, null=True, unique=True),
+                ),
+                ("payer_openid", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("notice", models.JSONField(blank=True, default=dict)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment',
-                'verbose_name_plural': 'payments',
+                "verbose_name": "payment",
+                "verbose_name_plural": "payments",
             },
         ),
         migrations.CreateModel(
-            name='PaymentAnomaly',
+            name="PaymentAnomaly",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('out_trade_no', models.CharField(blank=True, max_length=32)),
-                ('detail', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32)),
+                ("out_trade_no", models.CharField(blank=True, max_length=32)),
+                ("detail", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment anomaly',
-                'verbose_name_plural': 'payment anomalies',
-                'ordering': ['-created_at'],
+                "verbose_name": "payment anomaly",
+                "verbose_name_plural": "payment anomalies",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ProductFreight',
+            name="ProductFreight",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.product')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='orders.freighttemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "product",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="products",
+                        to="orders.freighttemplate",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'product freight template',
-                'verbose_name_plural': 'product freight templates',
+                "verbose_name": "product freight template",
+                "verbose_name_plural": "product freight templates",
             },
         ),
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('out_refund_no', models.CharField(max_length=32, unique=True)),
-                ('amount', miniops.core.fields.MoneyField()),
-                ('reason', models.CharField(blank=True, max_length=80)),
-                ('status', models.CharField(choices=[('processing', 'Processing'), ('success', 'Refunded'), ('failed', 'Failed')], default='processing', max_length=16)),
-                ('refund_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('succeeded_at', models.DateTimeField(blank=True, null=True)),
-                ('after_sale', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='orders.aftersale')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='orders.order')),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='orders.payment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("out_refund_no", models.CharField(max_length=32, unique=True)),
+                ("amount", miniops.core.fields.MoneyField()),
+                ("reason", models.CharField(blank=True, max_length=80)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("processing", "Processing"),
+                            ("success", "Refunded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="processing",
+                        max_length=16,
+                    ),
+                ),
+                ("refund_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("succeeded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "after_sale",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="orders.aftersale",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="orders.payment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'refund',
-                'verbose_name_plural': 'refunds',
+                "verbose_name": "refund",
+                "verbose_name_plural": "refunds",
             },
         ),
         migrations.CreateModel(
-            name='CartItem',
+            name="CartItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField(default=1)),
-                ('selected', models.BooleanField(default=True)),
-                ('price_when_added', miniops.core.fields.MoneyField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cart_items', to='members.member')),
-                ('sku', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.sku')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField(default=1)),
+                ("selected", models.BooleanField(default=True)),
+                ("price_when_added", miniops.core.fields.MoneyField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cart_items",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "sku",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.sku",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'cart item',
-                'verbose_name_plural': 'cart items',
-                'constraints': [models.UniqueConstraint(fields=('member', 'sku'), name='cart_once_per_sku'), models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='cart_quantity_gte_1')],
+                "verbose_name": "cart item",
+                "verbose_name_plural": "cart items",
+                "constraints": [
+                    models.UniqueConstraint(fields=("member", "sku"), name="cart_once_per_sku"),
+                    models.CheckConstraint(
+                        condition=models.Q(("quantity__gte", 1)), name="cart_quantity_gte_1"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=128)),
-                ('scope', models.CharField(max_length=32)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('in_progress', models.BooleanField(default=True)),
-                ('response_status', models.PositiveSmallIntegerField(null=True)),
-                ('response_body', models.BinaryField(null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='members.member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=128)),
+                ("scope", models.CharField(max_length=32)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("in_progress", models.BooleanField(default=True)),
+                ("response_status", models.PositiveSmallIntegerField(null=True)),
+                ("response_body", models.BinaryField(null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="members.member",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('member', 'scope', 'key'), name='idempotency_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("member", "scope", "key"), name="idempotency_once"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['member', '-created_at'], name='order_member_idx'),
+            model_name="order",
+            index=models.Index(fields=["member", "-created_at"], name="order_member_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'expires_at'], name='order_expiry_idx'),
+            model_name="order",
+            index=models.Index(fields=["status", "expires_at"], name="order_expiry_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'shipped_at'], name='order_shipped_idx'),
+            model_name="order",
+            index=models.Index(fields=["status", "shipped_at"], name="order_shipped_idx"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('goods_amount__gte', 0), ('shipping_fee__gte', 0), ('discount_amount__gte', 0), ('payable_amount__gte', 0), ('paid_amount__gte', 0), ('refunded_amount__gte', 0)), name='order_amounts_gte_0'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("goods_amount__gte", 0),
+                    ("shipping_fee__gte", 0),
+                    ("discount_amount__gte", 0),
+                    ("payable_amount__gte", 0),
+                    ("paid_amount__gte", 0),
+                    ("refunded_amount__gte", 0),
+                ),
+                name="order_amounts_gte_0",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_amount__lte', models.F('paid_amount'))), name='order_refund_lte_paid'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_amount__lte", models.F("paid_amount"))),
+                name="order_refund_lte_paid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='aftersale',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='after_sale_amount_gte_0'),
+            model_name="aftersale",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="after_sale_amount_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='order_item_quantity_gte_1'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)), name="order_item_quantity_gte_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_quantity__lte', models.F('quantity'))), name='order_item_refund_qty'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_quantity__lte", models.F("quantity"))),
+                name="order_item_refund_qty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_amount__lte', models.F('paid_share'))), name='order_item_refund_amount'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_amount__lte", models.F("paid_share"))),
+                name="order_item_refund_amount",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['status', 'created_at'], name='payment_status_idx'),
+            model_name="payment",
+            index=models.Index(fields=["status", "created_at"], name="payment_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='refund_amount_gt_0'),
+            model_name="refund",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="refund_amount_gt_0"
+            ),
         ),
     ]

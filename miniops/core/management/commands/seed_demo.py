@@ -2,7 +2,8 @@
 
 Each app may define ``demo.seed(*, progress, reset)`` and an estimate of work in
 ``demo.STEPS``; the command shows one progress bar for the whole run. Seeding is
-idempotent: a part that is already there is skipped (``--reset`` rebuilds it).
+idempotent: a part that is already there is skipped; ``--reset`` first calls
+every ``demo.clear()`` in reverse app order, then seeds again.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class Command(BaseCommand):
             except ModuleNotFoundError as exc:
                 if exc.name != f"{config.name}.demo":
                     raise
+        if options["reset"]:
+            # Later apps refer to earlier ones: clear in reverse order.
+            for module in reversed(modules):
+                clear = getattr(module, "clear", None)
+                if clear is not None:
+                    clear()
         total = sum(getattr(module, "STEPS", 1) for module in modules)
         started = time.monotonic()
         bar_output = sys.stderr
@@ -49,7 +56,7 @@ class Command(BaseCommand):
         ) as bar:
             for module in modules:
                 bar.set_postfix_str(module.__name__.split(".")[1])
-                module.seed(progress=bar.update, reset=options["reset"])
+                module.seed(progress=bar.update)
         self.stdout.write(
             self.style.SUCCESS(f"demo data ready in {time.monotonic() - started:.1f}s")
         )
