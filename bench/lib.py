@@ -188,14 +188,24 @@ def warm(url: str, seconds: float = 3) -> None:
 
 
 def wrk(
-    url: str, *, seconds: float = 10, connections: int = 32, threads: int = 2
+    url: str,
+    *,
+    seconds: float = 10,
+    connections: int = 32,
+    threads: int = 2,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Closed-loop throughput (as fast as the server answers)."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [*command, url],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **(env or {})},
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)

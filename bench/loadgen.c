@@ -4,7 +4,10 @@
  * *scheduled*, not sent, so a slow server cannot hide its queueing delay
  * (coordinated omission). Keep-alive connections, one epoll thread.
  *
- *   loadgen HOST PORT RATE SECONDS CONNECTIONS METHOD PATH [BODYFILE] [HEADER...]
+ *   loadgen HOST PORT RATE SECONDS CONNECTIONS METHOD PATH [BODYFILE|-] [HEADER...]
+ *
+ * BODYFILE may hold several lines: request i sends line i % lines. In headers and
+ * bodies, "{n}" becomes the request's sequence number (unique Idempotency-Keys).
  *
  * Prints one JSON object: scheduled, completed, errors, status counts and
  * latency percentiles in milliseconds.
@@ -33,6 +36,7 @@ typedef struct {
     int busy;
     double scheduled;   /* intended start of the request in flight */
     size_t sent, reqlen;
+    char *req;
     char *inbuf;
     size_t inlen;
 } conn_t;
@@ -49,8 +53,45 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static struct sockaddr_in addr;
-static char *request;
-static size_t request_len;
+#define MAXBODIES 100000
+static char *bodies[MAXBODIES];
+static int nbodies;
+static const char *g_method, *g_path, *g_host;
+static int g_port;
+static char **g_headers;
+static int g_nheaders;
+
+/* Copy src into dst replacing "{n}" with seq; returns bytes written. */
+static size_t subst(char *dst, size_t cap, const char *src, long seq) {
+    size_t out = 0;
+    for (const char *p = src; *p && out + 24 < cap; p++) {
+        if (p[0] == '{' && p[1] == 'n' && p[2] == '}') {
+            out += (size_t)snprintf(dst + out, cap - out, "%ld", seq);
+            p += 2;
+        } else {
+            dst[out++] = *p;
+        }
+    }
+    dst[out] = 0;
+    return out;
+}
+
+static char reqbuf[MAXCONN][70000];
+
+static size_t build_request(char *buf, size_t cap, long seq) {
+    char body[66000];
+    size_t body_len = 0;
+    if (nbodies) body_len = subst(body, sizeof body, bodies[seq % nbodies], seq);
+    int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n", g_method, g_path, g_host, g_port);
+    for (int i = 0; i < g_nheaders; i++) {
+        n += (int)subst(buf + n, cap - (size_t)n, g_headers[i], seq);
+        n += snprintf(buf + n, cap - (size_t)n, "\r\n");
+    }
+    if (nbodies) n += snprintf(buf + n, cap - (size_t)n, "Content-Length: %zu\r\n", body_len);
+    n += snprintf(buf + n, cap - (size_t)n, "\r\n");
+    if (nbodies) { memcpy(buf + n, body, body_len); n += (int)body_len; }
+    return (size_t)n;
+}
 
 static int open_conn(int ep, conn_t *c, int idx) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -102,29 +143,25 @@ int main(int argc, char **argv) {
     const char *method = argv[6], *path = argv[7];
     if (nconn > MAXCONN) nconn = MAXCONN;
 
-    char *body = NULL;
-    long body_len = 0;
     int first_header = 8;
+    nbodies = 0;
     if (argc > 8 && strcmp(argv[8], "-") != 0 && strchr(argv[8], ':') == NULL) {
         FILE *f = fopen(argv[8], "rb");
         if (!f) { perror("body"); return 2; }
-        fseek(f, 0, SEEK_END); body_len = ftell(f); fseek(f, 0, SEEK_SET);
-        body = malloc((size_t)body_len + 1);
-        if (fread(body, 1, (size_t)body_len, f) != (size_t)body_len) { perror("read"); return 2; }
+        char line[65536];
+        while (fgets(line, sizeof line, f) && nbodies < MAXBODIES) {
+            size_t len = strlen(line);
+            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            if (!len) continue;
+            bodies[nbodies++] = strdup(line);
+        }
         fclose(f);
         first_header = 9;
     } else if (argc > 8 && strcmp(argv[8], "-") == 0) {
         first_header = 9;
     }
-    size_t cap = 8192 + (size_t)body_len;
-    request = malloc(cap);
-    int n = snprintf(request, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n", method, path, host, port);
-    for (int i = first_header; i < argc; i++) n += snprintf(request + n, cap - (size_t)n, "%s\r\n", argv[i]);
-    if (body) n += snprintf(request + n, cap - (size_t)n, "Content-Length: %ld\r\n", body_len);
-    n += snprintf(request + n, cap - (size_t)n, "\r\n");
-    if (body) { memcpy(request + n, body, (size_t)body_len); n += (int)body_len; }
-    request_len = (size_t)n;
-
+    g_method = method; g_path = path; g_host = host; g_port = port;
+    g_headers = argv + first_header; g_nheaders = argc - first_header;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
@@ -157,7 +194,9 @@ int main(int argc, char **argv) {
             c->scheduled = start + pending_head / rate;
             c->sent = 0;
             c->inlen = 0;
-            ssize_t w = send(c->fd, request, request_len, MSG_NOSIGNAL);
+            c->req = reqbuf[idx];
+            c->reqlen = build_request(c->req, sizeof reqbuf[idx], pending_head);
+            ssize_t w = send(c->fd, c->req, c->reqlen, MSG_NOSIGNAL);
             if (w > 0) c->sent = (size_t)w;
             pending_head++;
             scheduled++;
@@ -169,8 +208,8 @@ int main(int argc, char **argv) {
         int ready = epoll_wait(ep, events, 256, timeout_ms);
         for (int e = 0; e < ready; e++) {
             conn_t *c = &conns[events[e].data.u32];
-            if (c->busy && c->sent < request_len && (events[e].events & EPOLLOUT)) {
-                ssize_t w = send(c->fd, request + c->sent, request_len - c->sent, MSG_NOSIGNAL);
+            if (c->busy && c->sent < c->reqlen && (events[e].events & EPOLLOUT)) {
+                ssize_t w = send(c->fd, c->req + c->sent, c->reqlen - c->sent, MSG_NOSIGNAL);
                 if (w > 0) c->sent += (size_t)w;
             }
             if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;

@@ -29,3 +29,13 @@ def add_if_at_least(
         cursor.execute(sql, [delta, pk, delta, floor])
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def attach_prefetched(instance: models.Model, name: str, objects: list[Any]) -> None:
+    """Make ``instance.<name>.all()`` answer ``objects`` without a query, as
+    ``prefetch_related`` would: for rows the caller has just created itself."""
+    queryset = getattr(instance, name).all()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    cache: dict[str, Any] = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache[name] = queryset

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import StackedInline
+from unfold.admin import StackedInline, TabularInline
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
 from unfold.decorators import action, display
 
@@ -53,6 +53,7 @@ from miniops.orders.models import (
     OrderStatus,
     Payment,
     PaymentAnomaly,
+    ProductFreight,
     Refund,
 )
 
@@ -573,6 +574,29 @@ class FreightRuleInline(StackedInline):
         return operator_has(request, P.ORDERS_SETTINGS)
 
 
+class ProductFreightInline(TabularInline):
+    """The products that ship with this template instead of the default one."""
+
+    model = ProductFreight
+    extra = 0
+    fields = ["product"]
+    autocomplete_fields = ["product"]
+    verbose_name = _("product using this template")
+    verbose_name_plural = _("products using this template")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_VIEW)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_SETTINGS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_SETTINGS)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_SETTINGS)
+
+
 @admin.register(FreightTemplate, site=site)
 class FreightTemplateAdmin(ConsoleModelAdmin):
     permissions = {
@@ -591,7 +615,7 @@ class FreightTemplateAdmin(ConsoleModelAdmin):
         "free_over",
         "is_default",
     ]
-    inlines = [FreightRuleInline]
+    inlines = [FreightRuleInline, ProductFreightInline]
 
 
 # --- custom pages ---------------------------------------------------------------------------------

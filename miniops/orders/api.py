@@ -21,6 +21,7 @@ from miniops.core.errors import NotFound
 from miniops.core.masking import mask_name, mask_phone
 from miniops.core.pagination import Mapped
 from miniops.core.permissions import P
+from miniops.core.schemas import StrictIn
 from miniops.members.api import me_of
 from miniops.members.apiauth import member
 from miniops.orders import selectors, services
@@ -34,22 +35,22 @@ ID = Path(..., ge=1, le=2**63 - 1)
 
 
 # --- schemas -------------------------------------------------------------------------------
-class ItemIn(Schema):
+class ItemIn(StrictIn):
     sku_id: int = Field(..., ge=1, le=2**63 - 1)
     quantity: int = Field(..., ge=1, le=999)
 
 
-class CartAddIn(Schema):
+class CartAddIn(StrictIn):
     sku_id: int = Field(..., ge=1, le=2**63 - 1)
     quantity: int = Field(1, ge=1, le=99)
 
 
-class CartPatchIn(Schema):
+class CartPatchIn(StrictIn):
     quantity: int | None = Field(None, ge=1, le=99)
     selected: bool | None = None
 
 
-class CartSelectIn(Schema):
+class CartSelectIn(StrictIn):
     sku_ids: list[int] = Field(..., max_length=100)
     selected: bool
 
@@ -70,7 +71,7 @@ class CartLineOut(Schema):
     on_sale: bool
 
 
-class CheckoutIn(Schema):
+class CheckoutIn(StrictIn):
     items: list[ItemIn] | None = Field(None, max_length=50, description="or from_cart=true")
     from_cart: bool = False
     address_id: int | None = Field(None, ge=1, le=2**63 - 1)
@@ -162,12 +163,12 @@ class PaymentParamsOut(Schema):
     paySign: str
 
 
-class AfterSaleLineIn(Schema):
+class AfterSaleLineIn(StrictIn):
     item_id: int = Field(..., ge=1, le=2**63 - 1)
     quantity: int = Field(..., ge=1, le=999)
 
 
-class AfterSaleIn(Schema):
+class AfterSaleIn(StrictIn):
     kind: Literal["refund_only", "return_refund"]
     reason: Literal[
         "not_as_described", "damaged", "wrong_item", "not_received", "changed_mind", "other"
@@ -177,7 +178,7 @@ class AfterSaleIn(Schema):
     lines: list[AfterSaleLineIn] = Field(..., min_length=1, max_length=50)
 
 
-class ReturnShipmentIn(Schema):
+class ReturnShipmentIn(StrictIn):
     carrier: str = Field(..., max_length=8)
     tracking_no: str = Field(..., min_length=6, max_length=40)
 
@@ -504,12 +505,12 @@ class ManageOrderFilter(Schema):
     created_to: datetime | None = None
 
 
-class ShipIn(Schema):
+class ShipIn(StrictIn):
     carrier: str = Field(..., max_length=8)
     tracking_no: str = Field(..., min_length=6, max_length=40)
 
 
-class DecisionIn(Schema):
+class DecisionIn(StrictIn):
     note: str = Field("", max_length=255)
 
 

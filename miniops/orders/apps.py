@@ -6,3 +6,6 @@ class OrdersConfig(AppConfig):
     name = "miniops.orders"
     label = "orders"
     verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        from miniops.orders import freight  # noqa: F401  (connects its cache signals)

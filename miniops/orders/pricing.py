@@ -143,7 +143,7 @@ def quote(
 
 
 def _shipping_step(quote: Quote) -> None:
-    from miniops.orders.freight import shipping_fee
+    from miniops.orders.freight import shipping_fee  # freight imports models
 
     quote.shipping_fee, quote.shipping_note, quote.deliverable = shipping_fee(quote)
 

@@ -32,6 +32,15 @@ def reconcile_payments() -> None:
     services.reconcile()
 
 
+@db_periodic_task(crontab(minute="23"))
+@lock_task("orders-purge-idempotency")
+def purge_idempotency_records() -> None:
+    """Stored answers for retried requests are kept 24 hours."""
+    from miniops.orders.services import idempotency
+
+    idempotency.purge_expired()
+
+
 @db_task()
 def deliver_simulated_refund(out_refund_no: str) -> None:
     """Simulator only: WeChat's signed refund notice, through real verification."""

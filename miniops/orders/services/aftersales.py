@@ -162,13 +162,20 @@ def request_after_sale(
             ) from exc
         chosen.append({"item_id": item.pk, "quantity": quantity, "amount": amount})
     total = sum(line["amount"] for line in chosen)
-    # Shipping comes back with a full refund before anything was shipped.
+    # Shipping comes back with the request that leaves nothing of an unshipped
+    # order to send (all units refunded or already asked for), once per order.
+    chosen_quantity = {line["item_id"]: line["quantity"] for line in chosen}
     everything = all(
-        sum(c["quantity"] for c in chosen if c["item_id"] == item.pk)
-        == item.quantity - item.refunded_quantity
+        chosen_quantity.get(item.pk, 0) + item.refunded_quantity + _held_quantity(item)
+        == item.quantity
         for item in items.values()
     )
-    include_shipping = order.status == OrderStatus.PAID and everything and not order.refunded_amount
+    shipping_claimed = (
+        AfterSale.objects.filter(order=order, include_shipping=True)
+        .exclude(status__in=[AfterSaleStatus.REJECTED, AfterSaleStatus.CANCELLED])
+        .exists()
+    )
+    include_shipping = order.status == OrderStatus.PAID and everything and not shipping_claimed
     if include_shipping:
         total += order.shipping_fee
     after_sale = numbers.create_with_number(
@@ -254,6 +261,14 @@ def ship_return(*, after_sale: AfterSale, member: Any, carrier: str, tracking_no
 def receive_return(*, after_sale: AfterSale, actor: Any) -> AfterSale:
     """The warehouse got the goods back: restock them and refund."""
     _require(actor, P.ORDERS_REFUND)
+    if (
+        after_sale.kind != AfterSaleKind.RETURN_REFUND
+        or after_sale.status != AfterSaleStatus.RETURNED
+    ):
+        raise IllegalTransition(
+            _("Only an approved return whose parcel was sent back can be received."),
+            fields={"status": after_sale.status},
+        )
     with transaction.atomic():
         _move(after_sale, AfterSaleStatus.REFUNDING)
         _restock(after_sale, reason=StockReason.RETURN)

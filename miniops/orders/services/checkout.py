@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from miniops.catalog import services as catalog_services
 from miniops.catalog.models import ProductStatus, Sku, StockReason
 from miniops.core import crypto, events, numbers
+from miniops.core.db import attach_prefetched
 from miniops.core.errors import Conflict, InvalidInput, NotFound
 from miniops.members.models import Address, Member
 from miniops.orders import pricing
@@ -61,8 +62,12 @@ def items_from_cart(member: Member) -> dict[int, int]:
 
 
 def build_lines(wanted: dict[int, int]) -> list[pricing.Line]:
+    columns = ["spec_values", "price", "weight_g", "is_active", "product__title"]
     skus = {
-        sku.pk: sku for sku in Sku.objects.select_related("product").filter(pk__in=list(wanted))
+        sku.pk: sku
+        for sku in Sku.objects.select_related("product")
+        .only(*columns, "product__status", "product__cover")
+        .filter(pk__in=list(wanted))
     }
     lines = []
     for sku_id, quantity in wanted.items():
@@ -163,12 +168,11 @@ def place_order(
             expires_at=now + timedelta(minutes=pay_minutes or settings.MINIOPS_ORDER_PAY_MINUTES),
         ),
     )
-    # Lock SKUs in id order so two orders sharing SKUs cannot deadlock.
-    skus = {sku.pk: sku for sku in Sku.objects.filter(pk__in=[line.sku_id for line in lines])}
+    # Reserve in SKU id order so two orders sharing SKUs cannot deadlock.
     for line in sorted(lines, key=lambda line: line.sku_id):
         try:
             catalog_services.adjust_stock(
-                sku=skus[line.sku_id],
+                sku=Sku(pk=line.sku_id, product_id=line.product_id),
                 delta=-line.quantity,
                 reason=StockReason.ORDER_RESERVED,
                 actor=None,
@@ -182,7 +186,7 @@ def place_order(
             ) from exc
     payable_goods = quote.goods_amount - quote.discount_amount
     shares = [line.goods_amount - line.discount_share for line in lines]
-    OrderItem.objects.bulk_create(
+    order_items = OrderItem.objects.bulk_create(
         [
             OrderItem(
                 order=order,
@@ -201,6 +205,7 @@ def place_order(
         ]
     )
     assert sum(shares) == payable_goods  # allocation is exact to the fen
+    attach_prefetched(order, "items", order_items)
     log(
         order,
         "created",

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
 import orjson
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,8 @@ from miniops.orders.models import IdempotencyRecord
 KEY_MAX = 128
 #: an in-progress claim older than this is treated as abandoned (crashed worker)
 STALE_AFTER = timedelta(minutes=2)
+#: answers are kept this long for retries, then purged
+KEEP_FOR = timedelta(hours=24)
 
 
 def request_hash(payload: Any) -> str:
@@ -82,7 +85,9 @@ def run(
 def _claim(*, member_id: int, scope: str, key: str, digest: str) -> IdempotencyRecord:
     for _attempt in range(2):
         try:
-            with transaction.atomic():
+            # One INSERT commits on its own in autocommit; inside a caller's
+            # transaction it needs a savepoint so a duplicate does not poison it.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 return IdempotencyRecord.objects.create(
                     member_id=member_id, scope=scope, key=key, request_hash=digest
                 )
@@ -107,3 +112,11 @@ def _claim(*, member_id: int, scope: str, key: str, digest: str) -> IdempotencyR
                 ) from None
             return existing
     raise Conflict(_("Try again."), code="request_in_progress")
+
+
+def purge_expired() -> int:
+    """Forget answers older than ``KEEP_FOR``; returns how many were removed."""
+    deleted, _rows = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - KEEP_FOR
+    ).delete()
+    return deleted

@@ -88,10 +88,28 @@ def handle_wechat_notice(*, headers: Any, body: bytes) -> str:
         return record_refund_result(
             out_refund_no=str(resource.get("out_refund_no", "")),
             status=str(resource.get("refund_status", "")),
-            refund_id=str(resource.get("refund_id", "")),
-            amount=int((resource.get("amount") or {}).get("refund", -1)),
+            refund_id=str(resource.get("refund_id", ""))[:64],
+            amount=_int(_obj(resource, "amount").get("refund"), "amount.refund"),
         )
     raise NoticeRejected(f"unexpected event {notice.event_type}", status=400)
+
+
+def _obj(resource: dict[str, Any], name: str) -> dict[str, Any]:
+    """A nested object of a verified resource ({} when absent); any other type
+    means the notice is not what WeChat Pay sends, and it is refused."""
+    value = resource.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NoticeRejected(f"{name} is not an object", status=400)
+    return value
+
+
+def _int(value: Any, name: str) -> int:
+    """An amount in fen: a JSON integer, or the notice is refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NoticeRejected(f"{name} is not an integer", status=400)
+    return value
 
 
 def _transaction_notice(notice: Notice, provider: Any) -> str:
@@ -107,13 +125,16 @@ def _transaction_notice(notice: Notice, provider: Any) -> str:
         raise NoticeRejected("notice for another merchant or app", status=400)
     if resource.get("trade_state") != "SUCCESS":
         raise NoticeRejected("not a successful trade", status=400)
-    amount = (resource.get("amount") or {}).get("total")
+    try:
+        paid_at = parse_datetime(str(resource.get("success_time", ""))) or timezone.now()
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        paid_at = timezone.now()
     return record_payment_success(
         out_trade_no=out_trade_no,
         transaction_id=str(resource.get("transaction_id", "")),
-        amount=amount if isinstance(amount, int) else -1,
-        paid_at=parse_datetime(str(resource.get("success_time", ""))) or timezone.now(),
-        payer_openid=str((resource.get("payer") or {}).get("openid", "")),
+        amount=_int(_obj(resource, "amount").get("total"), "amount.total"),
+        paid_at=paid_at,
+        payer_openid=str(_obj(resource, "payer").get("openid", "")),
         raw=resource,
     )
 
@@ -129,8 +150,8 @@ def record_payment_success(
 ) -> str:
     """Record that a trade was paid — once, however many notices (and queries)
     report it at the same time."""
-    if not transaction_id:
-        raise NoticeRejected("no transaction id", status=400)
+    if not transaction_id or len(transaction_id) > 64:
+        raise NoticeRejected("no or malformed transaction id", status=400)
     known = Payment.objects.select_related("order").filter(out_trade_no=out_trade_no).first()
     if known is None:
         raise NoticeRejected("unknown out_trade_no", status=404)
@@ -146,6 +167,9 @@ def record_payment_success(
         raise NoticeRejected("amount does not match the order", status=400)
     try:
         with transaction.atomic():
+            # Lock order before payment, the order every other writer uses
+            # (cancel, timeout), so a notice and a cancel cannot deadlock.
+            Order.objects.select_for_update().filter(pk=known.order_id).first()
             payment = Payment.objects.select_for_update().select_related("order").get(pk=known.pk)
             if payment.status == PaymentStatus.PAID:
                 if payment.transaction_id != transaction_id:
@@ -167,7 +191,7 @@ def record_payment_success(
             )
             if not updated:
                 return "duplicate"
-            order = Order.objects.select_for_update().get(pk=payment.order_id)
+            order = Order.objects.get(pk=payment.order_id)  # locked above
             if order.status == OrderStatus.UNPAID:
                 transition(
                     order, OrderStatus.PAID, note=out_trade_no, paid_at=paid_at, paid_amount=amount
