@@ -6,6 +6,8 @@ from django.conf import settings
 from ninja import NinjaAPI
 
 from miniops.accounts.api import router as manage_accounts_router
+from miniops.analytics.api import manage_router as manage_analytics_router
+from miniops.analytics.api import router as analytics_router
 from miniops.catalog.api import manage_router as manage_catalog_router
 from miniops.catalog.api import router as catalog_router
 from miniops.core import api_errors
@@ -42,7 +44,9 @@ api.add_router("/", platform_router)
 api.add_router("/", members_router)
 api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
+api.add_router("/", analytics_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)
 api.add_router("/manage/", manage_orders_router)
+api.add_router("/manage/", manage_analytics_router)

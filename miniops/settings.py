@@ -50,6 +50,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -121,11 +134,13 @@ INSTALLED_APPS = [
     "miniops.members",
     "miniops.catalog",
     "miniops.orders",
+    "miniops.analytics",
     "miniops.console",
 ]
 
 MIDDLEWARE = [
     "miniops.core.middleware.RequestIdMiddleware",
+    "miniops.analytics.middleware.ServerErrorCounter",
     "miniops.core.api_middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -474,6 +489,11 @@ WECHATPAY_PLATFORM_KEYS = dict(
 MINIOPS_ORDER_PAY_MINUTES = env_int("MINIOPS_ORDER_PAY_MINUTES", 30, minimum=1)
 MINIOPS_AUTO_CONFIRM_DAYS = env_int("MINIOPS_AUTO_CONFIRM_DAYS", 10, minimum=1)
 MINIOPS_AFTER_SALE_DAYS = env_int("MINIOPS_AFTER_SALE_DAYS", 15, minimum=1)
+# Analytics
+MINIOPS_ANALYTICS_HORIZON_DAYS = env_int("MINIOPS_ANALYTICS_HORIZON_DAYS", 7, minimum=1)
+MINIOPS_EVENTS_RATE = env_str("MINIOPS_EVENTS_RATE", "600/m")
+MINIOPS_ANALYTICS_FLUSH_SECONDS = env_float("MINIOPS_ANALYTICS_FLUSH_SECONDS", 1.0)
+MINIOPS_ANALYTICS_LAKE_DIR = env_str("MINIOPS_ANALYTICS_LAKE_DIR", "") or str(VAR_DIR / "lake")
 # Member tokens: access tokens are short-lived and signed; refresh tokens rotate.
 MINIOPS_MEMBER_ACCESS_MINUTES = env_int("MINIOPS_MEMBER_ACCESS_MINUTES", 120, minimum=1)
 MINIOPS_MEMBER_REFRESH_DAYS = env_int("MINIOPS_MEMBER_REFRESH_DAYS", 30, minimum=1)

@@ -52,6 +52,8 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "orders.refund": lambda me: factories.refund(),
     "orders.paymentanomaly": lambda me: factories.payment_anomaly(),
     "orders.freighttemplate": lambda me: factories.freight_template(),
+    "analytics.alertrule": lambda me: factories.alert_rule(),
+    "analytics.alert": lambda me: factories.alert(),
 }
 
 #: Values for path parameters of API operations.
@@ -63,6 +65,7 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "address_id": lambda: 1,
     "order_id": lambda: factories.order().pk,
     "after_sale_id": lambda: 1,
+    "funnel_id": lambda: factories.funnel().pk,
 }
 
 

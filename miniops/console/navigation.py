@@ -21,6 +21,20 @@ from miniops.core.console import operator_has, site
 NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
     (_("Overview"), [(_("Dashboard"), "dashboard", "index")]),
     (
+        _("Analytics"),
+        [
+            (_("Overview"), "monitoring", "page:analytics_overview"),
+            (_("Trends"), "show_chart", "page:analytics_trends"),
+            (_("Retention"), "grid_on", "page:analytics_retention"),
+            (_("Funnels"), "filter_alt", "page:analytics_funnels"),
+            (_("Traffic sources"), "alt_route", "page:analytics_sources"),
+            (_("Feature usage"), "touch_app", "page:analytics_features"),
+            (_("Real-time monitor"), "speed", "page:analytics_realtime"),
+            (_("Alert rules"), "notifications", "analytics.alertrule"),
+            (_("Alert history"), "notification_important", "analytics.alert"),
+        ],
+    ),
+    (
         _("Members"),
         [
             (_("Members"), "group", "members.member"),

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -77,7 +77,7 @@ def second_factor_ok(request: HttpRequest) -> bool:
 class ConsolePage:
     name: str
     route: str
-    view: Callable[..., HttpResponse]
+    view: Callable[..., HttpResponseBase]
     #: ``None``: any signed-in operator.
     permission: str | None
     title: str | Promise
@@ -160,8 +160,8 @@ class ConsoleSite(UnfoldAdminSite):
         permission: str | None,
         title: str | Promise,
         icon: str = "article",
-    ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-        def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    ) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+        def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
             if any(page.name == name for page in self.pages):
                 raise ImproperlyConfigured(f"console page {name!r} registered twice")
             self.pages.append(ConsolePage(name, route, view, permission, title, icon))
@@ -211,8 +211,8 @@ class ConsoleSite(UnfoldAdminSite):
                 return candidate
         raise KeyError(name)
 
-    def _guard(self, page: ConsolePage) -> Callable[..., HttpResponse]:
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def _guard(self, page: ConsolePage) -> Callable[..., HttpResponseBase]:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if page.permission is not None and not operator_has(request, page.permission):
                 raise PermissionDenied
             return page.view(request, *args, **kwargs)

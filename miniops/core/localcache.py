@@ -37,3 +37,17 @@ def forget(prefix: str = "") -> None:
     with _lock:
         for key in [k for k in _store if k.startswith(prefix)]:
             del _store[key]
+
+
+def first_time(key: str, ttl: float) -> bool:
+    """True the first time ``key`` is seen in ``ttl`` seconds in this process (to do
+    something at most once per interval, e.g. mark a day for rebuilding)."""
+    now = time.monotonic()
+    with _lock:
+        hit = _store.get(key)
+        if hit is not None and hit[0] > now:
+            return False
+        if len(_store) >= _MAX_ENTRIES:
+            _store.clear()
+        _store[key] = (now + ttl, True)
+        return True

@@ -42,6 +42,9 @@ class P(StrEnum):
     ORDERS_REFUND = "orders.refund"
     ORDERS_EXPORT = "orders.export"
     ORDERS_SETTINGS = "orders.settings"
+    ANALYTICS_VIEW = "analytics.view"
+    ANALYTICS_EXPORT = "analytics.export"
+    ANALYTICS_ALERTS = "analytics.alerts"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ _ACCOUNTS = _("Operators and roles")
 _MEMBERS = _("Members")
 _CATALOG = _("Catalog")
 _ORDERS = _("Orders")
+_ANALYTICS = _("Analytics")
 
 PERMISSIONS: dict[P, PermissionDef] = {
     definition.code: definition
@@ -92,6 +96,13 @@ PERMISSIONS: dict[P, PermissionDef] = {
         PermissionDef(P.ORDERS_REFUND, _ORDERS, _("Approve or reject after-sales and refund")),
         PermissionDef(P.ORDERS_EXPORT, _ORDERS, _("Finance exports and the reconciliation report")),
         PermissionDef(P.ORDERS_SETTINGS, _ORDERS, _("Change freight templates")),
+        PermissionDef(
+            P.ANALYTICS_VIEW,
+            _ANALYTICS,
+            _("See behaviour analytics: overview, trends, retention, funnels, sources, live"),
+        ),
+        PermissionDef(P.ANALYTICS_EXPORT, _ANALYTICS, _("Export analytics reports (CSV / XLSX)")),
+        PermissionDef(P.ANALYTICS_ALERTS, _ANALYTICS, _("Create and change alert rules")),
     ]
 }
 
@@ -138,6 +149,9 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.ANALYTICS_VIEW,
+                    P.ANALYTICS_EXPORT,
+                    P.ANALYTICS_ALERTS,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,
                     P.ORDERS_SHIP,
@@ -164,6 +178,7 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.ANALYTICS_VIEW,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,
                     P.ORDERS_SHIP,
@@ -208,6 +223,8 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=True,
             permissions=frozenset(
                 {
+                    P.ANALYTICS_VIEW,
+                    P.ANALYTICS_EXPORT,
                     P.ORDERS_VIEW,
                     P.ORDERS_REFUND,
                     P.ORDERS_EXPORT,
@@ -225,6 +242,8 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=True,
             permissions=frozenset(
                 {
+                    P.ANALYTICS_VIEW,
+                    P.ANALYTICS_ALERTS,
                     P.DASHBOARD_VIEW,
                     P.SYSTEM_MANAGE_SETTINGS,
                     P.SYSTEM_VIEW_HEALTH,
@@ -241,7 +260,15 @@ ROLES: dict[R, RoleDef] = {
             _("Reads dashboards and reports; changes nothing."),
             requires_2fa=False,
             permissions=frozenset(
-                {P.ORDERS_VIEW, P.DASHBOARD_VIEW, P.API_TOKENS_USE, P.MEMBERS_VIEW, P.CATALOG_VIEW}
+                {
+                    P.ANALYTICS_VIEW,
+                    P.ANALYTICS_EXPORT,
+                    P.ORDERS_VIEW,
+                    P.DASHBOARD_VIEW,
+                    P.API_TOKENS_USE,
+                    P.MEMBERS_VIEW,
+                    P.CATALOG_VIEW,
+                }
             ),
         ),
     ]

@@ -39,6 +39,9 @@ class LoginIn(Schema):
     scene: int | None = Field(None, ge=1000, le=9999, description="WeChat scene value at launch")
     channel: str = Field("", max_length=64, description="channel / utm_source")
     referrer_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    anonymous_id: str = Field(
+        "", max_length=64, description="the id events were sent with before login"
+    )
 
 
 class TokensOut(Schema):
@@ -75,6 +78,7 @@ def wechat_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
         scene=payload.scene,
         channel=payload.channel,
         referrer_id=payload.referrer_id,
+        anonymous_id=payload.anonymous_id,
     )
     return _tokens(result)
 

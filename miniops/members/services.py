@@ -18,7 +18,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from miniops.core import audit, crypto
+from miniops.core import audit, crypto, events
 from miniops.core.errors import (
     Conflict,
     Forbidden,
@@ -110,9 +110,12 @@ def login_with_wechat(
     scene: int | None = None,
     channel: str = "",
     referrer_id: int | None = None,
+    anonymous_id: str = "",
 ) -> Tokens:
     """Exchange a ``wx.login`` code for tokens; create the member on first login
-    with where they came from (scene, channel, referrer)."""
+    with where they came from (scene, channel, referrer). ``anonymous_id`` is the
+    id the mini-program sent its events with before login: analytics then counts
+    those events for this member."""
     try:
         wx = login_provider.get().code_to_session(code)
     except PlatformError as exc:
@@ -144,6 +147,16 @@ def login_with_wechat(
             member.last_login_at = timezone.now()
             member.save(update_fields=["session_key", "unionid", "last_login_at"])
         result = _open_session(member, ip=ip, user_agent=user_agent)
+        properties: dict[str, Any] = {"scene": scene, "channel": channel[:64]}
+        if anonymous_id:
+            properties["anonymous_id"] = anonymous_id[:64]
+        if created:
+            events.track(
+                "member_registered",
+                member_id=member.pk,
+                properties={**properties, "referrer_id": member.referrer_id},
+            )
+        events.track("member_login", member_id=member.pk, properties=properties)
     return Tokens(
         result.member, result.access_token, result.access_expires, result.refresh_token, created
     )

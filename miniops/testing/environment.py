@@ -16,6 +16,8 @@ import tempfile
 os.environ["MINIOPS_ENV"] = "test"
 os.environ.setdefault("MINIOPS_PROVIDER_MODE", "simulator")
 os.environ.pop("MINIOPS_HUEY_IMMEDIATE", None)
+# Server events are written at once in tests (no background flush thread).
+os.environ["MINIOPS_ANALYTICS_FLUSH_SECONDS"] = "0"
 if "MINIOPS_VAR_DIR" not in os.environ:
     os.environ["MINIOPS_VAR_DIR"] = tempfile.mkdtemp(prefix="miniops-test-")
 

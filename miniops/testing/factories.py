@@ -256,3 +256,37 @@ def freight_template(**fields: Any) -> Any:
     }
     data.update(fields)
     return FreightTemplate.objects.create(**data)
+
+
+def alert_rule(**fields: Any) -> Any:
+    from miniops.analytics.models import AlertRule
+
+    data: dict[str, Any] = {
+        "name": f"支付失败告警{AlertRule.objects.count()}",
+        "metric": AlertRule.Metric.PAYMENT_FAILURES,
+        "condition": AlertRule.Condition.ABOVE,
+        "threshold": 10,
+    }
+    data.update(fields)
+    return AlertRule.objects.create(**data)
+
+
+def alert(rule: Any = None) -> Any:
+    from django.utils import timezone
+
+    from miniops.analytics.models import Alert
+
+    rule = rule or alert_rule()
+    return Alert.objects.create(rule=rule, fired_at=timezone.now(), value=12, message="测试告警")
+
+
+def funnel(**fields: Any) -> Any:
+    from miniops.analytics.models import Funnel
+
+    data: dict[str, Any] = {
+        "name": f"下单漏斗{Funnel.objects.count()}",
+        "steps": [{"event": "page_view"}, {"event": "order_paid"}],
+        "window_hours": 24,
+    }
+    data.update(fields)
+    return Funnel.objects.create(**data)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from miniops.core import numbers
+from miniops.core import events, numbers
 from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, ServiceUnavailable
 from miniops.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from miniops.orders.providers import PaymentError, payment_provider
@@ -54,6 +54,11 @@ def start_payment(*, order: Order) -> dict[str, str]:
         except PaymentError as exc:
             Payment.objects.filter(pk=payment.pk).update(
                 status=PaymentStatus.CLOSED, closed_at=timezone.now()
+            )
+            events.track(
+                "payment_failed",
+                member_id=order.member_id,
+                properties={"order_id": order.pk, "reason": str(exc)[:120]},
             )
             raise ServiceUnavailable(
                 _("WeChat Pay is unavailable; try again."), code="payment_unavailable"

@@ -1,0 +1,187 @@
+"""Report forms of the analytics console pages (all read with GET)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from miniops.analytics import selectors
+from miniops.analytics.models import AlertRule
+from miniops.core.timeutils import local_date
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def default_range(days: int = 30) -> dict[str, date]:
+    today = local_date()
+    return {"first": today - timedelta(days=days - 1), "last": today}
+
+
+class RangeForm(forms.Form):
+    first = forms.DateField(label=_("From"), widget=DATE)
+    last = forms.DateField(label=_("To (inclusive)"), widget=DATE)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("first"), data.get("last")
+        if first and last:
+            if last < first:
+                self.add_error("last", _("The end is before the start."))
+            elif (last - first).days >= selectors.MAX_RANGE_DAYS:
+                self.add_error("last", _("At most a year."))
+        return data
+
+
+class TrendForm(RangeForm):
+    metric = forms.ChoiceField(label=_("Metric"), choices=list(selectors.METRICS.items()))
+    grain = forms.ChoiceField(
+        label=_("By"), choices=[("day", _("day")), ("week", _("week")), ("month", _("month"))]
+    )
+    compare_first = forms.DateField(label=_("Compare from"), widget=DATE, required=False)
+    compare_last = forms.DateField(label=_("Compare to"), widget=DATE, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("compare_first"), data.get("compare_last")
+        if bool(first) != bool(last):
+            self.add_error("compare_last", _("Give both ends of the compared range."))
+        elif first and last:
+            if last < first:
+                self.add_error("compare_last", _("The end is before the start."))
+            elif (last - first).days >= selectors.MAX_RANGE_DAYS:
+                self.add_error("compare_last", _("At most a year."))
+        return data
+
+
+class RetentionForm(RangeForm):
+    grain = forms.ChoiceField(
+        label=_("Cohorts by"), choices=[("day", _("day")), ("week", _("week"))]
+    )
+    periods = forms.IntegerField(label=_("Periods"), min_value=1, max_value=60, initial=30)
+    cohort_by = forms.ChoiceField(
+        label=_("Cohort"),
+        choices=[("first_visit", _("first visit")), ("registration", _("registration"))],
+    )
+    returned_event = forms.CharField(
+        label=_("Returned means"),
+        required=False,
+        max_length=64,
+        help_text=_("Empty: any activity. Or an event name, e.g. order_paid."),
+    )
+
+
+class FunnelForm(RangeForm):
+    steps = forms.CharField(
+        label=_("Steps"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=2000,
+        help_text=_(
+            "One step per line: an event name, optionally followed by property=value, "
+            "e.g. “page_view path=pages/index/index”."
+        ),
+    )
+    window_hours = forms.IntegerField(
+        label=_("Conversion window (hours)"), min_value=1, max_value=720, initial=24
+    )
+    breakdown = forms.ChoiceField(
+        label=_("Break down by"),
+        required=False,
+        choices=[
+            ("", _("nothing")),
+            ("scene", _("scene")),
+            ("channel", _("channel")),
+            ("utm_source", _("UTM source")),
+            ("platform", _("platform")),
+        ],
+    )
+    name = forms.CharField(label=_("Name (to save)"), required=False, max_length=80)
+
+    def clean_steps(self) -> list[dict[str, Any]]:
+        from miniops.analytics.services import clean_steps
+        from miniops.core.errors import InvalidInput
+
+        steps = []
+        for line in self.cleaned_data["steps"].splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            event, _sep, condition = line.partition(" ")
+            prop, _eq, value = condition.strip().partition("=")
+            steps.append(
+                {"event": event, "property": prop.strip(), "value": value.strip() or None}
+                if prop.strip()
+                else {"event": event}
+            )
+        try:
+            return clean_steps(steps)
+        except InvalidInput as exc:
+            raise forms.ValidationError(
+                "; ".join(str(message) for message in exc.fields.values())
+            ) from None
+
+
+class SourcesForm(RangeForm):
+    by = forms.ChoiceField(
+        label=_("By"),
+        choices=[
+            ("scene", _("scene")),
+            ("channel", _("channel")),
+            ("utm_source", _("UTM source")),
+            ("share", _("share links")),
+        ],
+    )
+
+
+def steps_text(steps: list[dict[str, Any]]) -> str:
+    lines = []
+    for step in steps:
+        line = step["event"]
+        if step.get("property"):
+            line += f" {step['property']}={step['value']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class AlertRuleForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        label=_("webhook"),
+        required=False,
+        assume_scheme="https",
+        help_text=_(
+            "Optional: the alert is POSTed there as JSON (WeCom, DingTalk, Feishu robots)."
+        ),
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "metric",
+            "condition",
+            "threshold",
+            "window_minutes",
+            "cooldown_minutes",
+            "webhook_url",
+            "is_active",
+        ]
+
+    def clean_window_minutes(self) -> int:
+        value = int(self.cleaned_data["window_minutes"])
+        if not 1 <= value <= 60:
+            raise forms.ValidationError(_("Between 1 and 60 minutes."))
+        return value
+
+    def clean_cooldown_minutes(self) -> int:
+        value = int(self.cleaned_data["cooldown_minutes"])
+        if not 1 <= value <= 1440:
+            raise forms.ValidationError(_("Between 1 and 1440 minutes."))
+        return value
+
+    def clean_threshold(self) -> int:
+        value = int(self.cleaned_data["threshold"])
+        if value > 10_000_000:
+            raise forms.ValidationError(_("At most 10,000,000."))
+        return value
