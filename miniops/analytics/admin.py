@@ -35,6 +35,7 @@ from miniops.core.console import (
 )
 from miniops.core.errors import DomainError
 from miniops.core.exports import FORMATS, table_response
+from miniops.core.money import format_fen
 from miniops.core.permissions import P
 
 COLORS = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308"]
@@ -116,6 +117,21 @@ HEADLINE = [
 ]
 
 
+MONEY = {"gmv", "aov", "refund_amount"}
+RATIOS = {"stickiness", "conversion", "refund_rate"}
+
+
+def display(metric: str, value: float) -> str:
+    """A metric as operators read it: money in yuan, ratios in per cent."""
+    if metric in MONEY:
+        return format_fen(int(value))
+    if metric in RATIOS:
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
 def _overview_context() -> dict[str, Any]:
     report = selectors.overview()
     today = report["today"]
@@ -129,7 +145,7 @@ def _overview_context() -> dict[str, Any]:
                 "label": selectors.METRICS[metric],
                 "cells": [
                     {
-                        "value": period["metrics"][metric],
+                        "value": display(metric, period["metrics"][metric]),
                         "vs_previous": period["vs_previous"][metric],
                         "vs_last_week": period["vs_last_week"][metric],
                     }

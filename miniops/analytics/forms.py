@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from miniops.analytics import selectors
 from miniops.analytics.models import AlertRule
+from miniops.core.forms import DatePicker
 from miniops.core.timeutils import local_date
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = DatePicker()
 
 
 def default_range(days: int = 30) -> dict[str, date]:

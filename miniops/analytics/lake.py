@@ -103,12 +103,13 @@ def _write_manifest(manifest: dict[str, Any]) -> None:
 
 
 # --- writing (the periodic task) ---------------------------------------------------------
-def export() -> int:
-    """Append the events stored since the last export; returns how many."""
+def export(*, settled_only: bool = True) -> int:
+    """Append the events stored since the last export; returns how many.
+    ``settled_only=False`` (the demo seeder, tests) takes the latest minute too."""
     manifest = read_manifest()
     state, _ = FillState.objects.get_or_create(name=CHECKPOINT)
     done_until = max(int(state.done_until), int(manifest.get("exported_until", 0)))
-    settled = timezone.now() - SETTLE
+    settled = timezone.now() - (SETTLE if settled_only else timedelta(0))
     total = 0
     while True:
         ids = Event.objects.filter(pk__gt=done_until, received_at__lt=settled).order_by("pk")

@@ -3,32 +3,47 @@
 With Redis: ``INCRBY`` counters, HyperLogLogs for unique visitors and sorted sets
 for the pages being viewed, one pipeline per batch of events; counters are kept
 eight days so an alert can compare with the same minute last week. Without Redis
-(the embedded default runs one process) they live in this process's memory.
-Minutes are epoch minutes (UTC); events older than two hours are not counted live.
+(the embedded default) the figures are read from the events table itself — the
+volumes of a one-process installation make that cheap, and nothing is lost when
+the process restarts — except API server errors, which are not events and are
+counted in this process's memory. Minutes are epoch minutes (UTC); events older
+than two hours are not counted live.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from django.core.cache import cache
 
 from miniops.core.redis import get_redis
+from miniops.core.timeutils import business_tz
 
 METRICS = ("visitors", "pageviews", "orders", "payments", "payment_failures", "api_5xx")
+MEMORY_METRICS = frozenset({"api_5xx"})
+#: without Redis: metric -> (event source, event name)
+EVENT_METRICS = {
+    "pageviews": ("client", "page_view"),
+    "orders": ("server", "order_created"),
+    "payments": ("server", "order_paid"),
+    "payment_failures": ("server", "payment_failed"),
+}
 KEEP_SECONDS = 8 * 86400 + 3600
 PAGES_KEEP_SECONDS = 2 * 3600
 LIVE_MINUTES = 120
 
 _lock = threading.Lock()
 _counts: dict[tuple[str, int], int] = {}
-_visitors: dict[int, set[str]] = {}
-_pages: dict[int, Counter[str]] = {}
 _last_prune = [0.0]
+
+
+def local_day(moment: datetime) -> Any:
+    return moment.astimezone(business_tz()).date()
 
 
 def current_minute() -> int:
@@ -81,13 +96,10 @@ class Batch:
                 pipe.expire(key, PAGES_KEEP_SECONDS, nx=True)
             pipe.execute()
             return
-        with _lock:
-            for counter_key, amount in self.counts.items():
-                _counts[counter_key] = _counts.get(counter_key, 0) + amount
-            for minute, members in self.visitors.items():
-                _visitors.setdefault(minute, set()).update(members)
-            for minute, pages in self.pages.items():
-                _pages.setdefault(minute, Counter()).update(pages)
+        with _lock:  # only what is not an event: API server errors
+            for (metric, minute), amount in self.counts.items():
+                if metric in MEMORY_METRICS:
+                    _counts[(metric, minute)] = _counts.get((metric, minute), 0) + amount
             _prune()
 
 
@@ -99,11 +111,6 @@ def _prune() -> None:
     oldest = int(now // 60) - KEEP_SECONDS // 60
     for counter_key in [k for k in _counts if k[1] < oldest]:
         del _counts[counter_key]
-    for minute in [m for m in _visitors if m < oldest]:
-        del _visitors[minute]
-    pages_oldest = int(now // 60) - PAGES_KEEP_SECONDS // 60
-    for minute in [m for m in _pages if m < pages_oldest]:
-        del _pages[minute]
 
 
 def record(metric: str, amount: int = 1, *, minute: int | None = None) -> None:
@@ -130,10 +137,13 @@ def series(metric: str, minutes: Iterable[int]) -> list[int]:
             else:
                 pipe.get(_key(metric, minute))
         return [int(value or 0) for value in pipe.execute()]
-    with _lock:
-        if metric == "visitors":
-            return [len(_visitors.get(minute, ())) for minute in minutes]
-        return [_counts.get((metric, minute), 0) for minute in minutes]
+    if metric in MEMORY_METRICS:
+        with _lock:
+            return [_counts.get((metric, minute), 0) for minute in minutes]
+    if not minutes:
+        return []
+    per_minute = _from_events(metric, min(minutes), max(minutes))
+    return [len(per_minute[m]) if metric == "visitors" else per_minute[m] for m in minutes]
 
 
 def total(metric: str, minutes: Iterable[int]) -> int:
@@ -144,11 +154,15 @@ def total(metric: str, minutes: Iterable[int]) -> int:
     client = get_redis()
     if client is not None:
         return int(client.pfcount(*[_key("visitors", minute) for minute in minutes]))
-    with _lock:
-        seen: set[str] = set()
-        for minute in minutes:
-            seen |= _visitors.get(minute, set())
-        return len(seen)
+    if not minutes:
+        return 0
+    wanted = set(minutes)
+    per_minute = _from_events("visitors", min(minutes), max(minutes))
+    seen: set[str] = set()
+    for minute, visitors in per_minute.items():
+        if minute in wanted:
+            seen |= visitors
+    return len(seen)
 
 
 def top_pages(minutes: Iterable[int], limit: int = 10) -> list[tuple[str, int]]:
@@ -162,16 +176,42 @@ def top_pages(minutes: Iterable[int], limit: int = 10) -> list[tuple[str, int]]:
         for entries in pipe.execute():
             for path, score in entries:
                 merged[path.decode() if isinstance(path, bytes) else path] += int(score)
-    else:
-        with _lock:
-            for minute in minutes:
-                merged.update(_pages.get(minute, Counter()))
+    elif minutes:
+        merged = _from_events("pages", min(minutes), max(minutes))
     return merged.most_common(limit)
+
+
+def _from_events(metric: str, first: int, last: int) -> Any:
+    """The embedded default: minute -> count (a set of visitors for ``visitors``; a
+    Counter of paths for ``pages``) from the events with ``ts`` in those minutes."""
+    from miniops.analytics.models import Event
+
+    start = datetime.fromtimestamp(first * 60, tz=UTC)
+    end = datetime.fromtimestamp((last + 1) * 60, tz=UTC)
+    events = Event.objects.filter(ts__gte=start, ts__lt=end, day__gte=local_day(start))
+    if metric == "visitors":
+        visitors: dict[int, set[str]] = defaultdict(set)
+        for ts, member_id, anonymous_id in events.filter(source="client").values_list(
+            "ts", "member_id", "anonymous_id"
+        ):
+            key = f"m{member_id}" if member_id is not None else f"a{anonymous_id}"
+            visitors[minute_of(ts)].add(key)
+        return visitors
+    if metric == "pages":
+        pages: Counter[str] = Counter(
+            events.filter(source="client", name="page_view")
+            .exclude(path="")
+            .values_list("path", flat=True)
+        )
+        return pages
+    source, name = EVENT_METRICS[metric]
+    counts: dict[int, int] = defaultdict(int)
+    for (ts,) in events.filter(source=source, name=name).values_list("ts"):
+        counts[minute_of(ts)] += 1
+    return counts
 
 
 def reset_local() -> None:
     """Tests: forget in-process counters."""
     with _lock:
         _counts.clear()
-        _visitors.clear()
-        _pages.clear()

@@ -62,8 +62,9 @@ def _visitor_sql() -> str:
     """
 
 
-def rebuild_day(day: date) -> None:
-    """Rebuild every rollup of ``day`` from the raw data."""
+def rebuild_day(day: date, *, cascade: bool = True) -> None:
+    """Rebuild every rollup of ``day`` from the raw data. ``cascade``: also the
+    WAU/MAU of the later days whose windows include it."""
     with transaction.atomic(), connection.cursor() as cursor:
         for model in (VisitorDay, EventDay, SourceDay):
             model.objects.filter(day=day).delete()
@@ -146,7 +147,7 @@ def rebuild_day(day: date) -> None:
                 "built_at": timezone.now(),
             },
         )
-        _rolling_actives(day)
+        _rolling_actives(day, min(local_date(), day + timedelta(days=29)) if cascade else day)
 
 
 def _commerce(day: date) -> dict[str, Any]:
@@ -225,9 +226,8 @@ def _sources(day: date, paid_by_member: dict[int, list[int]]) -> None:
     )
 
 
-def _rolling_actives(day: date) -> None:
-    """WAU and MAU of ``day`` and of the later days whose windows include it."""
-    last = min(local_date(), day + timedelta(days=29))
+def _rolling_actives(day: date, last: date) -> None:
+    """WAU and MAU of every day in [day, last]."""
     current = day
     while current <= last:
         wau = (
@@ -283,7 +283,9 @@ def rebuild_range(first: date, last: date) -> int:
     count = 0
     current = first
     while current <= last:
-        rebuild_day(current)
+        rebuild_day(current, cascade=False)
         current += timedelta(days=1)
         count += 1
+    # the later days' WAU/MAU windows include the rebuilt ones
+    _rolling_actives(last + timedelta(days=1), min(local_date(), last + timedelta(days=29)))
     return count

@@ -49,11 +49,11 @@ METRICS: dict[str, Any] = {
     "avg_session_seconds": gettext_lazy("Average session (seconds)"),
     "orders": gettext_lazy("Orders placed"),
     "paid_orders": gettext_lazy("Orders paid"),
-    "gmv": gettext_lazy("GMV (fen)"),
+    "gmv": gettext_lazy("GMV"),
     "paying_members": gettext_lazy("Paying members"),
-    "aov": gettext_lazy("Average order value (fen)"),
+    "aov": gettext_lazy("Average order value"),
     "conversion": gettext_lazy("Conversion (paying ÷ visitors)"),
-    "refund_amount": gettext_lazy("Refunded (fen)"),
+    "refund_amount": gettext_lazy("Refunded"),
     "refund_rate": gettext_lazy("Refund rate (refunded ÷ GMV)"),
 }
 SUMMED = (

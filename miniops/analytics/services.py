@@ -50,7 +50,7 @@ def ingest_batch(body: bytes, *, member_id: int | None) -> dict[str, Any]:
         horizon=timedelta(days=settings.MINIOPS_ANALYTICS_HORIZON_DAYS),
     )
     stored = storage.insert(rows)
-    _count_live(stored)
+    count_live(stored)
     if member_id is not None:
         _link_anonymous_ids(member_id, {row.anonymous_id for row in rows if row.anonymous_id})
     return {
@@ -60,7 +60,7 @@ def ingest_batch(body: bytes, *, member_id: int | None) -> dict[str, Any]:
     }
 
 
-def _count_live(rows: Iterable[ingest.Row]) -> None:
+def count_live(rows: Iterable[ingest.Row]) -> None:
     batch = realtime.Batch()
     for row in rows:
         minute = realtime.minute_of(row.ts)
@@ -119,7 +119,7 @@ def write_server_events(events: Sequence[ServerEvent]) -> None:
         for event in events
     ]
     stored = storage.insert(rows)
-    _count_live(stored)
+    count_live(stored)
     for event in events:
         anonymous_id = event.properties.get("anonymous_id")
         if event.member_id is not None and isinstance(anonymous_id, str) and anonymous_id:

@@ -65,3 +65,14 @@ def text_to_specs(text: str) -> list[dict[str, Any]]:
         parts = [v.strip() for v in values.replace("，", ",").replace("、", ",").split(",")]
         specs.append({"name": name.strip(), "values": [v for v in parts if v]})
     return specs
+
+
+class DatePicker(forms.DateInput):
+    """The browser's date picker. Its value must be ISO (``2026-11-25``) whatever
+    the console language: a localised format (``2026/11/25``) reads as empty, and
+    the browser then refuses to submit a required field."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")

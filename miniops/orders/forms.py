@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from miniops.core.forms import DatePicker
 from miniops.orders.models import Carrier
 
 
@@ -56,8 +57,8 @@ class BulkShipForm(forms.Form):
 
 
 class DateRangeForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), widget=DatePicker())
+    end = forms.DateField(label=_("To (inclusive)"), widget=DatePicker())
     fmt = forms.ChoiceField(
         label=_("Format"),
         choices=[("html", _("Show")), ("csv", "CSV"), ("xlsx", "XLSX")],

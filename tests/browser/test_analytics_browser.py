@@ -1,0 +1,101 @@
+"""Analytics in a real browser: an analyst sees the overview chart on the home
+page, the live monitor update itself from events sent meanwhile, and builds a
+funnel."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from miniops.analytics import lake, rollups
+from miniops.analytics.models import Event
+from miniops.testing import factories
+
+from .conftest import screenshot
+from .test_console_browser import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def send(events: list[dict[str, Any]], anonymous_id: str) -> None:
+    now = timezone.now()
+    body = {"sent_at": int(now.timestamp() * 1000), "anonymous_id": anonymous_id, "events": events}
+    response = Client().post(
+        "/api/v1/events/batch", orjson.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+
+
+def visit(anonymous_id: str, *, minutes_ago: float, buy: bool) -> None:
+    start = timezone.now() - timedelta(minutes=minutes_ago)
+    names = ["page_view", "product_view"] + (["add_to_cart"] if buy else [])
+    send(
+        [
+            {
+                "uuid": str(uuid.uuid4()),
+                "name": name,
+                "ts": int((start + timedelta(seconds=10 * i)).timestamp() * 1000),
+                "session_id": f"s-{anonymous_id}",
+                "path": "pages/index/index" if name == "page_view" else "pages/product/detail",
+                "scene": 1007,
+            }
+            for i, name in enumerate(names)
+        ],
+        anonymous_id,
+    )
+
+
+def test_analyst_watches_live_traffic_and_builds_a_funnel(
+    page: Any, live_server: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.MINIOPS_ANALYTICS_LAKE_DIR = str(tmp_path / "lake")
+    # given three visitors this morning, two of whom added to the cart, and the rollups built
+    for index, buy in enumerate([True, True, False]):
+        visit(f"visitor-{index}", minutes_ago=30 + index, buy=buy)
+    Event.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    rollups.run()
+    lake.export()
+    factories.operator_with_role("analyst", username="analyst")
+    # when the analyst signs in
+    sign_in(page, live_server.url, "analyst")
+    page.wait_for_url(f"{live_server.url}/console/")
+    # then the home page shows the overview with today's visitors and a chart
+    page.wait_for_selector("#analytics-overview canvas")
+    visitors_today = page.inner_text("#overview tr[data-metric=visitors] td:nth-child(2) div")
+    assert visitors_today.strip() == "3"
+    screenshot(page, "analytics-01-home-overview")
+
+    # when they open the real-time monitor
+    page.goto(f"{live_server.url}/console/analytics/realtime/")
+    page.wait_for_function(
+        "document.querySelector('[data-total=visitors]').textContent.trim() === '3'"
+    )
+    # and a new visitor arrives meanwhile
+    visit("visitor-live", minutes_ago=0.2, buy=False)
+    # then the monitor shows them within its refresh interval, without a reload
+    page.wait_for_function(
+        "document.querySelector('[data-total=visitors]').textContent.trim() === '4'",
+        timeout=12_000,
+    )
+    assert "pages/index/index" in page.inner_text("#realtime-pages")
+    screenshot(page, "analytics-02-realtime")
+
+    # when they build a three-step funnel
+    page.goto(f"{live_server.url}/console/analytics/funnels/")
+    page.fill("#id_steps", "page_view\nproduct_view\nadd_to_cart")
+    with page.expect_navigation():
+        page.click("#report-form button[type=submit]")
+    # then each step shows its visitors: 3 → 3 → 2
+    page.wait_for_selector("#funnel")
+    counts = page.eval_on_selector_all(
+        "#funnel tr[data-step] td[data-visitors]", "els => els.map(e => e.textContent.trim())"
+    )
+    assert counts == ["3", "3", "2"]
+    screenshot(page, "analytics-03-funnel")
+    assert page.outside_requests == []
