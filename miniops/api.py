@@ -14,6 +14,8 @@ from miniops.core import api_errors
 from miniops.core.api import router as platform_router
 from miniops.core.renderers import ORJSONRenderer
 from miniops.core.throttling import WindowThrottle
+from miniops.marketing.api import manage_router as manage_marketing_router
+from miniops.marketing.api import router as marketing_router
 from miniops.members.api import manage_router as manage_members_router
 from miniops.members.api import router as members_router
 from miniops.orders.api import manage_router as manage_orders_router
@@ -44,9 +46,11 @@ api.add_router("/", platform_router)
 api.add_router("/", members_router)
 api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
+api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)
 api.add_router("/manage/", manage_orders_router)
+api.add_router("/manage/", manage_marketing_router)
 api.add_router("/manage/", manage_analytics_router)

@@ -66,6 +66,10 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "order_id": lambda: factories.order().pk,
     "after_sale_id": lambda: 1,
     "funnel_id": lambda: factories.funnel().pk,
+    "template_id": lambda: factories.coupon_template().pk,
+    "item_id": lambda: 1,
+    "group_buy_id": lambda: 1,
+    "code": lambda: "nosuchgroup",
 }
 
 

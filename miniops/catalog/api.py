@@ -1,5 +1,6 @@
 """Client API: the category tree, product lists and product pages (public, cached)."""
 
+from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -76,6 +77,14 @@ class SkuOut(Schema):
     original_price: int
     stock_state: Literal["in_stock", "low", "sold_out"]
     stock: int | None = Field(description="exact count only when low")
+    promotion_price: int | None = Field(None, description="while a promotion runs")
+
+
+class PromotionOut(Schema):
+    kind: str = Field(description="timed (a time-limited discount)")
+    name: str
+    ends_at: datetime
+    server_time: datetime = Field(description="for the countdown")
 
 
 class ProductOut(Schema):
@@ -92,6 +101,7 @@ class ProductOut(Schema):
     spec_options: list[SpecOption]
     skus: list[SkuOut]
     sold_out: bool
+    promotion: PromotionOut | None = None
 
 
 def _json(body: bytes) -> HttpResponse:
@@ -125,7 +135,7 @@ def products(request: HttpRequest, query: Query[ProductQuery]) -> HttpResponse:
     "/products/{product_id}", response=ProductOut, auth=member_or_public(), summary="Product page"
 )
 def product(request: HttpRequest, product_id: int = Path(..., ge=1, le=2**63 - 1)) -> HttpResponse:
-    body = selectors.product_detail_bytes(product_id)
+    body = selectors.product_page_response(product_id)
     member_id = getattr(getattr(request, "auth", None), "member_id", None)
     if member_id:
         from miniops.members.services import record_view

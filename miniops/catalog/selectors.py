@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -266,6 +266,35 @@ def product_detail(product_id: int) -> dict[str, Any]:
 
 def product_detail_bytes(product_id: int) -> bytes:
     return cached_bytes(product_key(product_id), DETAIL_TTL, lambda: product_detail(product_id))
+
+
+#: Other apps' live prices on the product page (marketing: time-limited discounts).
+#: ``fn(product_id)`` answers None (the usual case, kept cheap) or
+#: ``{"promotion": {...}, "prices": {sku_id: price}}``.
+PriceOverlay = Callable[[int], dict[str, Any] | None]
+_overlays: list[PriceOverlay] = []
+
+
+def register_price_overlay(fn: PriceOverlay) -> None:
+    if fn not in _overlays:
+        _overlays.append(fn)
+
+
+def product_page_response(product_id: int) -> bytes:
+    """The cached product page, with a live promotion laid over it when one runs:
+    each SKU then carries ``promotion_price`` next to its ``price``."""
+    body = product_detail_bytes(product_id)
+    for overlay in _overlays:
+        extra = overlay(product_id)
+        if extra:
+            data = orjson.loads(body)
+            data["promotion"] = extra["promotion"]
+            prices = extra.get("prices", {})
+            for sku in data["skus"]:
+                if sku["id"] in prices:
+                    sku["promotion_price"] = prices[sku["id"]]
+            return orjson.dumps(data)
+    return body
 
 
 # --- operator views ---------------------------------------------------------------------------

@@ -42,6 +42,9 @@ class P(StrEnum):
     ORDERS_REFUND = "orders.refund"
     ORDERS_EXPORT = "orders.export"
     ORDERS_SETTINGS = "orders.settings"
+    MARKETING_VIEW = "marketing.view"
+    MARKETING_MANAGE = "marketing.manage"
+    MARKETING_POINTS = "marketing.points"
     ANALYTICS_VIEW = "analytics.view"
     ANALYTICS_EXPORT = "analytics.export"
     ANALYTICS_ALERTS = "analytics.alerts"
@@ -60,6 +63,7 @@ _MEMBERS = _("Members")
 _CATALOG = _("Catalog")
 _ORDERS = _("Orders")
 _ANALYTICS = _("Analytics")
+_MARKETING = _("Marketing")
 
 PERMISSIONS: dict[P, PermissionDef] = {
     definition.code: definition
@@ -96,6 +100,24 @@ PERMISSIONS: dict[P, PermissionDef] = {
         PermissionDef(P.ORDERS_REFUND, _ORDERS, _("Approve or reject after-sales and refund")),
         PermissionDef(P.ORDERS_EXPORT, _ORDERS, _("Finance exports and the reconciliation report")),
         PermissionDef(P.ORDERS_SETTINGS, _ORDERS, _("Change freight templates")),
+        PermissionDef(
+            P.MARKETING_VIEW,
+            _MARKETING,
+            _("See coupons, points, levels, flash sales, group buys, discounts and their results"),
+        ),
+        PermissionDef(
+            P.MARKETING_MANAGE,
+            _MARKETING,
+            _(
+                "Create, change and end coupons, flash sales, group buys and discounts; "
+                "issue coupons"
+            ),
+        ),
+        PermissionDef(
+            P.MARKETING_POINTS,
+            _MARKETING,
+            _("Change points rules, levels and the points shop; adjust a member's points"),
+        ),
         PermissionDef(
             P.ANALYTICS_VIEW,
             _ANALYTICS,
@@ -149,6 +171,9 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.MARKETING_VIEW,
+                    P.MARKETING_MANAGE,
+                    P.MARKETING_POINTS,
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_EXPORT,
                     P.ANALYTICS_ALERTS,
@@ -178,6 +203,8 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.MARKETING_VIEW,
+                    P.MARKETING_MANAGE,
                     P.ANALYTICS_VIEW,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,
@@ -199,6 +226,7 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.MARKETING_VIEW,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,
                     P.ORDERS_REFUND,
@@ -223,6 +251,7 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=True,
             permissions=frozenset(
                 {
+                    P.MARKETING_VIEW,
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_EXPORT,
                     P.ORDERS_VIEW,
@@ -261,6 +290,7 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.MARKETING_VIEW,
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_EXPORT,
                     P.ORDERS_VIEW,

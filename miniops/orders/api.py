@@ -75,6 +75,14 @@ class CheckoutIn(StrictIn):
     items: list[ItemIn] | None = Field(None, max_length=50, description="or from_cart=true")
     from_cart: bool = False
     address_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    coupon_ids: list[int] = Field(
+        default_factory=list, max_length=4, description="at most one coupon of each kind"
+    )
+    points: int = Field(0, ge=0, le=10_000_000, description="points to spend")
+
+    def context(self) -> dict[str, Any]:
+        """What the pricing steps read (coupons, points)."""
+        return {"coupon_ids": list(dict.fromkeys(self.coupon_ids)), "points": self.points}
 
 
 class OrderIn(CheckoutIn):
@@ -318,6 +326,7 @@ def checkout_preview(request: HttpRequest, payload: CheckoutIn) -> dict[str, Any
         items=[i.dict() for i in payload.items] if payload.items else None,
         from_cart=payload.from_cart,
         address_id=payload.address_id,
+        context=payload.context(),
     )
     return quote.as_dict()
 
@@ -343,6 +352,7 @@ def place_order(request: HttpRequest, payload: OrderIn) -> HttpResponse:
             from_cart=body["from_cart"],
             address_id=body["address_id"],
             remark=body["remark"],
+            context=payload.context(),
         )
         return 201, OrderOut(**_order_out(order)).dict()
 

@@ -290,3 +290,22 @@ def funnel(**fields: Any) -> Any:
     }
     data.update(fields)
     return Funnel.objects.create(**data)
+
+
+def coupon_template(**fields: Any) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.marketing.models import CouponTemplate
+
+    data: dict[str, Any] = {
+        "name": f"满100减10 #{CouponTemplate.objects.count()}",
+        "kind": CouponTemplate.Kind.THRESHOLD,
+        "value": 1000,
+        "min_spend": 10000,
+        "total_quantity": 100,
+        "valid_until": timezone.now() + timedelta(days=30),
+    }
+    data.update(fields)
+    return CouponTemplate.objects.create(**data)

@@ -19,7 +19,7 @@ from miniops.catalog.models import Sku, StockReason
 from miniops.core import events, numbers
 from miniops.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from miniops.core.permissions import P
-from miniops.orders import states
+from miniops.orders import hooks, states
 from miniops.orders.models import (
     AfterSale,
     AfterSaleKind,
@@ -431,6 +431,7 @@ def _apply_refund(refund: Refund) -> None:
             )
         _finish(after_sale, refund)
     log(order, "refunded", data={"out_refund_no": refund.out_refund_no, "amount": refund.amount})
+    hooks.run("refunded", order=order, refund=refund)
     events.track(
         "refund_completed",
         member_id=order.member_id,

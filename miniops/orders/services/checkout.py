@@ -17,7 +17,7 @@ from miniops.core import crypto, events, numbers
 from miniops.core.db import attach_prefetched
 from miniops.core.errors import Conflict, InvalidInput, NotFound
 from miniops.members.models import Address, Member
-from miniops.orders import pricing
+from miniops.orders import hooks, pricing
 from miniops.orders.models import CartItem, Order, OrderItem
 from miniops.orders.services import cart
 from miniops.orders.services.common import log
@@ -206,6 +206,7 @@ def place_order(
     )
     assert sum(shares) == payable_goods  # allocation is exact to the fen
     attach_prefetched(order, "items", order_items)
+    hooks.run("placed", order=order, quote=quote)
     log(
         order,
         "created",

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from miniops.core import events
 from miniops.core.errors import IllegalTransition
-from miniops.orders import states
+from miniops.orders import hooks, states
 from miniops.orders.models import Order, OrderEvent, PaymentAnomaly
 
 #: order status -> analytics event emitted on entering it
@@ -52,6 +52,7 @@ def transition(
     order.status = to
     for name, value in fields.items():
         setattr(order, name, value)
+    hooks.run("status", order=order, from_=current, to=to)
     log(
         order,
         "status",

@@ -19,6 +19,7 @@ from miniops.catalog import services as catalog_services
 from miniops.catalog.models import Sku, StockReason
 from miniops.core.errors import Conflict, DomainError, Forbidden, IllegalTransition, InvalidInput
 from miniops.core.permissions import P
+from miniops.orders import hooks
 from miniops.orders.models import Carrier, Order, OrderNote, OrderStatus, Payment, PaymentStatus
 from miniops.orders.providers import AlreadyPaid, PaymentError, payment_provider
 from miniops.orders.services.common import log, transition
@@ -51,6 +52,7 @@ def release_stock(order: Order, *, reason: str = StockReason.ORDER_RELEASED) -> 
             actor=None,
             reference=order.number,
         )
+    hooks.run("released", order=order)
 
 
 def cancel_order(

@@ -73,6 +73,8 @@ def test_a_replay_while_the_first_is_running_is_409(buyer: dict[str, Any]) -> No
         "from_cart": False,
         "address_id": buyer["address_id"],
         "remark": "",
+        "coupon_ids": [],
+        "points": 0,
     }
     IdempotencyRecord.objects.create(
         member=buyer["member"], scope="orders.create", key=key, request_hash=request_hash(payload)
@@ -95,6 +97,8 @@ def test_an_abandoned_claim_is_retried(buyer: dict[str, Any]) -> None:
         "from_cart": False,
         "address_id": buyer["address_id"],
         "remark": "",
+        "coupon_ids": [],
+        "points": 0,
     }
     record = IdempotencyRecord.objects.create(
         member=buyer["member"], scope="orders.create", key=key, request_hash=request_hash(payload)

@@ -1,0 +1,325 @@
+"""Flash sales (秒杀): never oversold, sold-out answered without the database.
+
+With Redis, one Lua script per purchase checks the item's remaining stock and the
+member's limit and takes the units atomically (and remembers the request's
+Idempotency-Key, so a retry is recognised and sent on to the database to fetch its
+stored answer instead of taking more units). Only purchases that pass go on to
+place the order, where the database's conditional UPDATE (``sold + n <= stock``)
+and the member's purchase row stay the final guard. When the order cannot be
+placed, or is later cancelled or times out unpaid, the units go back to Redis and
+to the database. Redis configured but unreachable → 503 (fail closed). On the
+embedded default (no Redis) the database guard is the whole gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from miniops.core import localcache
+from miniops.core.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+from miniops.core.redis import get_redis
+from miniops.marketing.models import FlashItem, FlashOrder, FlashPurchase, FlashSession
+
+logger = logging.getLogger("miniops.marketing")
+
+GATE = """
+local stock = redis.call('GET', KEYS[1])
+if not stock then return -2 end
+if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then return -4 end
+local quantity = tonumber(ARGV[2])
+local bought = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if bought + quantity > tonumber(ARGV[3]) then return -3 end
+if tonumber(stock) < quantity then return -1 end
+redis.call('DECRBY', KEYS[1], quantity)
+redis.call('HINCRBY', KEYS[2], ARGV[1], quantity)
+redis.call('HSET', KEYS[3], ARGV[4], quantity)
+return tonumber(stock) - quantity
+"""
+RELEASE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[2])
+local left = redis.call('HINCRBY', KEYS[2], ARGV[1], -tonumber(ARGV[2]))
+if left <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
+if ARGV[3] ~= '' then redis.call('HDEL', KEYS[3], ARGV[3]) end
+return 1
+"""
+SOLD_OUT, LOADED_NOT, LIMIT, REPLAY = -1, -2, -3, -4
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What the purchase path needs to know about an item, cached per process."""
+
+    pk: int
+    session_id: int
+    sku_id: int
+    flash_price: int
+    per_member_limit: int
+    starts_at: datetime
+    ends_at: datetime
+    ended_early: bool
+    pay_minutes: int
+
+
+def item_view(item_id: int) -> ItemView:
+    def load() -> ItemView | None:
+        item = FlashItem.objects.select_related("session").filter(pk=item_id).first()
+        if item is None:
+            return None
+        return ItemView(
+            pk=item.pk,
+            session_id=item.session_id,
+            sku_id=item.sku_id,
+            flash_price=item.flash_price,
+            per_member_limit=item.per_member_limit,
+            starts_at=item.session.starts_at,
+            ends_at=item.session.ends_at,
+            ended_early=item.session.ended_early_at is not None,
+            pay_minutes=item.session.pay_minutes,
+        )
+
+    view = localcache.get_or_load(f"flash:item:{item_id}", 2.0, load)
+    if view is None:
+        raise NotFound(_("No such flash-sale item."))
+    return view
+
+
+def forget(item_ids: list[int]) -> None:
+    for item_id in item_ids:
+        localcache.forget(f"flash:item:{item_id}")
+
+
+def _keys(item_id: int) -> list[str]:
+    from django.core.cache import cache
+
+    return [
+        cache.make_key(f"flash:stock:{item_id}"),
+        cache.make_key(f"flash:bought:{item_id}"),
+        cache.make_key(f"flash:keys:{item_id}"),
+    ]
+
+
+def load_gate(item_id: int) -> None:
+    """Put the item's remaining stock and members' holdings into Redis (only if
+    absent: a running gate is never overwritten)."""
+    client = get_redis()
+    if client is None:
+        return
+    item = FlashItem.objects.select_related("session").get(pk=item_id)
+    stock_key, bought_key, request_key = _keys(item_id)
+    ttl = max(3600, int((item.session.ends_at - timezone.now()).total_seconds()) + 86400)
+    holdings = dict(
+        FlashPurchase.objects.filter(item_id=item_id, quantity__gt=0).values_list(
+            "member_id", "quantity"
+        )
+    )
+    if client.set(stock_key, item.stock - item.sold, nx=True, ex=ttl):
+        pipe = client.pipeline()
+        pipe.delete(bought_key, request_key)
+        if holdings:
+            pipe.hset(bought_key, mapping={str(k): v for k, v in holdings.items()})
+        pipe.expire(bought_key, ttl)
+        pipe.expire(request_key, ttl)
+        pipe.execute()
+
+
+def reset_gate(item_id: int) -> None:
+    """Rebuild the gate from the database (after the item's stock changed)."""
+    client = get_redis()
+    if client is None:
+        return
+    client.delete(*_keys(item_id))
+    load_gate(item_id)
+
+
+def _gate(view: ItemView, member_id: int, quantity: int, key: str) -> int:
+    client = get_redis()
+    assert client is not None
+    keys = _keys(view.pk)
+    args = [member_id, quantity, view.per_member_limit, key]
+    for _attempt in range(2):
+        result = int(client.eval(GATE, 3, *keys, *args))
+        if result != LOADED_NOT:
+            return result
+        load_gate(view.pk)
+    raise ServiceUnavailable(_("The flash sale is starting; try again."), code="flash_loading")
+
+
+def _release_gate(item_id: int, member_id: int, quantity: int, key: str = "") -> None:
+    client = get_redis()
+    if client is None:
+        return
+    try:
+        client.eval(RELEASE, 3, *_keys(item_id), member_id, quantity, key)
+    except Exception:  # the gate then undersells until reset; never oversells
+        logger.exception("could not give flash item %s back to the gate", item_id)
+
+
+def check_window(view: ItemView) -> None:
+    now = timezone.now()
+    if view.ended_early or view.ends_at <= now:
+        raise IllegalTransition(_("This flash sale has ended."), code="flash_ended")
+    if view.starts_at > now:
+        raise IllegalTransition(_("This flash sale has not started yet."), code="flash_not_started")
+
+
+def buy(
+    *,
+    member: Any,
+    item_id: int,
+    quantity: int,
+    address_id: int,
+    key: str | None,
+    remark: str = "",
+) -> tuple[int, bytes]:
+    """Buy a flash item: (status, JSON body) like any retryable order placement."""
+    from miniops.orders.services import idempotency
+
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise InvalidInput(fields={"quantity": _("At least 1.")})
+    view = item_view(item_id)
+    check_window(view)
+    if quantity > view.per_member_limit:
+        raise InvalidInput(fields={"quantity": _("At most %d.") % view.per_member_limit})
+    if not key:
+        raise InvalidInput(
+            _("Send an Idempotency-Key header (a UUID) so a retry cannot create a second order."),
+            code="idempotency_key_required",
+            fields={"Idempotency-Key": _("required")},
+        )
+    gated = get_redis() is not None
+    if gated:
+        try:
+            result = _gate(view, member.pk, quantity, key)
+        except ServiceUnavailable:
+            raise
+        except Exception as exc:  # Redis down: fail closed
+            logger.warning("flash gate unavailable: %s", exc)
+            raise ServiceUnavailable(
+                _("Flash sales are unavailable for a moment; try again."), code="flash_unavailable"
+            ) from exc
+        if result == SOLD_OUT:
+            raise Conflict(_("Sold out."), code="sold_out")
+        if result == LIMIT:
+            raise Conflict(
+                _("You have reached the limit for this item."), code="flash_limit_reached"
+            )
+        gated = result != REPLAY  # a replay took nothing: nothing to give back
+
+    def work() -> tuple[int, Any]:
+        from miniops.orders.api import OrderOut, _order_out
+        from miniops.orders.services import place_order
+
+        order = place_order(
+            member=member,
+            items=[{"sku_id": view.sku_id, "quantity": quantity}],
+            from_cart=False,
+            address_id=address_id,
+            remark=remark,
+            context={"flash_item_id": view.pk, "flash_quantity": quantity},
+            pay_minutes=view.pay_minutes or settings.MINIOPS_FLASH_PAY_MINUTES,
+        )
+        return 201, OrderOut(**_order_out(order)).dict()
+
+    try:
+        status, body = idempotency.run(
+            member_id=member.pk,
+            scope=f"flash.{view.pk}",
+            key=key,
+            payload={
+                "item": view.pk,
+                "quantity": quantity,
+                "address_id": address_id,
+                "remark": remark,
+            },
+            work=work,
+        )
+    except Exception:
+        if gated:
+            _release_gate(view.pk, member.pk, quantity, key)
+        raise
+    if gated and status >= 400:
+        _release_gate(view.pk, member.pk, quantity, key)
+    return status, body
+
+
+# --- the database guard (order hooks, inside the order's transaction) --------------------
+def take(order: Any, item_id: int, quantity: int) -> None:
+    """Record the flash units of a new order; refuse beyond stock or the limit."""
+    item = FlashItem.objects.filter(pk=item_id).first()
+    if item is None:
+        raise NotFound(_("No such flash-sale item."))
+    taken = FlashItem.objects.filter(pk=item_id, sold__lte=F("stock") - quantity).update(
+        sold=F("sold") + quantity
+    )
+    if not taken:
+        raise Conflict(_("Sold out."), code="sold_out")
+    purchase, _created = FlashPurchase.objects.get_or_create(
+        item_id=item_id, member_id=order.member_id
+    )
+    held = FlashPurchase.objects.filter(
+        pk=purchase.pk, quantity__lte=item.per_member_limit - quantity
+    ).update(quantity=F("quantity") + quantity)
+    if not held:
+        raise Conflict(_("You have reached the limit for this item."), code="flash_limit_reached")
+    try:
+        with transaction.atomic():
+            FlashOrder.objects.create(order=order, item_id=item_id, quantity=quantity)
+    except IntegrityError:
+        raise Conflict(_("Try again."), code="flash_busy") from None
+
+
+def give_back(order: Any) -> None:
+    """The order was released unpaid: its flash units return to the sale."""
+    link = FlashOrder.objects.filter(order=order, released=False).first()
+    if link is None:
+        return
+    if not FlashOrder.objects.filter(pk=link.pk, released=False).update(released=True):
+        return
+    FlashItem.objects.filter(pk=link.item_id).update(sold=F("sold") - link.quantity)
+    FlashPurchase.objects.filter(item_id=link.item_id, member_id=order.member_id).update(
+        quantity=F("quantity") - link.quantity
+    )
+    item_id, member_id, quantity = link.item_id, order.member_id, link.quantity
+    transaction.on_commit(lambda: _release_gate(item_id, member_id, quantity))
+
+
+def end_early(*, session: FlashSession, actor: Any) -> FlashSession:
+    from miniops.core.permissions import P
+    from miniops.marketing.services.common import require
+
+    require(actor, P.MARKETING_MANAGE)
+    if session.status == "ended":
+        raise IllegalTransition(_("This flash sale has already ended."))
+    FlashSession.objects.filter(pk=session.pk).update(ended_early_at=timezone.now())
+    session.refresh_from_db()
+    forget(list(session.items.values_list("pk", flat=True)))
+    return session
+
+
+def remaining(item: FlashItem) -> int:
+    """Units left: from the gate when it is loaded, else from the database."""
+    client = get_redis()
+    if client is not None:
+        try:
+            value = client.get(_keys(item.pk)[0])
+            if value is not None:
+                return max(0, int(value))
+        except Exception:
+            logger.warning("flash gate unreadable for item %s", item.pk)
+    return max(0, item.stock - item.sold)
