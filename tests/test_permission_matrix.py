@@ -53,8 +53,43 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "orders.paymentanomaly": lambda me: factories.payment_anomaly(),
     "orders.freighttemplate": lambda me: factories.freight_template(),
     "analytics.alertrule": lambda me: factories.alert_rule(),
+    "marketing.coupontemplate": lambda me: factories.coupon_template(),
+    "marketing.coupon": lambda me: factories.member_coupon(),
+    "marketing.level": lambda me: factories.level(),
+    "marketing.pointsentry": lambda me: factories.points_entry(),
+    "marketing.levelchange": lambda me: _level_change(),
+    "marketing.redeemitem": lambda me: factories.redeem_item(),
+    "marketing.flashsession": lambda me: factories.flash_session(),
+    "marketing.groupbuy": lambda me: factories.group_buy(),
+    "marketing.group": lambda me: _group(),
+    "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
 }
+
+
+def _level_change() -> Model:
+    from miniops.marketing.models import LevelChange
+
+    return LevelChange.objects.create(
+        member=factories.member(), from_level=None, to_level=factories.level(), growth=1000
+    )
+
+
+def _group() -> Model:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.marketing.models import Group
+
+    group_buy = factories.group_buy()
+    return Group.objects.create(
+        group_buy=group_buy,
+        leader=factories.member(),
+        code="grpTEST123",
+        expires_at=timezone.now() + timedelta(hours=2),
+    )
+
 
 #: Values for path parameters of API operations.
 PATH_VALUES: dict[str, Callable[[], Any]] = {

@@ -55,6 +55,22 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Marketing"),
+        [
+            (_("Campaign results"), "insights", "page:marketing_results"),
+            (_("Coupons"), "confirmation_number", "marketing.coupontemplate"),
+            (_("Member coupons"), "local_activity", "marketing.coupon"),
+            (_("Flash sales"), "bolt", "marketing.flashsession"),
+            (_("Group buys"), "groups", "marketing.groupbuy"),
+            (_("Groups"), "diversity_3", "marketing.group"),
+            (_("Time-limited discounts"), "sell", "marketing.timeddiscount"),
+            (_("Membership levels"), "military_tech", "marketing.level"),
+            (_("Points shop"), "redeem", "marketing.redeemitem"),
+            (_("Points ledger"), "receipt_long", "marketing.pointsentry"),
+            (_("Level changes"), "trending_up", "marketing.levelchange"),
+        ],
+    ),
+    (
         _("Catalog"),
         [
             (_("Products"), "inventory_2", "catalog.product"),

@@ -16,3 +16,7 @@ class MarketingConfig(AppConfig):
         pricing.register()
         order_hooks.register()
         register_price_overlay(price_overlay)
+        from miniops.core import events
+        from miniops.marketing.services.coupons import on_server_events
+
+        events.register_sink(on_server_events)

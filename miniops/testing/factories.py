@@ -309,3 +309,111 @@ def coupon_template(**fields: Any) -> Any:
     }
     data.update(fields)
     return CouponTemplate.objects.create(**data)
+
+
+def member_coupon(**fields: Any) -> Any:
+    from django.utils import timezone
+
+    from miniops.marketing.models import Coupon
+
+    template = fields.pop("template", None) or coupon_template()
+    owner = fields.pop("member", None) or member()
+    data: dict[str, Any] = {
+        "template": template,
+        "member": owner,
+        "valid_from": timezone.now(),
+        "valid_until": template.valid_until,
+    }
+    data.update(fields)
+    return Coupon.objects.create(**data)
+
+
+def level(**fields: Any) -> Any:
+    from miniops.marketing.models import Level
+
+    rank = Level.objects.count() + 1
+    data: dict[str, Any] = {"name": f"V{rank}", "rank": rank, "growth_threshold": rank * 1000}
+    data.update(fields)
+    return Level.objects.create(**data)
+
+
+def points_entry(owner: Any = None, delta: int = 100) -> Any:
+    from miniops.marketing.services import points
+
+    owner = owner or member()
+    return points.earn(owner.pk, delta, "adjustment", reference="test")
+
+
+def flash_session(
+    *, stock: int = 10, price: int | None = None, starts_in_minutes: int = -5, **fields: Any
+) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.marketing.models import FlashItem, FlashSession
+
+    now = timezone.now()
+    session = FlashSession.objects.create(
+        name=fields.pop("name", "整点秒杀"),
+        starts_at=now + timedelta(minutes=starts_in_minutes),
+        ends_at=now + timedelta(minutes=starts_in_minutes + 120),
+        **fields,
+    )
+    sku = product(price=5000, stock=max(stock, 1) * 10).skus.get()
+    FlashItem.objects.create(
+        session=session, sku=sku, flash_price=price or 990, stock=stock, per_member_limit=1
+    )
+    return session
+
+
+def group_buy(**fields: Any) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.marketing.models import GroupBuy
+
+    now = timezone.now()
+    data: dict[str, Any] = {
+        "name": "两人拼团",
+        "sku": product(price=5000, stock=100).skus.get(),
+        "group_price": 3990,
+        "group_size": 2,
+        "starts_at": now - timedelta(hours=1),
+        "ends_at": now + timedelta(days=3),
+    }
+    data.update(fields)
+    return GroupBuy.objects.create(**data)
+
+
+def timed_discount(**fields: Any) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.marketing.models import TimedDiscount
+
+    now = timezone.now()
+    data: dict[str, Any] = {
+        "name": "限时 8 折",
+        "product": fields.pop("product", None) or product(price=5000),
+        "percent_off": 20,
+        "starts_at": now - timedelta(hours=1),
+        "ends_at": now + timedelta(days=1),
+    }
+    data.update(fields)
+    return TimedDiscount.objects.create(**data)
+
+
+def redeem_item(**fields: Any) -> Any:
+    from miniops.marketing.models import RedeemItem
+
+    data: dict[str, Any] = {
+        "name": "10 元券",
+        "points": 1000,
+        "coupon_template": fields.pop("coupon_template", None) or coupon_template(),
+        "stock": 50,
+    }
+    data.update(fields)
+    return RedeemItem.objects.create(**data)

@@ -216,3 +216,35 @@ def after_full_refund(order: Any) -> None:
             Coupon.objects.filter(pk=coupon.pk, status=CouponStatus.USED).update(
                 status=CouponStatus.VOIDED
             )
+
+
+def birthday_coupons() -> int:
+    """Members whose birthday is today get the birthday coupons (once a year: the
+    per-member limit counts every year, so templates should allow enough)."""
+    from miniops.core.timeutils import local_date
+    from miniops.members.models import Member, MemberStatus
+
+    today = local_date()
+    if not CouponTemplate.objects.filter(
+        auto_rule=CouponTemplate.AutoRule.BIRTHDAY, is_active=True
+    ).exists():
+        return 0
+    given = 0
+    for member_id in Member.objects.filter(
+        birthday__month=today.month, birthday__day=today.day, status=MemberStatus.ACTIVE
+    ).values_list("pk", flat=True):
+        given += len(auto_issue(CouponTemplate.AutoRule.BIRTHDAY, member_id))
+    return given
+
+
+def on_server_events(batch: list[Any]) -> None:
+    """``core.events`` sink: registration coupons and the referrer's reward."""
+    from miniops.marketing.services import points
+
+    for event in batch:
+        if event.name != "member_registered" or event.member_id is None:
+            continue
+        auto_issue(CouponTemplate.AutoRule.REGISTRATION, event.member_id)
+        referrer_id = event.properties.get("referrer_id")
+        if isinstance(referrer_id, int):
+            points.referral_reward(referrer_id=referrer_id, new_member_id=event.member_id)
