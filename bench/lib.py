@@ -142,6 +142,10 @@ def _rss_kb(pid: int) -> int:
 @contextmanager
 def server(env: dict[str, str], *, workers: int = 2) -> Iterator[Server]:
     port = free_port()
+    # A file, not a pipe: a server that logs a lot would block on a full pipe.
+    BUILD.mkdir(parents=True, exist_ok=True)
+    log_path = Path(BUILD) / f"server-{port}.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         [
             PYTHON,
@@ -156,7 +160,7 @@ def server(env: dict[str, str], *, workers: int = 2) -> Iterator[Server]:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     instance = Server(process, port)
     try:
@@ -168,9 +172,7 @@ def server(env: dict[str, str], *, workers: int = 2) -> Iterator[Server]:
                         break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        process.stderr.read().decode() if process.stderr else ""
-                    ) from None
+                    raise RuntimeError(log_path.read_text(errors="replace")[-5000:]) from None
                 time.sleep(0.3)
         time.sleep(1.0)  # let every worker finish booting
         yield instance
@@ -180,6 +182,7 @@ def server(env: dict[str, str], *, workers: int = 2) -> Iterator[Server]:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        log_file.close()
 
 
 # --- load ------------------------------------------------------------------------------------

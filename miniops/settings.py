@@ -435,6 +435,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # 4xx answers are the client's business (and can come by the thousand: a
+        # flash sale's "sold out"); server errors are still logged.
+        "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
         "huey": {"level": "WARNING" if TESTING else "INFO"},
     },

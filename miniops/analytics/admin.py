@@ -76,6 +76,7 @@ def _page(request: HttpRequest, template: str, form: Any, **context: Any) -> Htt
         request,
         form=form,
         can_export=operator_has(request, P.ANALYTICS_EXPORT),
+        can_save=operator_has(request, P.ANALYTICS_ALERTS),
         query=request.GET.urlencode(),
         **context,
     )
@@ -349,6 +350,8 @@ def funnels_page(request: HttpRequest) -> HttpResponseBase:
 
 
 def _funnel_post(request: HttpRequest) -> HttpResponseBase:
+    if not operator_has(request, P.ANALYTICS_ALERTS):
+        raise PermissionDenied
     if request.POST.get("delete", "").isdigit():
         funnel = get_object_or_404(Funnel, pk=int(request.POST["delete"]))
         funnel.delete()

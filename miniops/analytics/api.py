@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema
+from ninja.responses import Status
 
 from miniops.accounts.apiauth import requires
 from miniops.accounts.context import principal_of
@@ -84,6 +85,7 @@ class RangeQuery(Schema):
 
 def _range(query: RangeQuery, default_days: int = 30) -> tuple[date, date]:
     last = query.last or local_date()
+    selectors.validate_range(query.first or last, last)  # before any date arithmetic
     first = query.first or last - timedelta(days=default_days - 1)
     selectors.validate_range(first, last)
     return first, last
@@ -173,8 +175,9 @@ class StepIn(StrictIn):
 
 class FunnelIn(StrictIn):
     steps: list[StepIn] = Field(..., min_length=2, max_length=10)
-    first: date | None = None
-    last: date | None = None
+    # JSON has no date type: ISO strings are what a date looks like here
+    first: date | None = Field(None, strict=False)
+    last: date | None = Field(None, strict=False)
     window_hours: int = Field(24, ge=1, le=720)
     breakdown: Literal["", "scene", "channel", "utm_source", "platform"] = ""
 
@@ -212,9 +215,9 @@ def list_funnels(request: HttpRequest) -> Any:
 
 
 @manage_router.post(
-    "/analytics/funnels", response={201: FunnelOut}, auth=requires(P.ANALYTICS_VIEW)
+    "/analytics/funnels", response={201: FunnelOut}, auth=requires(P.ANALYTICS_ALERTS)
 )
-def save_funnel(request: HttpRequest, payload: FunnelSaveIn) -> tuple[int, Funnel]:
+def save_funnel(request: HttpRequest, payload: FunnelSaveIn) -> Status[Funnel]:
     principal = principal_of(request)
     funnel = services.save_funnel(
         name=payload.name,
@@ -222,7 +225,7 @@ def save_funnel(request: HttpRequest, payload: FunnelSaveIn) -> tuple[int, Funne
         window_hours=payload.window_hours,
         actor=getattr(principal, "operator", None),
     )
-    return 201, funnel
+    return Status(201, funnel)
 
 
 class FunnelReportQuery(RangeQuery):

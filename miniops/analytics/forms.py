@@ -28,6 +28,11 @@ class RangeForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         first, last = data.get("first"), data.get("last")
+        for name in ("first", "last"):
+            value = data.get(name)
+            if value and not selectors.EARLIEST <= value <= selectors.LATEST:
+                self.add_error(name, _("A date between 2000 and 2099."))
+                return data
         if first and last:
             if last < first:
                 self.add_error("last", _("The end is before the start."))
@@ -47,6 +52,10 @@ class TrendForm(RangeForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         first, last = data.get("compare_first"), data.get("compare_last")
+        for name, value in (("compare_first", first), ("compare_last", last)):
+            if value and not selectors.EARLIEST <= value <= selectors.LATEST:
+                self.add_error(name, _("A date between 2000 and 2099."))
+                return data
         if bool(first) != bool(last):
             self.add_error("compare_last", _("Give both ends of the compared range."))
         elif first and last:

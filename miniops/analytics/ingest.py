@@ -24,6 +24,7 @@ Every field of an event except ``uuid``, ``name`` and ``ts`` may be left out;
 
 from __future__ import annotations
 
+import re
 import uuid as uuid_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -150,6 +151,52 @@ def _storable(event: EventIn) -> bool:
     return _clean(msgspec.to_builtins(event, str_keys=True))
 
 
+MAX_DEPTH = 8
+INT64 = 2**63
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _properties_problem(properties: dict[str, Any]) -> str | None:
+    """Why ``properties`` cannot be stored, or None: nesting deeper than MAX_DEPTH,
+    or an integer outside 64 bits (neither JSON column type takes it)."""
+    stack: list[tuple[Any, int]] = [(properties, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                return f"properties nest deeper than {MAX_DEPTH} levels"
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                return f"properties nest deeper than {MAX_DEPTH} levels"
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+            return "an integer in properties does not fit in 64 bits"
+    return None
+
+
+def _decode_outer(body: bytes) -> tuple[BatchIn, bool]:
+    """The batch, and whether lone surrogates were replaced by NUL escapes."""
+    try:
+        return _batch_decoder.decode(body), False
+    except msgspec.ValidationError as exc:
+        raise BatchError(_reason(exc)) from None
+    except RecursionError:
+        raise BatchError("the body is nested too deeply") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        if _LONE_SURROGATE.search(body):
+            # One event's broken emoji must not lose the batch: mark it so that
+            # only that event is refused (NUL is refused per event below).
+            try:
+                return _batch_decoder.decode(_LONE_SURROGATE.sub(rb"\\u0000", body)), True
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+                pass
+        raise BatchError("the body is not valid JSON in UTF-8") from None
+
+
 def decode_batch(
     body: bytes,
     *,
@@ -160,13 +207,8 @@ def decode_batch(
     """(rows to store, refusals ``{"index", "reason"}``) for a request body."""
     if len(body) > MAX_BATCH_BYTES:
         raise BatchError(f"a batch is at most {MAX_BATCH_BYTES // 1024} KB")
-    try:
-        batch = _batch_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise BatchError(_reason(exc)) from None
-    except msgspec.DecodeError:
-        raise BatchError("the body is not valid JSON") from None
-    suspicious = b"\\u0000" in body or b"\\ud" in body or b"\\uD" in body
+    batch, rescued = _decode_outer(body)
+    suspicious = rescued or b"\\u0000" in body or b"\\ud" in body or b"\\uD" in body
     if suspicious and not _clean(msgspec.to_builtins([batch.anonymous_id, batch.device])):
         raise BatchError("NUL or a lone surrogate in anonymous_id or device")
     received_ms = received.timestamp() * 1000
@@ -184,11 +226,18 @@ def decode_batch(
             continue
         try:
             event = _event_decoder.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            refused.append({"index": index, "reason": str(exc)})
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+            refused.append({"index": index, "reason": str(exc)[:200]})
+            continue
+        except RecursionError:
+            refused.append({"index": index, "reason": "nested too deeply"})
             continue
         if suspicious and not _storable(event):
             refused.append({"index": index, "reason": "NUL or a lone surrogate in a string"})
+            continue
+        problem = _properties_problem(event.properties) if event.properties else None
+        if problem is not None:
+            refused.append({"index": index, "reason": problem})
             continue
         corrected_ms = event.ts + skew_ms
         if corrected_ms > newest_ms:

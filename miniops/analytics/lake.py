@@ -96,6 +96,7 @@ def read_manifest() -> dict[str, Any]:
 
 def _write_manifest(manifest: dict[str, Any]) -> None:
     manifest["version"] = int(manifest.get("version", 0)) + 1
+    manifest["generation"] = uuid.uuid4().hex  # unique even after a reset
     manifest["written_at"] = timezone.now().isoformat()
     tmp = _manifest_path().with_suffix(f".{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(manifest))
@@ -142,8 +143,16 @@ def _write_part(after: int, last: int, settled: Any, target: Path) -> int:
     columns = ", ".join(EXPORT_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Line breaks inside values are flattened: DuckDB's CSV reader trips on
+            # a bare carriage return even inside quotes. (JSON escapes its own.)
+            selected = ", ".join(
+                f"translate({name}, E'\\r\\n', '  ')"
+                if _CSV_TYPES[name] == "VARCHAR" and name != "properties"
+                else name
+                for name in EXPORT_COLUMNS
+            )
             sql = (
-                f"COPY (SELECT {columns} FROM analytics_event "
+                f"COPY (SELECT {selected} FROM analytics_event "
                 f"WHERE id > {int(after)} AND id <= {int(last)} ORDER BY id) "
                 "TO STDOUT WITH (FORMAT csv)"
             )
@@ -158,7 +167,7 @@ def _write_part(after: int, last: int, settled: Any, target: Path) -> int:
             with open(tmp_csv, "w", newline="") as out:
                 writer = csv.writer(out)
                 while rows := cursor.fetchmany(20_000):
-                    writer.writerows(rows)
+                    writer.writerows([_flat(value) for value in row] for row in rows)
     types = ", ".join(f"'{name}': '{kind}'" for name, kind in _CSV_TYPES.items())
     tmp_parquet = target.with_name(f"{target.stem}.{uuid.uuid4().hex}.tmp.parquet")
     with duckdb.connect() as db:
@@ -182,6 +191,12 @@ _CSV_OPTIONS = (
     "header = false, auto_detect = false, delim = ',', nullstr = '', quote = '\"', "
     "escape = '\"', allow_quoted_nulls = false"
 )
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\r", " ").replace("\n", " ")
+    return value
 
 
 def _write_dimensions() -> None:
@@ -283,7 +298,7 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     ``visitor`` and ``mid``) and ``members``; None of the lake exists yet → the
     views are empty."""
     manifest = read_manifest()
-    version = manifest.get("version", 0)
+    version = manifest.get("generation") or manifest.get("version", 0)
     db = getattr(_local, "db", None)
     if db is None:
         db = duckdb.connect()

@@ -43,7 +43,7 @@ CHECKPOINT = "rollups"
 def _duration_seconds(low: str, high: str) -> str:
     if connection.vendor == "postgresql":
         return f"EXTRACT(EPOCH FROM ({high} - {low}))"
-    return f"ROUND((julianday({high}) - julianday({low})) * 86400.0)"
+    return f"((julianday({high}) - julianday({low})) * 86400.0)"
 
 
 def _visitor_sql() -> str:
@@ -62,9 +62,10 @@ def _visitor_sql() -> str:
     """
 
 
-def rebuild_day(day: date, *, cascade: bool = True) -> None:
+def rebuild_day(day: date, *, cascade: bool = True) -> set[date]:
     """Rebuild every rollup of ``day`` from the raw data. ``cascade``: also the
-    WAU/MAU of the later days whose windows include it."""
+    WAU/MAU of the later days whose windows include it. Returns the later days
+    whose figures this changed (a visitor's first visit moved to ``day``)."""
     with transaction.atomic(), connection.cursor() as cursor:
         for model in (VisitorDay, EventDay, SourceDay):
             model.objects.filter(day=day).delete()
@@ -84,6 +85,13 @@ def rebuild_day(day: date, *, cascade: bool = True) -> None:
               ON f.visitor = agg.visitor AND f.n = 1
             """,
             [day, day, day],
+        )
+        # A late event can make this the first visit of someone first seen on a
+        # later day: that day's "new visitors" changes too.
+        moved = set(
+            VisitorFirst.objects.filter(
+                visitor__in=VisitorDay.objects.filter(day=day).values("visitor"), first_day__gt=day
+            ).values_list("first_day", flat=True)
         )
         least = "LEAST" if connection.vendor == "postgresql" else "MIN"
         cursor.execute(
@@ -136,7 +144,7 @@ def rebuild_day(day: date, *, cascade: bool = True) -> None:
                 "visitors": summary["visitors"],
                 "new_visitors": VisitorFirst.objects.filter(first_day=day).count(),
                 "sessions": sessions,
-                "session_seconds": int(session_seconds or 0),
+                "session_seconds": round(float(session_seconds or 0)),
                 "new_members": commerce["new_members"],
                 "orders": commerce["orders"],
                 "paid_orders": commerce["paid_orders"],
@@ -148,6 +156,7 @@ def rebuild_day(day: date, *, cascade: bool = True) -> None:
             },
         )
         _rolling_actives(day, min(local_date(), day + timedelta(days=29)) if cascade else day)
+    return moved
 
 
 def _commerce(day: date) -> dict[str, Any]:
@@ -263,9 +272,14 @@ def run() -> list[date]:
     state, _ = FillState.objects.get_or_create(name=CHECKPOINT)
     FillState.objects.filter(pk=state.pk).update(state="running", last_run=timezone.now())
     days = take_dirty_days()
+    done: list[date] = []
     try:
-        for day in days:
-            rebuild_day(day)
+        todo = list(days)
+        while todo:
+            day = todo.pop(0)
+            moved = rebuild_day(day)
+            done.append(day)
+            todo.extend(sorted(d for d in moved if d not in todo))
     except Exception as exc:
         # Put the marks back: the next run retries those days.
         now = timezone.now()
@@ -275,17 +289,21 @@ def run() -> list[date]:
         FillState.objects.filter(pk=state.pk).update(state="failed", last_error=repr(exc)[:2000])
         raise
     FillState.objects.filter(pk=state.pk).update(state="done", last_error="")
-    return days
+    return done
 
 
 def rebuild_range(first: date, last: date) -> int:
     """Rebuild every day in [first, last] (``manage.py analytics_rebuild``)."""
     count = 0
     current = first
+    moved: set[date] = set()
     while current <= last:
-        rebuild_day(current, cascade=False)
+        moved |= rebuild_day(current, cascade=False)
+        moved.discard(current)
         current += timedelta(days=1)
         count += 1
+    for day in sorted(d for d in moved if d > last):
+        rebuild_day(day, cascade=False)
     # the later days' WAU/MAU windows include the rebuilt ones
     _rolling_actives(last + timedelta(days=1), min(local_date(), last + timedelta(days=29)))
     return count

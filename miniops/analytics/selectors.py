@@ -452,7 +452,7 @@ def _step_condition(step: dict[str, Any], alias: str = "") -> tuple[str, list[An
             condition += f" AND CAST({prefix}{prop} AS VARCHAR) = ?"
         else:
             condition += f" AND json_extract_string({prefix}properties, ?) = ?"
-            params.append("$." + prop.replace('"', ""))
+            params.append(f'$."{prop}"')  # names are [A-Za-z0-9_] (services.clean_steps)
         params.append(
             str(step["value"]).lower() if isinstance(step["value"], bool) else str(step["value"])
         )
@@ -479,15 +479,15 @@ def funnel(
     for _c, p in conditions:
         params += p
     ctes.append(
-        f"e AS (SELECT visitor, ts, name, {', '.join(sorted(FILTER_COLUMNS | BREAKDOWNS))}, "
+        f"e AS (SELECT id, visitor, ts, name, {', '.join(sorted(FILTER_COLUMNS | BREAKDOWNS))}, "
         f"properties FROM ev WHERE visitor IS NOT NULL AND day >= ? AND day <= ? AND ({any_step}))"
     )
     params = [first, last + timedelta(days=window_hours // 24 + 1), *params]
     first_condition, first_params = _step_condition(steps[0])
     ctes.append(
-        "s1 AS (SELECT visitor, grp, t1 FROM ("
-        f"SELECT visitor, {group} AS grp, ts AS t1, "
-        "ROW_NUMBER() OVER (PARTITION BY visitor ORDER BY ts) AS n "
+        "s1 AS (SELECT visitor, grp, t1, i1 FROM ("
+        f"SELECT visitor, {group} AS grp, ts AS t1, id AS i1, "
+        "ROW_NUMBER() OVER (PARTITION BY visitor ORDER BY ts, id) AS n "
         f"FROM e WHERE ({first_condition}) AND ts >= ? AND ts < ?) WHERE n = 1)"
     )
     start, end = range_bounds(first, last)
@@ -495,11 +495,14 @@ def funnel(
     for index in range(1, len(steps)):
         condition, step_params = _step_condition(steps[index], "e")
         previous = f"s{index}"
-        carried = ", ".join(f"p.t{i}" for i in range(1, index + 1))
+        carried = ", ".join(f"p.t{i}, p.i{i}" for i in range(1, index + 1))
+        # strictly after the previous step's event (one event is never two steps)
+        after = f"(e.ts > p.t{index} OR (e.ts = p.t{index} AND e.id > p.i{index}))"
         ctes.append(
-            f"s{index + 1} AS (SELECT p.visitor, p.grp, {carried}, MIN(e.ts) AS t{index + 1} "
+            f"s{index + 1} AS (SELECT p.visitor, p.grp, {carried}, MIN(e.ts) AS t{index + 1}, "
+            f"arg_min(e.id, e.ts) AS i{index + 1} "
             f"FROM {previous} p JOIN e ON e.visitor = p.visitor AND ({condition}) "
-            f"AND e.ts >= p.t{index} AND e.ts <= p.t1 + {window} "
+            f"AND {after} AND e.ts <= p.t1 + {window} "
             f"GROUP BY p.visitor, p.grp, {carried})"
         )
         params += step_params
@@ -718,9 +721,15 @@ def realtime_snapshot(minutes: int = 60) -> dict[str, Any]:
     }
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def validate_range(first: date, last: date) -> None:
     from miniops.core.errors import InvalidInput
 
+    for name, value in (("first", first), ("last", last)):
+        if not EARLIEST <= value <= LATEST:
+            raise InvalidInput(fields={name: _("A date between 2000 and 2099.")})
     if last < first:
         raise InvalidInput(fields={"last": _("The end is before the start.")})
     if (last - first).days >= MAX_RANGE_DAYS:

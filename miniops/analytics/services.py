@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from miniops.analytics import ingest, realtime, storage
-from miniops.analytics.models import Alert, Event, Funnel, VisitorAlias
+from miniops.analytics.models import Alert, Event, Funnel, VisitorAlias, VisitorFirst
 from miniops.core import localcache
 from miniops.core.errors import InvalidInput, NotFound
 from miniops.core.events import ServerEvent
@@ -66,8 +67,9 @@ def count_live(rows: Iterable[ingest.Row]) -> None:
         minute = realtime.minute_of(row.ts)
         if not realtime.is_live(minute):
             continue
-        batch.visitor(minute, visitor_key(row.member_id, row.anonymous_id))
-        if row.name == PAGE_VIEW:
+        if row.source == "client":  # an operator shipping an order is not a visit
+            batch.visitor(minute, visitor_key(row.member_id, row.anonymous_id))
+        if row.name == PAGE_VIEW and row.source == "client":
             batch.add("pageviews", minute)
             if row.path:
                 batch.page(minute, row.path)
@@ -190,6 +192,8 @@ def merge_anonymous(*, anonymous_id: str, member_id: int) -> bool:
         anonymous_id=anonymous_id, defaults={"member_id": member_id}
     )
     if created:
+        # The visitor counted as "a<id>" until now is this member from here on.
+        VisitorFirst.objects.filter(visitor=f"a{anonymous_id}").delete()
         days = set(
             Event.objects.filter(anonymous_id=anonymous_id, member_id__isnull=True)
             .values_list("day", flat=True)
@@ -216,6 +220,7 @@ def mark_dirty(days: Iterable[date]) -> None:
 
 # --- funnels and alerts -------------------------------------------------------------------
 MAX_STEPS = 10
+PROPERTY_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def clean_steps(steps: Any) -> list[dict[str, Any]]:
@@ -230,8 +235,10 @@ def clean_steps(steps: Any) -> list[dict[str, Any]]:
         if not isinstance(name, str) or not 1 <= len(name) <= 64:
             raise InvalidInput(fields={f"steps.{index}.event": _("An event name is required.")})
         prop, value = step.get("property") or "", step.get("value")
-        if not isinstance(prop, str) or len(prop) > 64:
-            raise InvalidInput(fields={f"steps.{index}.property": _("At most 64 characters.")})
+        if not isinstance(prop, str) or not PROPERTY_NAME.fullmatch(prop or "x"):
+            raise InvalidInput(
+                fields={f"steps.{index}.property": _("Letters, digits and _ only; at most 64.")}
+            )
         if prop and not isinstance(value, str | int | float | bool):
             raise InvalidInput(fields={f"steps.{index}.value": _("A value to match.")})
         cleaned.append(

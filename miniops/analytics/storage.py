@@ -63,10 +63,18 @@ def _insert_postgresql(rows: Sequence[Row]) -> list[Row]:
 
 
 def _copy(rows: Sequence[Row], Jsonb: Any) -> list[Row]:
+    # Inside a caller's transaction the staging table may come from a part of it
+    # that later rolls back, and ON COMMIT has not emptied it: make sure it exists
+    # and is empty. In our own transaction (the request path) the per-connection
+    # flag saves that round trip.
+    nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         pg = raw.connection
-        if not getattr(pg, "_miniops_stage", False):
+        if nested:
+            raw.execute(_STAGE_DDL)
+            raw.execute(f"DELETE FROM {STAGE}")
+        elif not getattr(pg, "_miniops_stage", False):
             raw.execute(_STAGE_DDL)
             pg._miniops_stage = True
         with raw.copy(f"COPY {STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:

@@ -124,7 +124,9 @@ PERMISSIONS: dict[P, PermissionDef] = {
             _("See behaviour analytics: overview, trends, retention, funnels, sources, live"),
         ),
         PermissionDef(P.ANALYTICS_EXPORT, _ANALYTICS, _("Export analytics reports (CSV / XLSX)")),
-        PermissionDef(P.ANALYTICS_ALERTS, _ANALYTICS, _("Create and change alert rules")),
+        PermissionDef(
+            P.ANALYTICS_ALERTS, _ANALYTICS, _("Create and change alert rules and saved funnels")
+        ),
     ]
 }
 

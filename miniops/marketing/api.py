@@ -267,8 +267,10 @@ def flash_buy(request: HttpRequest, payload: FlashBuyIn, item_id: int = ID) -> H
     409 ``sold_out`` (answered without touching the database when Redis is
     configured), ``flash_limit_reached``, ``flash_not_started``, ``flash_ended``;
     503 ``flash_unavailable`` when Redis is down."""
+    auth = request.auth  # type: ignore[attr-defined]
     status, body = flash.buy(
-        member=me_of(request),
+        member_id=auth.member_id,
+        load_member=lambda: auth.member,
         item_id=item_id,
         quantity=payload.quantity,
         address_id=payload.address_id,

@@ -167,7 +167,7 @@ class Level(models.Model):
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True)
     growth_threshold = models.PositiveIntegerField(_("growth value needed"), default=0)
     discount_percent = models.PositiveSmallIntegerField(
-        _("member price (% off)"), default=0, help_text=_("0 to 30")
+        _("member price (percent off)"), default=0, help_text=_("0 to 30")
     )
     points_multiplier = models.DecimalField(
         _("points multiplier"), max_digits=3, decimal_places=1, default=1
@@ -534,7 +534,7 @@ class TimedDiscount(models.Model):
         verbose_name=_("SKU"),
     )
     #: percent off (1-99) or a fixed price for the SKU
-    percent_off = models.PositiveSmallIntegerField(_("% off"), null=True, blank=True)
+    percent_off = models.PositiveSmallIntegerField(_("percent off"), null=True, blank=True)
     price = MoneyField(_("price (fen)"), null=True, blank=True)
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))

@@ -10,20 +10,31 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from miniops.core import crypto
+from miniops.core import crypto, localcache
 from miniops.core.masking import mask_address, mask_name, mask_phone
 from miniops.members.models import Address, BrowsingHistory, Favourite, Member, MemberSession
 
 SESSION_KEY = "msess:{}"
+LOCAL_TTL = 2.0
 _PHONE_LIKE = re.compile(r"\+?[\d\s-]{7,20}")
 
 
 def session_is_open(session_id: uuid.UUID, member_id: int) -> bool:
-    """Is this member session still open? One cache read; the database on a miss."""
+    """Is this member session still open? This process's 2-second memo, then one
+    cache read, then the database on a miss. A revoked session (logout, block) is
+    refused at once by the process that revoked it and within two seconds by the
+    others."""
     key = SESSION_KEY.format(session_id.hex)
+    cached = localcache.get_or_load(
+        key, LOCAL_TTL, lambda: _shared_session(key, session_id, member_id)
+    )
+    return bool(cached == member_id)
+
+
+def _shared_session(key: str, session_id: uuid.UUID, member_id: int) -> int:
     cached = cache.get(key)
     if cached is not None:
-        return bool(cached == member_id)
+        return int(cached)
     from django.conf import settings
 
     now = timezone.now()
@@ -34,8 +45,9 @@ def session_is_open(session_id: uuid.UUID, member_id: int) -> bool:
         expires_at__gt=now,
         member__status="active",
     ).exists()
-    cache.set(key, member_id if is_open else 0, timeout=settings.MINIOPS_MEMBER_ACCESS_MINUTES * 60)
-    return is_open
+    value = member_id if is_open else 0
+    cache.set(key, value, timeout=settings.MINIOPS_MEMBER_ACCESS_MINUTES * 60)
+    return value
 
 
 def search_members(query: str) -> QuerySet[Member]:

@@ -18,7 +18,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from miniops.core import audit, crypto, events
+from miniops.core import audit, crypto, events, localcache
 from miniops.core.errors import (
     Conflict,
     Forbidden,
@@ -193,7 +193,14 @@ def revoke_session(*, session_id: uuid.UUID, reason: str) -> None:
     MemberSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoke_reason=reason
     )
-    transaction.on_commit(lambda: cache.delete(SESSION_KEY.format(session_id.hex)))
+    key = SESSION_KEY.format(session_id.hex)
+    localcache.forget(key)
+
+    def forget() -> None:
+        cache.delete(key)
+        localcache.forget(key)
+
+    transaction.on_commit(forget)
 
 
 def revoke_all_sessions(*, member: Member, reason: str) -> int:
@@ -204,7 +211,15 @@ def revoke_all_sessions(*, member: Member, reason: str) -> int:
     )
     MemberSession.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoke_reason=reason)
     keys = [SESSION_KEY.format(pk.hex) for pk in ids]
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    for key in keys:
+        localcache.forget(key)
+
+    def forget() -> None:
+        cache.delete_many(keys)
+        for key in keys:
+            localcache.forget(key)
+
+    transaction.on_commit(forget)
     return len(ids)
 
 

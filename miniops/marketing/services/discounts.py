@@ -18,12 +18,14 @@ def validate(discount: TimedDiscount) -> None:
     if (discount.product_id is None) == (discount.sku_id is None):
         errors["product"] = _("Choose a product or one SKU.")
     if (discount.percent_off is None) == (discount.price is None):
-        errors["percent_off"] = _("Give either a % off or a price.")
+        errors["percent_off"] = _("Give either a percent off or a price.")
     if discount.percent_off is not None and not 1 <= discount.percent_off <= 99:
         errors["percent_off"] = _("Between 1 and 99.")
     if discount.price is not None:
         if discount.sku_id is None:
-            errors["price"] = _("A fixed price is for one SKU; use % off for a whole product.")
+            errors["price"] = _(
+                "A fixed price is for one SKU; use percent off for a whole product."
+            )
         elif discount.price < 1:
             errors["price"] = _("At least 1 fen.")
         elif discount.sku is not None and discount.price >= discount.sku.price:

@@ -274,7 +274,9 @@ def evaluate_levels(member_ids: list[int] | None = None) -> int:
     if member_ids is not None:
         rows = rows.filter(member_id__in=member_ids)
     changed = 0
-    for row in rows.iterator(chunk_size=2000):
+    # Read first, write after: a cursor held open while writing upgrades a read
+    # snapshot to a write on SQLite, which fails if anyone wrote meanwhile.
+    for row in list(rows.only("member_id", "growth", "level_id")):
         target = level_for(row.growth, levels)
         if (target.pk if target else None) == row.level_id:
             continue
