@@ -181,8 +181,8 @@ def usable(coupon: Coupon, member_id: int | None, level_rank: int | None) -> str
         return "not_unused"
     if coupon.valid_from > now or (coupon.valid_until and coupon.valid_until <= now):
         return "expired"
-    if not template.is_active:
-        return "inactive"
+    # A stopped template (is_active False) claims and issues no more, but coupons
+    # already held stay valid until their own end: the console says so.
     if (
         template.level_only
         and template.auto_level is not None
@@ -287,6 +287,7 @@ def free_shipping_step(quote: Quote) -> None:
     )
     wanted = bool(quote.context.get("free_shipping_coupon")) or level_free
     if wanted and quote.shipping_fee and quote.deliverable:
+        quote.context["shipping_saved"] = quote.shipping_fee  # the coupon's cost
         quote.shipping_fee = 0
         quote.shipping_note = _("Free shipping")
 
@@ -304,7 +305,8 @@ def suggest_coupons(quote: Quote) -> list[dict[str, Any]]:
         if usable(coupon, quote.member_id, rank) is not None:
             continue
         if coupon.template.kind == CouponTemplate.Kind.FREE_SHIPPING:
-            amount = quote.shipping_fee
+            reaches = eligible_amount(coupon.template, quote) >= coupon.template.min_spend
+            amount = quote.shipping_fee if reaches else 0
         else:
             amount = coupon_discount(coupon, quote)
         if amount > 0:

@@ -66,6 +66,7 @@ def _give(template: CouponTemplate, member_id: int, *, source: str) -> Coupon:
         ).update(issued_count=F("issued_count") + 1)
         if not taken:
             raise Conflict(_("All of these coupons are gone."), code="coupons_gone")
+        template.refresh_from_db(fields=["issued_count"])  # what is left after this one
         held = (
             Coupon.objects.filter(template=template, member_id=member_id).aggregate(n=Max("seq"))[
                 "n"

@@ -23,7 +23,9 @@ def placed(*, order: Any, quote: Any) -> None:
                 reference=order.number,
             )
     if context.get("free_shipping_coupon"):
-        coupons.lock_for_order(int(context["free_shipping_coupon"]), order, quote.shipping_fee)
+        coupons.lock_for_order(
+            int(context["free_shipping_coupon"]), order, int(context.get("shipping_saved") or 0)
+        )
     if context.get("flash_item_id"):
         flash.take(order, int(context["flash_item_id"]), int(context.get("flash_quantity") or 1))
     if context.get("group_buy_id"):

@@ -171,12 +171,6 @@ def test_a_free_shipping_coupon_removes_the_fee(who: Buyer, shipping_800: Any) -
     assert (coupon.status, coupon.order_id) == (CouponStatus.LOCKED, placed.json()["id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG marketing/services/order_hooks.py placed: a free-shipping coupon is locked with "
-    "discount=quote.shipping_fee read after the free-shipping step zeroed it: 0 recorded "
-    "instead of the 800 fee saved, so coupon_stats shows no cost for free-shipping coupons",
-)
 def test_a_free_shipping_coupon_records_the_fee_it_saved(who: Buyer, shipping_800: Any) -> None:
     # given 8.00 shipping and a free-shipping coupon
     coupon = coupon_for(who, kind=Kind.FREE_SHIPPING, value=0, min_spend=0)
@@ -325,12 +319,6 @@ def test_checkout_suggests_the_members_applicable_coupons_best_first(
     assert best.json()["payable"] == 12000 - 2400 + 800
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG marketing/pricing.py suggest_coupons: a free-shipping coupon is suggested "
-    "whatever its min_spend (basket 50.00, min spend 99.00: offered with discount 800), "
-    "although coupon_step then refuses it with 409 coupon_min_spend; expected it not offered",
-)
 def test_a_free_shipping_coupon_below_its_minimum_spend_is_not_suggested(
     who: Buyer, shipping_800: Any
 ) -> None:
@@ -580,12 +568,6 @@ def test_a_partial_refund_keeps_the_coupon_used(
     assert status_of(coupon) == CouponStatus.USED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG marketing/pricing.py usable (with admin.py CouponTemplateAdmin.end_now): "
-    "'Stop now' says coupons already held stay valid, but a held coupon of a stopped template "
-    "is refused at checkout with 409 coupon_inactive; expected it to apply",
-)
 def test_coupons_already_held_stay_valid_after_the_campaign_is_stopped(
     who: Buyer, console_as: Any
 ) -> None:

@@ -57,12 +57,6 @@ def test_a_member_claims_a_public_coupon_with_an_absolute_window() -> None:
     assert [c["id"] for c in mine] == [coupon.pk]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG marketing/api.py claim_coupon (via services/coupons.py _give): the 201 answer's "
-    "template.left is read before the claim's conditional UPDATE: 5 of 5 left after taking "
-    "one, expected 4",
-)
 def test_the_claim_answer_says_how_many_are_left_after_the_claim() -> None:
     # given a coupon of which 5 exist
     template = factories.coupon_template(total_quantity=5)
