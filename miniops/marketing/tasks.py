@@ -1,10 +1,14 @@
 """Marketing jobs: group deadlines every minute; coupon and points expiry, level
 evaluation and birthday coupons daily."""
 
+import logging
+
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
 from miniops.marketing.services import coupons, groups, points
+
+logger = logging.getLogger(__name__)
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -24,7 +28,12 @@ def expire_coupons() -> None:
 @db_periodic_task(crontab(hour="2", minute="10"))
 @lock_task("marketing-daily")
 def daily() -> None:
-    """Points expiry, level evaluation, birthday coupons (after midnight)."""
+    """Points expiry, level evaluation, birthday coupons (after midnight), and a
+    check that every cached points balance equals its ledger (drift is logged as
+    an error for the operators; ``manage.py points_check --fix`` corrects it)."""
     points.expire_points()
     points.evaluate_levels()
     coupons.birthday_coupons()
+    drift = points.check_balances()
+    if drift:
+        logger.error("points balances differ from the ledger: %s", drift[:20])

@@ -202,17 +202,32 @@ def expire_points(today: date | None = None) -> int:
 
 def check_balances(*, fix: bool = False) -> list[tuple[int, int, int]]:
     """Members whose cached balance differs from the sum of their ledger:
-    [(member_id, cached, ledger)]. ``fix`` writes the ledger's figure."""
+    [(member_id, cached, ledger)]. A first pass compares without locks; each
+    suspect is then re-checked with its balance row locked, so a spend committing
+    meanwhile is never reported (or "fixed") as drift. ``fix`` writes the
+    ledger's figure."""
     ledger = dict(
         PointsEntry.objects.values("member_id")
         .annotate(n=Sum("delta"))
         .values_list("member_id", "n")
     )
+    cached_all = dict(MemberStanding.objects.values_list("member_id", "points"))
+    suspects = sorted(
+        member_id
+        for member_id in set(ledger) | set(cached_all)
+        if int(ledger.get(member_id) or 0) != cached_all.get(member_id, 0)
+    )
     wrong = []
-    for member_id, cached in MemberStanding.objects.values_list("member_id", "points"):
-        actual = int(ledger.get(member_id, 0) or 0)
-        if actual != cached:
-            wrong.append((member_id, cached, actual))
+    for member_id in suspects:
+        with transaction.atomic():
+            standing(member_id)
+            row = MemberStanding.objects.select_for_update().get(member_id=member_id)
+            actual = (
+                PointsEntry.objects.filter(member_id=member_id).aggregate(n=Sum("delta"))["n"] or 0
+            )
+            if actual == row.points:
+                continue
+            wrong.append((member_id, row.points, actual))
             if fix:
                 MemberStanding.objects.filter(member_id=member_id).update(points=actual)
     return wrong
