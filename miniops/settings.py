@@ -158,6 +158,8 @@ MIDDLEWARE = [
     "miniops.core.middleware.HtmlOnlyCSPMiddleware",
     "miniops.core.audit.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
+    # last: answers sold-out flash purchases before routing (see its docstring)
+    "miniops.marketing.middleware.FlashSoldOutMiddleware",
 ]
 
 ROOT_URLCONF = "miniops.urls"

@@ -33,6 +33,21 @@ def get_or_load(key: str, ttl: float, load: Callable[[], T]) -> T:
     return value
 
 
+def get(key: str) -> Any:
+    """The value under ``key`` if it is still fresh, else None."""
+    hit = _store.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
+def put(key: str, ttl: float, value: Any) -> None:
+    with _lock:
+        if len(_store) >= _MAX_ENTRIES:
+            _store.clear()
+        _store[key] = (time.monotonic() + ttl, value)
+
+
 def forget(prefix: str = "") -> None:
     with _lock:
         for key in [k for k in _store if k.startswith(prefix)]:

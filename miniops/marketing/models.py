@@ -139,7 +139,7 @@ class Coupon(models.Model):
     status = models.CharField(
         max_length=8, choices=CouponStatus.choices, default=CouponStatus.UNUSED
     )
-    source = models.CharField(max_length=16, default="claim")  # claim, issue, auto:<rule>, points
+    source = models.CharField(max_length=32, default="claim")  # claim, issue, auto:<rule>, points
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
     order = models.ForeignKey(

@@ -40,6 +40,15 @@ class MemberPrincipal:
         return True
 
 
+def principal_from_header(authorization: str) -> MemberPrincipal | None:
+    """The member of an ``Authorization: Bearer …`` header, or None (for callers
+    outside django-ninja, which parses the header itself)."""
+    scheme, _sep, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return _principal(token.strip())
+
+
 def _principal(token: str) -> MemberPrincipal | None:
     claims = tokens.parse_access(token)
     if claims is None or not selectors.session_is_open(claims.session_id, claims.member_id):

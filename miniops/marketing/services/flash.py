@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -58,6 +59,16 @@ local left = redis.call('HINCRBY', KEYS[2], ARGV[1], -tonumber(ARGV[2]))
 if left <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
 if ARGV[3] ~= '' then redis.call('HDEL', KEYS[3], ARGV[3]) end
 return 1
+"""
+# What GATE would answer, taking nothing: -1 only when GATE would say sold out.
+PEEK = """
+local stock = redis.call('GET', KEYS[1])
+if not stock then return -2 end
+if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then return -4 end
+local bought = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if bought + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return -3 end
+if tonumber(stock) < tonumber(ARGV[2]) then return -1 end
+return 0
 """
 SOLD_OUT, LOADED_NOT, LIMIT, REPLAY = -1, -2, -3, -4
 
@@ -141,6 +152,7 @@ def load_gate(item_id: int) -> None:
 
 def reset_gate(item_id: int) -> None:
     """Rebuild the gate from the database (after the item's stock changed)."""
+    localcache.forget(_sold_out_key(item_id))
     client = get_redis()
     if client is None:
         return
@@ -174,6 +186,7 @@ def _gate(view: ItemView, member_id: int, quantity: int, key: str) -> int:
 
 
 def _release_gate(item_id: int, member_id: int, quantity: int, key: str = "") -> None:
+    localcache.forget(_sold_out_key(item_id))
     client = get_redis()
     if client is None:
         return
@@ -181,6 +194,78 @@ def _release_gate(item_id: int, member_id: int, quantity: int, key: str = "") ->
         _script(client, RELEASE)(keys=_keys(item_id), args=[member_id, quantity, key])
     except Exception:  # the gate then undersells until reset; never oversells
         logger.exception("could not give flash item %s back to the gate", item_id)
+
+
+def sold_out_early(item_id: int, *, authorization: str, key: str, body: bytes) -> bool:
+    """True when ``buy`` would certainly answer 409 ``sold_out`` to this request —
+    a signed-in member, a well-formed body, the sale running, Redis saying no
+    units are left for a request it has not seen (not a retry) from a member
+    under their limit — decided with one read-only Redis call and no query. Any
+    doubt answers False and the request takes the full path, which gives every
+    other answer (401, 422, replays, limits) exactly as before."""
+    client = get_redis()
+    if client is None or not key or not authorization:
+        return False
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(payload, dict) or not set(payload) <= {"quantity", "address_id", "remark"}:
+        return False
+    quantity, address_id = payload.get("quantity"), payload.get("address_id")
+    remark = payload.get("remark", "")
+    if (
+        type(quantity) is not int
+        or type(address_id) is not int
+        or not isinstance(remark, str)
+        or len(remark) > 200
+        or not 1 <= address_id < 2**63
+    ):
+        return False
+    from miniops.members.apiauth import principal_from_header
+
+    principal = principal_from_header(authorization)
+    if principal is None:
+        return False
+    try:
+        view = item_view(item_id)
+        check_window(view)
+    except (NotFound, IllegalTransition):
+        return False
+    if not 1 <= quantity <= view.per_member_limit:
+        return False
+    holders = localcache.get(_sold_out_key(item_id))
+    if holders is not None:
+        # Sold out a moment ago in this process: certain for anyone holding none
+        # of the item (a holder may be retrying a purchase that went through).
+        return principal.member_id not in holders
+    keys = _keys(item_id)
+    try:
+        answer = _script(client, PEEK)(
+            keys=keys, args=[principal.member_id, quantity, view.per_member_limit, key]
+        )
+        if int(answer) != SOLD_OUT:
+            return False
+        if quantity == 1:  # nothing at all is left: remember it, with who holds some
+            bought = client.hkeys(keys[1])
+            localcache.put(
+                _sold_out_key(item_id),
+                SOLD_OUT_MEMO_SECONDS,
+                frozenset(int(member) for member in bought),
+            )
+    except Exception:  # Redis down: the full path answers 503
+        return False
+    return True
+
+
+#: How long a process answers "sold out" from memory; units given back by an
+#: unpaid order are on sale again after at most this long (at once in the
+#: process that gave them back).
+SOLD_OUT_MEMO_SECONDS = 1.0
+
+
+def _sold_out_key(item_id: int) -> str:
+    return f"flash:soldout:{item_id}:"
 
 
 def check_window(view: ItemView) -> None:
