@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -268,6 +268,17 @@ def _sold_out_key(item_id: int) -> str:
     return f"flash:soldout:{item_id}:"
 
 
+def _sold_out_in_database(item_id: int, member_id: int, quantity: int) -> bool:
+    holding = FlashPurchase.objects.filter(
+        item_id=OuterRef("pk"), member_id=member_id, quantity__gt=0
+    )
+    return (
+        FlashItem.objects.filter(pk=item_id, stock__lt=F("sold") + quantity)
+        .exclude(Exists(holding))
+        .exists()
+    )
+
+
 def check_window(view: ItemView) -> None:
     now = timezone.now()
     if view.ended_early or view.ends_at <= now:
@@ -321,6 +332,11 @@ def buy(
                 _("You have reached the limit for this item."), code="flash_limit_reached"
             )
         gated = result != REPLAY  # a replay took nothing: nothing to give back
+    elif _sold_out_in_database(view.pk, member_id, quantity):
+        # The embedded path: one read instead of an order transaction that the
+        # conditional UPDATE would refuse anyway. Holders go on (their attempt
+        # may be the retry of a purchase that went through).
+        raise Conflict(_("Sold out."), code="sold_out")
 
     def work() -> tuple[int, Any]:
         from miniops.orders.api import OrderOut, _order_out

@@ -19,10 +19,9 @@ from miniops.marketing.tests.helpers import buyer, error_of, flash_buy, flash_it
 from miniops.orders.models import Order, OrderStatus
 from miniops.orders.services.lifecycle import cancel_order
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(get_redis() is None, reason="the early answer needs the Redis gate"),
-]
+pytestmark = pytest.mark.django_db
+with_redis = pytest.mark.skipif(get_redis() is None, reason="the early answer needs the Redis gate")
+without_redis = pytest.mark.skipif(get_redis() is not None, reason="the embedded path")
 
 
 @pytest.fixture
@@ -35,6 +34,7 @@ def sold_out() -> tuple[FlashItem, Any]:
     return item, first
 
 
+@with_redis
 def test_a_sold_out_attempt_is_409_without_a_query(sold_out: tuple[FlashItem, Any]) -> None:
     item, _first = sold_out
     late = buyer()
@@ -52,6 +52,7 @@ def test_a_sold_out_attempt_is_409_without_a_query(sold_out: tuple[FlashItem, An
     assert flash_sold(item) == 1
 
 
+@with_redis
 def test_a_retry_of_a_purchase_that_went_through_gets_its_order(
     sold_out: tuple[FlashItem, Any],
 ) -> None:
@@ -65,6 +66,7 @@ def test_a_retry_of_a_purchase_that_went_through_gets_its_order(
     assert retried.json()["id"] == Order.objects.get(member=first.member).pk
 
 
+@with_redis
 def test_the_holder_trying_again_gets_the_limit_answer(sold_out: tuple[FlashItem, Any]) -> None:
     item, first = sold_out
     assert flash_buy(buyer(), item).status_code == 409
@@ -72,6 +74,7 @@ def test_the_holder_trying_again_gets_the_limit_answer(sold_out: tuple[FlashItem
     assert error_of(flash_buy(first, item))["code"] == "flash_limit_reached"
 
 
+@with_redis
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
@@ -100,6 +103,7 @@ def test_other_mistakes_keep_their_own_answers(
     assert error_of(answer)["code"] == code
 
 
+@with_redis
 def test_units_given_back_are_on_sale_again_at_once(
     sold_out: tuple[FlashItem, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -117,6 +121,7 @@ def test_units_given_back_are_on_sale_again_at_once(
     assert flash_sold(item) == 1
 
 
+@with_redis
 def test_redis_down_is_not_answered_early(
     sold_out: tuple[FlashItem, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,3 +140,23 @@ def test_redis_down_is_not_answered_early(
     answer = flash_buy(buyer(), item)
     assert answer.status_code == 503
     assert error_of(answer)["code"] == "flash_unavailable"
+
+
+@without_redis
+def test_without_redis_sold_out_is_one_read_and_writes_nothing(
+    sold_out: tuple[FlashItem, Any],
+) -> None:
+    item, first = sold_out
+    late = buyer()
+    flash_buy(late, item)  # the member's session check is cached from here on
+    # when a member holding none tries
+    with CaptureQueriesContext(connection) as queries:
+        answer = flash_buy(late, item, key="late-key")
+    # then one query answers, and nothing is written (no order, no key kept)
+    assert error_of(answer)["code"] == "sold_out"
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert not Order.objects.filter(member=late.member).exists()
+    # and the holder's retry still gets the order it made
+    retried = flash_buy(first, item, key="first-buyer-key")
+    assert retried.status_code == 201, retried.content
+    assert retried.json()["id"] == Order.objects.get(member=first.member).pk
