@@ -9,14 +9,18 @@ everyone else per client IP.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
+from redis.exceptions import RedisError
 
-from miniops.core import counters
+from miniops.core import counters, localcache
 from miniops.core.netutils import client_ip
+
+logger = logging.getLogger("miniops.api")
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -46,9 +50,16 @@ class WindowThrottle(BaseThrottle):
         window = int(now // period)
         # Generous limits are counted in batches (see counters.hit_batched): at most
         # limit/200 requests of slack per process, no Redis round trip on most calls.
-        count = counters.hit_batched(
-            f"thr:{self.scope}:{ident}:{window}", ttl=period + 1, batch=max(1, limit // 200)
-        )
+        try:
+            count = counters.hit_batched(
+                f"thr:{self.scope}:{ident}:{window}", ttl=period + 1, batch=max(1, limit // 200)
+            )
+        except (RedisError, OSError) as exc:
+            # Redis unreachable: the rate limit is off for the moment rather than
+            # every endpoint failing; endpoints that need Redis answer 503 themselves.
+            if localcache.first_time("throttle:redis-down", 10.0):
+                logger.warning("rate limit not counted, Redis unreachable: %s", exc)
+            return True
         if count > limit:
             self._local.wait = (window + 1) * period - now
             return False

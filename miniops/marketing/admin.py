@@ -48,7 +48,7 @@ from miniops.marketing.models import (
     RedeemItem,
     TimedDiscount,
 )
-from miniops.marketing.services import coupons, discounts, flash, groups
+from miniops.marketing.services import coupons, discounts, flash, groups, points
 
 MANAGE: dict[str, str | None] = {
     "view": P.MARKETING_VIEW,
@@ -80,10 +80,11 @@ class ValidatedForm(forms.ModelForm):
         if self.errors:
             return data
         instance = self.instance
+        # Plain columns only: many-to-many fields (a coupon's categories) cannot
+        # even be read on an instance that is not saved yet.
+        columns = {field.name for field in instance._meta.concrete_fields}
         for name, value in data.items():
-            if hasattr(instance, name) and not isinstance(
-                getattr(type(instance), name, None), property
-            ):
+            if name in columns:
                 try:
                     setattr(instance, name, value)
                 except (TypeError, ValueError):
@@ -147,12 +148,28 @@ class IssueDialogForm(BaseDialogForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         raw = str(data.get("member_ids") or "").replace(",", " ").split()
-        if not all(token.isdigit() for token in raw):
+        good = [token for token in raw if token.isascii() and token.isdigit() and len(token) < 19]
+        if len(good) != len(raw):
             self.add_error("member_ids", _("Member ids are whole numbers."))
-        data["ids"] = [int(token) for token in raw if token.isdigit()]
+        if len(good) > 10_000:
+            self.add_error("member_ids", _("At most 10,000 members at once; use a tag."))
+        data["ids"] = [int(token) for token in good]
         if not data["ids"] and not data.get("tag"):
             raise forms.ValidationError(_("Give member ids or a tag."))
         return data
+
+
+class PointsAdjustForm(BaseDialogForm):
+    member_id = forms.IntegerField(
+        label=_("Member id"), min_value=1, max_value=2**63 - 1, widget=UnfoldAdminTextInputWidget
+    )
+    points = forms.IntegerField(
+        label=_("Points (negative to take away)"),
+        min_value=-points.MAX_POINTS_CHANGE,
+        max_value=points.MAX_POINTS_CHANGE,
+        widget=UnfoldAdminTextInputWidget,
+    )
+    note = forms.CharField(label=_("Why"), max_length=255, widget=UnfoldAdminTextInputWidget)
 
 
 @admin.register(CouponTemplate, site=site)
@@ -300,6 +317,44 @@ class PointsEntryAdmin(ReadOnlyConsoleAdmin):
     list_filter = ["reason"]
     search_fields = ["member__nickname", "reference"]
     list_select_related = ["member"]
+    actions_list = ["adjust_points"]
+
+    def has_adjust_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MARKETING_POINTS)
+
+    @action(
+        description=_("Adjust a member's points"),
+        url_path="adjust",
+        permissions=["adjust"],
+        icon="tune",
+        dialog={
+            "title": _("Adjust a member's points"),
+            "description": _(
+                "A correction or goodwill gesture: it goes into the ledger and the audit log."
+            ),
+            "form_class": PointsAdjustForm,
+            "form_submit_text": _("Adjust"),
+        },
+    )
+    def adjust_points(self, request: HttpRequest, form: Any) -> HttpResponseBase:
+        data = form.cleaned_data
+        try:
+            entry = points.adjust(
+                member_id=data["member_id"],
+                delta=data["points"],
+                note=data["note"],
+                actor=operator_of(request),
+            )
+        except DomainError as exc:
+            detail = "; ".join(str(message) for message in exc.fields.values())
+            messages.error(request, f"{exc.message} {detail}".strip())
+        else:
+            messages.success(
+                request,
+                gettext("Done: the member now has %(balance)d points.")
+                % {"balance": entry.balance},
+            )
+        return redirect(request, reverse("console:marketing_pointsentry_changelist"))
 
 
 @admin.register(LevelChange, site=site)
@@ -462,7 +517,13 @@ class GroupBuyAdmin(ConsoleModelAdmin):
     def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         group_buy = get_object_or_404(GroupBuy, pk=object_id)
         try:
-            groups.end_early(group_buy=group_buy, actor=operator_of(request))
+            ended = groups.end_early(group_buy=group_buy, actor=operator_of(request))
+            audit.record(
+                actor=operator_of(request),
+                action=audit.Action.UPDATE,
+                instance=ended,
+                changes={"ended_early_at": [None, str(ended.ended_early_at)]},
+            )
             messages.success(request, gettext("Ended: groups already forming keep their time."))
         except DomainError as exc:
             messages.error(request, str(exc.message))
@@ -513,7 +574,13 @@ class TimedDiscountAdmin(ConsoleModelAdmin):
     def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         discount = get_object_or_404(TimedDiscount, pk=object_id)
         try:
-            discounts.end_early(discount=discount, actor=operator_of(request))
+            ended = discounts.end_early(discount=discount, actor=operator_of(request))
+            audit.record(
+                actor=operator_of(request),
+                action=audit.Action.UPDATE,
+                instance=ended,
+                changes={"ended_early_at": [None, str(ended.ended_early_at)]},
+            )
             messages.success(request, gettext("Ended."))
         except DomainError as exc:
             messages.error(request, str(exc.message))

@@ -215,8 +215,8 @@ class MemberStanding(models.Model):
 
 
 class PointsEntry(models.Model):
-    """The points ledger: append-only (a database trigger refuses updates and deletes
-    on PostgreSQL), one row per movement."""
+    """The points ledger: append-only (a database trigger refuses updates; see
+    migration 0004), one row per movement."""
 
     class Reason(models.TextChoices):
         PURCHASE = "purchase", _("Purchase")
@@ -565,3 +565,24 @@ class TimedDiscount(models.Model):
     @property
     def status(self) -> str:
         return window_status(self.starts_at, self.ends_at, self.ended_early_at is not None)
+
+
+def _register_audit() -> None:
+    """Operators' changes to campaigns go to the audit log (counters that move
+    with every sale are updated in place and never logged)."""
+    from auditlog.registry import auditlog
+
+    auditlog.register(
+        CouponTemplate,
+        exclude_fields=["issued_count"],
+        m2m_fields={"categories", "products", "excluded_products"},
+    )
+    auditlog.register(Level)
+    auditlog.register(RedeemItem)
+    auditlog.register(FlashSession)
+    auditlog.register(FlashItem, exclude_fields=["sold"])
+    auditlog.register(GroupBuy)
+    auditlog.register(TimedDiscount)
+
+
+_register_audit()

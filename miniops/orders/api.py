@@ -2,7 +2,7 @@
 notify endpoint, and the management API for orders."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -75,7 +75,7 @@ class CheckoutIn(StrictIn):
     items: list[ItemIn] | None = Field(None, max_length=50, description="or from_cart=true")
     from_cart: bool = False
     address_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    coupon_ids: list[int] = Field(
+    coupon_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         default_factory=list, max_length=4, description="at most one coupon of each kind"
     )
     points: int = Field(0, ge=0, le=10_000_000, description="points to spend")

@@ -50,7 +50,24 @@ if tonumber(stock) < quantity then return -1 end
 redis.call('DECRBY', KEYS[1], quantity)
 redis.call('HINCRBY', KEYS[2], ARGV[1], quantity)
 redis.call('HSET', KEYS[3], ARGV[4], quantity)
+if redis.call('TTL', KEYS[3]) < 0 then
+  local ttl = redis.call('TTL', KEYS[1])
+  if ttl > 0 then
+    redis.call('EXPIRE', KEYS[2], ttl)
+    redis.call('EXPIRE', KEYS[3], ttl)
+  end
+end
 return tonumber(stock) - quantity
+"""
+# Load the gate from the database, only if absent (a running gate is never
+# overwritten): ARGV = stock, ttl, then member id / quantity pairs.
+LOAD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if #ARGV > 2 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return 1
 """
 RELEASE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -140,14 +157,12 @@ def load_gate(item_id: int) -> None:
             "member_id", "quantity"
         )
     )
-    if client.set(stock_key, item.stock - item.sold, nx=True, ex=ttl):
-        pipe = client.pipeline()
-        pipe.delete(bought_key, request_key)
-        if holdings:
-            pipe.hset(bought_key, mapping={str(k): v for k, v in holdings.items()})
-        pipe.expire(bought_key, ttl)
-        pipe.expire(request_key, ttl)
-        pipe.execute()
+    args: list[Any] = [item.stock - item.sold, ttl]
+    for member_id, quantity in holdings.items():
+        args += [member_id, quantity]
+    # One script: a purchase can never land between the stock appearing and the
+    # holdings being written (it would pass the gate and then be forgotten).
+    _script(client, LOAD)(keys=[stock_key, bought_key, request_key], args=args)
 
 
 def reset_gate(item_id: int) -> None:

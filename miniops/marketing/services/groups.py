@@ -88,7 +88,9 @@ def attach(order: Any, group_buy_id: int, code: str) -> None:
     group_buy = GroupBuy.objects.select_for_update().filter(pk=group_buy_id).first()
     if group_buy is None:
         raise NotFound(_("No such group buy."))
-    if group_buy.status != "running":
+    if not code and group_buy.status != "running":
+        # opening needs a running group buy; joining a forming group does not:
+        # groups already forming keep their time when the group buy ends early
         raise IllegalTransition(_("This group buy is not running."), code="group_buy_not_running")
     if _active_holdings(group_buy, order.member_id) >= group_buy.per_member_limit:
         raise Conflict(
@@ -109,7 +111,8 @@ def attach(order: Any, group_buy_id: int, code: str) -> None:
         group = found
         if group.status != GroupStatus.FORMING or group.expires_at <= now:
             raise IllegalTransition(_("This group is closed."), code="group_closed")
-        if group.paid_count < 1:
+        # open once someone has paid (staying open if that member is later refunded)
+        if not GroupMember.objects.filter(group=group, order__paid_at__isnull=False).exists():
             raise IllegalTransition(_("This group is not open yet."), code="group_not_open")
         seats = (
             GroupMember.objects.filter(group=group)
@@ -118,6 +121,11 @@ def attach(order: Any, group_buy_id: int, code: str) -> None:
         )
         if seats >= group_buy.group_size:
             raise Conflict(_("This group is full."), code="group_full")
+    # A seat given up (the join order was cancelled unpaid, or refunded) can be
+    # taken again: the old row goes, its order keeps its own history.
+    GroupMember.objects.filter(
+        group=group, member_id=order.member_id, order__status__in=["cancelled", "closed"]
+    ).delete()
     try:
         with transaction.atomic():
             GroupMember.objects.create(group=group, member_id=order.member_id, order=order)
@@ -131,12 +139,13 @@ def on_paid(order: Any) -> None:
     )
     if link is None:
         return
-    GroupMember.objects.filter(pk=link.pk).update(paid=True)
     group = Group.objects.select_for_update().get(pk=link.group_id)
-    if group.status != GroupStatus.FORMING:
-        # paid after the group failed: refund this one too
+    if group.status != GroupStatus.FORMING or group.expires_at <= timezone.now():
+        # paid after the group failed or ran out of time (the sweep may not have
+        # run yet): this payment does not count, and goes straight back
         transaction.on_commit(lambda: _refund_order(order.pk))
         return
+    GroupMember.objects.filter(pk=link.pk).update(paid=True)
     Group.objects.filter(pk=group.pk).update(paid_count=F("paid_count") + 1)
     group.refresh_from_db()
     if group.paid_count >= link.group.group_buy.group_size:
@@ -148,6 +157,21 @@ def on_paid(order: Any) -> None:
             member_id=group.leader_id,
             properties={"group": group.code, "group_buy_id": group.group_buy_id},
         )
+
+
+def on_refunded(order: Any) -> None:
+    """A paid member of a forming group refunded in full gives up their seat: they
+    no longer count towards the group filling."""
+    if order.refunded_amount < order.paid_amount:
+        return
+    link = GroupMember.objects.filter(order=order, paid=True).first()
+    if link is None:
+        return
+    group = Group.objects.select_for_update().get(pk=link.group_id)
+    if group.status != GroupStatus.FORMING:
+        return
+    if GroupMember.objects.filter(pk=link.pk, paid=True).update(paid=False):
+        Group.objects.filter(pk=group.pk, paid_count__gt=0).update(paid_count=F("paid_count") - 1)
 
 
 def check_shippable(order: Any) -> None:
@@ -223,11 +247,18 @@ def _cancel_order(order_id: int) -> None:
 
 
 def retry_failed_refunds() -> int:
-    """Paid orders of failed groups with no refund yet (a previous attempt failed)."""
-    pending = GroupMember.objects.filter(group__status=GroupStatus.FAILED, order__status="paid")
-    pending = pending.filter(order__after_sales__isnull=True)
+    """Paid members of failed groups never asked for a refund (the first attempt
+    raised) get their refund-only after-sale now. A refund the provider accepted
+    but then reported as failed (REFUND.ABNORMAL / CLOSED: the member's account
+    could not take the money) is not asked again — WeChat Pay counts it against
+    the trade, so a new refund would be refused; it is a payment anomaly for an
+    operator to settle. Refunds still processing are the orders reconciliation's.
+    Returns how many were asked."""
     count = 0
-    for link in pending:
+    never = GroupMember.objects.filter(
+        group__status=GroupStatus.FAILED, order__status="paid", order__after_sales__isnull=True
+    )
+    for link in never:
         _refund_order(link.order_id)
         count += 1
     return count

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from miniops.marketing.models import CouponTemplate, PointsEntry
+from miniops.marketing.models import CouponTemplate, GrowthEntry, PointsEntry
 from miniops.marketing.services import coupons, flash, groups, points
 
 
@@ -84,9 +84,10 @@ def released(*, order: Any) -> None:
 
 
 def refunded(*, order: Any, refund: Any) -> None:
-    """Points earned on the order are reversed in proportion to the refund; points
-    spent on it come back in the same proportion; a full refund restores or voids
-    its coupons."""
+    """Points and growth earned on the order are reversed in proportion to the
+    refund; points spent on it come back in the same proportion; a fully refunded
+    member of a forming group gives up their seat; a full refund restores or
+    voids its coupons."""
     paid = max(1, order.paid_amount)
     share = min(1.0, refund.amount / paid)
     earned = PointsEntry.objects.filter(
@@ -110,6 +111,14 @@ def refunded(*, order: Any, refund: Any) -> None:
                 PointsEntry.Reason.CHECKOUT_RETURN,
                 reference=refund.out_refund_no,
             )
+    grown = GrowthEntry.objects.filter(
+        member_id=order.member_id, reason="purchase", reference=order.number
+    ).first()
+    if grown is not None:
+        back = int(grown.delta * share)
+        if back > 0:  # the level follows at the next evaluation
+            points.add_growth(order.member_id, -back, "refund", reference=refund.out_refund_no)
+    groups.on_refunded(order)
     if order.refunded_amount >= order.paid_amount:
         coupons.after_full_refund(order)
 

@@ -250,6 +250,8 @@ def redeem(*, item_id: int, member: Any) -> Redemption:
             _("Goods from the points shop are ordered at checkout with points."),
             code="redeem_goods_at_checkout",
         )
+    if item.coupon_template is not None and item.coupon_template.status == "ended":
+        raise Conflict(_("This coupon can no longer be redeemed."), code="redeem_ended")
     taken = RedeemItem.objects.filter(pk=item.pk, stock__gte=1).update(stock=F("stock") - 1)
     if not taken:
         raise Conflict(_("Sold out."), code="sold_out")
