@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema
@@ -214,12 +215,35 @@ class RedemptionOut(Schema):
     coupon_id: int | None
 
 
-@router.post("/points-shop/{item_id}/redeem", response={201: RedemptionOut}, auth=member())
-def redeem(request: HttpRequest, item_id: int = ID) -> Status[dict[str, Any]]:
+class RedeemIn(StrictIn):
+    address_id: int | None = Field(None, ge=1, le=2**63 - 1, description="goods only")
+
+
+@router.post(
+    "/points-shop/{item_id}/redeem",
+    response={201: dict[str, Any]},
+    auth=member(),
+    summary="Redeem points for a coupon, or for goods (send address_id and an Idempotency-Key)",
+)
+def redeem(
+    request: HttpRequest, item_id: int = ID, payload: RedeemIn | None = None
+) -> HttpResponse:
+    """A coupon: 201 ``{"id", "points", "coupon_id"}``. Goods: 201 with the order
+    (already paid when there is no shipping to pay; otherwise pay it like any
+    order). 409 ``sold_out``, ``redeem_limit_reached``, ``insufficient_points``,
+    ``redeem_ended``."""
+    address_id = payload.address_id if payload is not None else None
+    if address_id is not None:
+        status, body = points.redeem_goods(
+            item_id=item_id,
+            member=me_of(request),
+            address_id=address_id,
+            key=request.headers.get("Idempotency-Key"),
+        )
+        return _json(status, body)
     redemption = points.redeem(item_id=item_id, member=me_of(request))
-    return Status(
-        201, {"id": redemption.pk, "points": redemption.points, "coupon_id": redemption.coupon_id}
-    )
+    out = RedemptionOut(id=redemption.pk, points=redemption.points, coupon_id=redemption.coupon_id)
+    return _json(201, orjson.dumps(out.dict()))
 
 
 # --- flash sales -----------------------------------------------------------------------------

@@ -330,6 +330,10 @@ class Redemption(models.Model):
     coupon = models.ForeignKey(
         Coupon, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    #: goods are delivered through an order (free, or paying the shipping)
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="redemption"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

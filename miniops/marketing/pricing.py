@@ -36,6 +36,7 @@ from miniops.marketing.models import (
     FlashItem,
     GroupBuy,
     MemberStanding,
+    RedeemItem,
     TimedDiscount,
 )
 from miniops.orders.pricing import Discount, Line, Quote, register_step
@@ -46,6 +47,19 @@ def _catalog_priced(line: Line) -> bool:
 
 
 # --- price steps ----------------------------------------------------------------------------
+def points_shop_step(quote: Quote) -> None:
+    """Goods redeemed in the points shop: the line is free (the points pay)."""
+    item_id = quote.context.get("redeem_item_id")
+    if not item_id:
+        return
+    item = RedeemItem.objects.filter(pk=item_id, is_active=True, sku__isnull=False).first()
+    if item is None:
+        raise NotFound(_("No such item."))
+    for line in quote.lines:
+        if line.sku_id == item.sku_id:
+            line.unit_price, line.price_source = 0, "points_shop"
+
+
 def flash_step(quote: Quote) -> None:
     item_id = quote.context.get("flash_item_id")
     if not item_id:
@@ -323,6 +337,7 @@ def suggest_coupons(quote: Quote) -> list[dict[str, Any]]:
 
 
 def register() -> None:
+    register_step(5, "points_shop", points_shop_step)
     register_step(10, "flash", flash_step)
     register_step(20, "group", group_step)
     register_step(30, "timed_discount", timed_step)

@@ -26,6 +26,8 @@ def placed(*, order: Any, quote: Any) -> None:
         coupons.lock_for_order(
             int(context["free_shipping_coupon"]), order, int(context.get("shipping_saved") or 0)
         )
+    if context.get("redeem_item_id"):
+        points.take_redemption(order, int(context["redeem_item_id"]))
     if context.get("flash_item_id"):
         flash.take(order, int(context["flash_item_id"]), int(context.get("flash_quantity") or 1))
     if context.get("group_buy_id"):
@@ -80,6 +82,7 @@ def released(*, order: Any) -> None:
             reference=order.number,
         )
     flash.give_back(order)
+    points.give_back_redemption(order)
     groups.on_released(order)
 
 

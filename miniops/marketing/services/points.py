@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Max, Sum
 from django.utils.translation import gettext as _
 
 from miniops.core import audit, events
@@ -245,10 +245,10 @@ def redeem(*, item_id: int, member: Any) -> Redemption:
     )
     if item is None:
         raise NotFound(_("No such item."))
-    if item.sku_id is not None and item.coupon_template_id is None:
-        raise Conflict(
-            _("Goods from the points shop are ordered at checkout with points."),
-            code="redeem_goods_at_checkout",
+    if item.coupon_template_id is None:
+        raise InvalidInput(
+            _("Goods are delivered: choose a delivery address."),
+            fields={"address_id": _("Choose a delivery address.")},
         )
     if item.coupon_template is not None and item.coupon_template.status == "ended":
         raise Conflict(_("This coupon can no longer be redeemed."), code="redeem_ended")
@@ -264,6 +264,86 @@ def redeem(*, item_id: int, member: Any) -> Redemption:
         coupon = coupons._give(item.coupon_template, member.pk, source="points")
     return Redemption.objects.create(
         item=item, member_id=member.pk, seq=held + 1, points=item.points, coupon=coupon
+    )
+
+
+def redeem_goods(
+    *, item_id: int, member: Any, address_id: int, key: str | None
+) -> tuple[int, bytes]:
+    """Goods from the points shop: an order for the SKU at price 0 (the points pay;
+    the shipping, if any, is paid like any order's). With nothing to pay the order
+    is paid at once and goes to fulfilment. The points, the item's stock and the
+    member's limit are taken in the order's transaction (``take_redemption``) and
+    come back if the order is cancelled unpaid. Retryable with an Idempotency-Key."""
+    from miniops.orders.api import OrderOut, _order_out
+    from miniops.orders.services import idempotency, place_order, settle_free_order
+
+    item = RedeemItem.objects.filter(pk=item_id, is_active=True).first()
+    if item is None:
+        raise NotFound(_("No such item."))
+    if item.sku_id is None:
+        raise InvalidInput(fields={"address_id": _("A coupon needs no address.")})
+
+    def work() -> tuple[int, Any]:
+        order = place_order(
+            member=member,
+            items=[{"sku_id": item.sku_id, "quantity": 1}],
+            from_cart=False,
+            address_id=address_id,
+            context={"redeem_item_id": item.pk},
+        )
+        if order.payable_amount == 0:
+            order = settle_free_order(order=order)
+        return 201, OrderOut(**_order_out(order)).dict()
+
+    return idempotency.run(
+        member_id=member.pk,
+        scope=f"redeem.{item.pk}",
+        key=key,
+        payload={"item": item.pk, "address_id": address_id},
+        work=work,
+    )
+
+
+def take_redemption(order: Any, item_id: int) -> Redemption:
+    """In the order's transaction: the item's stock, the member's limit (orders
+    cancelled unpaid do not count) and the points."""
+    item = RedeemItem.objects.select_for_update().get(pk=item_id)
+    live = Redemption.objects.filter(item=item, member_id=order.member_id).exclude(
+        order__status="cancelled"
+    )
+    if live.count() >= item.per_member_limit:
+        raise Conflict(_("You have redeemed this already."), code="redeem_limit_reached")
+    if not RedeemItem.objects.filter(pk=item.pk, stock__gte=1).update(stock=F("stock") - 1):
+        raise Conflict(_("Sold out."), code="sold_out")
+    spend(order.member_id, item.points, PointsEntry.Reason.REDEEM, reference=order.number)
+    seq = (
+        Redemption.objects.filter(item=item, member_id=order.member_id).aggregate(n=Max("seq"))["n"]
+        or 0
+    ) + 1
+    return Redemption.objects.create(
+        item=item, member_id=order.member_id, seq=seq, points=item.points, order=order
+    )
+
+
+def give_back_redemption(order: Any) -> None:
+    """The goods order was cancelled unpaid: stock and points come back."""
+    redemption = Redemption.objects.filter(order=order).first()
+    if redemption is None:
+        return
+    returned = PointsEntry.objects.filter(
+        member_id=order.member_id,
+        reason=PointsEntry.Reason.CHECKOUT_RETURN,
+        reference=f"redeem:{order.number}",
+    ).exists()
+    if returned:
+        return
+    RedeemItem.objects.filter(pk=redemption.item_id).update(stock=F("stock") + 1)
+    earn(
+        order.member_id,
+        redemption.points,
+        PointsEntry.Reason.CHECKOUT_RETURN,
+        reference=f"redeem:{order.number}",
     )
 
 

@@ -518,15 +518,19 @@ def test_a_refused_redemption_writes_nothing(who: Buyer, case: str, status: int,
     assert CouponTemplate.objects.get(pk=template.pk).issued_count == issued
 
 
-@pytest.mark.xfail(strict=True, reason="goods redemption lands in the next commit")
 def test_redeeming_goods_spends_points_and_takes_stock(who: Buyer) -> None:
     # given 2000 points and goods for 1500 points
     give(who, 2000)
     item = RedeemItem.objects.create(
         name="保温杯", points=1500, sku=sku_of(price=5000), stock=3, coupon_template=None
     )
-    # when the member redeems the goods
-    response = redeem(who, item)
+    # when the member redeems the goods, to be delivered
+    response = post(
+        who.client,
+        f"/api/v1/points-shop/{item.pk}/redeem",
+        {"address_id": who.address_id},
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
     # then
     assert response.status_code == 201, response.content
     assert balance_of(who.member) == 500

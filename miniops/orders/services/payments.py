@@ -217,6 +217,25 @@ def record_payment_success(
         raise NoticeRejected("transaction recorded on another payment", status=400) from exc
 
 
+def settle_free_order(*, order: Order) -> Order:
+    """An order with nothing to pay (goods from the points shop with free
+    shipping) is paid at once, without opening a trade. Idempotent."""
+    if order.payable_amount != 0:
+        raise Conflict(_("This order has something to pay."), code="not_free")
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status == OrderStatus.UNPAID:
+            transition(
+                locked,
+                OrderStatus.PAID,
+                note=_("nothing to pay"),
+                paid_at=timezone.now(),
+                paid_amount=0,
+            )
+            _count_sales(locked)
+    return locked
+
+
 def _count_sales(order: Order) -> None:
     from miniops.catalog.services import record_sale
 
