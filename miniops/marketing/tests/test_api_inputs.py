@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from auditlog.models import LogEntry
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
