@@ -119,6 +119,7 @@ class Row:
 
 
 COLUMNS = tuple(Row.__slots__)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def local_day(moment: datetime) -> date:
@@ -159,7 +160,20 @@ _LONE_SURROGATE = re.compile(
 )
 
 
+_FLAT = (str, bool, float, type(None))
+
+
 def _properties_problem(properties: dict[str, Any]) -> str | None:
+    """As ``_deep_properties_problem``, with a fast pass for the usual flat object."""
+    for value in properties.values():
+        kind = type(value)
+        if kind in _FLAT or (kind is int and -INT64 <= value < INT64):
+            continue
+        return _deep_properties_problem(properties)
+    return None
+
+
+def _deep_properties_problem(properties: dict[str, Any]) -> str | None:
     """Why ``properties`` cannot be stored, or None: nesting deeper than MAX_DEPTH,
     or an integer outside 64 bits (neither JSON column type takes it)."""
     stack: list[tuple[Any, int]] = [(properties, 1)]
@@ -220,6 +234,7 @@ def decode_batch(
     refused: list[dict[str, Any]] = []
     seen: set[uuid_module.UUID] = set()
     tz = business_tz()
+    offsets: dict[int, int] = {}
     for index, raw in enumerate(batch.events):
         if len(raw) > MAX_EVENT_BYTES:
             refused.append({"index": index, "reason": "an event is at most 32 KB"})
@@ -255,32 +270,37 @@ def decode_batch(
             refused.append({"index": index, "reason": "no member token and no anonymous_id"})
             continue
         ts = datetime.fromtimestamp(corrected_ms / 1000, tz=UTC)
+        quarter = int(corrected_ms // 900_000)
+        offset_ms = offsets.get(quarter)
+        if offset_ms is None:  # the zone offset, once per quarter hour (DST-safe)
+            utc_offset = ts.astimezone(tz).utcoffset() or timedelta(0)
+            offset_ms = offsets[quarter] = int(utc_offset.total_seconds() * 1000)
         d = event.device or device
         rows.append(
-            Row(
-                uuid=event.uuid,
-                name=event.name,
-                source="client",
-                member_id=member_id,
-                anonymous_id=anonymous_id,
-                session_id=event.session_id,
-                ts=ts,
-                day=ts.astimezone(tz).date(),
-                received_at=received,
-                path=event.path,
-                referrer=event.referrer,
-                scene=event.scene,
-                channel=event.channel,
-                utm_source=event.utm_source,
-                utm_medium=event.utm_medium,
-                utm_campaign=event.utm_campaign,
-                share_code=event.share_code,
-                platform=d.platform,
-                os=d.os,
-                model=d.model,
-                app_version=d.app_version,
-                network=d.network,
-                properties=event.properties,
+            Row(  # positional, in COLUMNS order (23 keywords cost more than the rest)
+                event.uuid,
+                event.name,
+                "client",
+                member_id,
+                anonymous_id,
+                event.session_id,
+                ts,
+                date.fromordinal(_EPOCH_ORDINAL + int((corrected_ms + offset_ms) // 86_400_000)),
+                received,
+                event.path,
+                event.referrer,
+                event.scene,
+                event.channel,
+                event.utm_source,
+                event.utm_medium,
+                event.utm_campaign,
+                event.share_code,
+                d.platform,
+                d.os,
+                d.model,
+                d.app_version,
+                d.network,
+                event.properties,
             )
         )
     return rows, refused

@@ -303,6 +303,7 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     if db is None:
         db = duckdb.connect()
         db.execute("SET TimeZone = 'UTC'")
+        db.execute("SET enable_progress_bar = false")  # never draw on a web process's stdout
         db.execute(f"SET threads = {max(1, min(4, os.cpu_count() or 1))}")
         _local.db = db
         _local.version = None

@@ -3,12 +3,13 @@
 PostgreSQL: the rows are COPYed into a per-connection temporary staging table and
 moved with one ``INSERT … SELECT … ON CONFLICT (uuid) DO NOTHING RETURNING`` —
 two statements per batch, whatever its size, and only the new rows come back.
-SQLite: one multi-row ``INSERT OR IGNORE`` per chunk; the rows stored are then
-read back by uuid (cheap: the embedded default sees small batches).
+SQLite: the uuids already stored are read first, then one ``INSERT OR IGNORE``
+executemany writes the rest, one writer at a time per process.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,16 +121,54 @@ def _copy(rows: Sequence[Row], Jsonb: Any) -> list[Row]:
     return [row for row in rows if row.uuid in stored]
 
 
+#: One writer at a time per process on SQLite: the file has one write lock, and
+#: threads that wait for it in SQLite's busy handler sleep and retry instead of
+#: queueing (under load some waited out the busy timeout). A Python lock queues.
+_sqlite_writer = threading.Lock()
+
+
 def _insert_generic(rows: Sequence[Row]) -> list[Row]:
     uuids = [row.uuid for row in rows]
-    with transaction.atomic():
+    ops = connection.ops
+    with _sqlite_writer, transaction.atomic():
         known = set(Event.objects.filter(uuid__in=uuids).values_list("uuid", flat=True))
         fresh = [row for row in rows if row.uuid not in known]
-        Event.objects.bulk_create(
-            [Event(**{name: getattr(row, name) for name in COLUMNS}) for row in fresh],
-            batch_size=500,
-            ignore_conflicts=True,  # a concurrent resend of the same batch
-        )
+        if fresh:
+            # One executemany, not bulk_create: the ORM's per-value preparation
+            # was most of a batch's cost.
+            values = [
+                (
+                    row.uuid.hex,
+                    row.name,
+                    row.source,
+                    row.member_id,
+                    row.anonymous_id,
+                    row.session_id,
+                    ops.adapt_datetimefield_value(row.ts),
+                    ops.adapt_datefield_value(row.day),
+                    ops.adapt_datetimefield_value(row.received_at),
+                    row.path,
+                    row.referrer,
+                    row.scene,
+                    row.channel,
+                    row.utm_source,
+                    row.utm_medium,
+                    row.utm_campaign,
+                    row.share_code,
+                    row.platform,
+                    row.os,
+                    row.model,
+                    row.app_version,
+                    row.network,
+                    _dumps(row.properties),
+                )
+                for row in fresh
+            ]
+            marks = ", ".join(["%s"] * len(COLUMNS))
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT OR IGNORE INTO {TABLE} ({_COLUMN_LIST}) VALUES ({marks})", values
+                )
         mark_days({row.day for row in fresh})
     return fresh
 

@@ -51,6 +51,43 @@ def test_a_decoded_event_gets_its_local_day(moment: datetime, day: date) -> None
     assert rows[0].day == day
 
 
+# New York: clocks go from 02:00 EST to 03:00 EDT on 2026-03-08 (07:00 UTC), and back
+# from 02:00 EDT to 01:00 EST on 2026-11-01 (06:00 UTC): local midnights on either side
+# are at 05:00 UTC (EST) or 04:00 UTC (EDT).
+NEW_YORK_MOMENTS = [
+    (datetime(2026, 3, 8, 4, 59, 59, tzinfo=UTC), date(2026, 3, 7)),  # 23:59:59 EST
+    (datetime(2026, 3, 8, 5, 0, 0, tzinfo=UTC), date(2026, 3, 8)),  # 00:00 EST
+    (datetime(2026, 3, 9, 3, 59, 59, tzinfo=UTC), date(2026, 3, 8)),  # 23:59:59 EDT
+    (datetime(2026, 3, 9, 4, 0, 0, tzinfo=UTC), date(2026, 3, 9)),  # 00:00 EDT
+    (datetime(2026, 11, 1, 3, 59, 59, tzinfo=UTC), date(2026, 10, 31)),  # 23:59:59 EDT
+    (datetime(2026, 11, 2, 4, 59, 59, tzinfo=UTC), date(2026, 11, 1)),  # 23:59:59 EST
+    (datetime(2026, 11, 2, 5, 0, 0, tzinfo=UTC), date(2026, 11, 2)),  # 00:00 EST
+]
+
+
+def test_local_days_follow_daylight_saving_in_one_batch(settings: Any) -> None:
+    # given a shop on New York time and one batch whose events straddle both changes
+    settings.TIME_ZONE = "America/New_York"
+    received = NEW_YORK_MOMENTS[-1][0]
+    body = orjson.dumps(
+        {
+            "sent_at": ms(received),
+            "anonymous_id": "a1",
+            "events": [
+                {"uuid": f"6f1c1b9e-9a3c-4c55-9b0f-4a8a2a7b7c{index:02d}", "name": "x", "ts": ms(t)}
+                for index, (t, _day) in enumerate(NEW_YORK_MOMENTS)
+            ],
+        }
+    )
+    # when it is decoded (the horizon covers the year)
+    rows, refused = ingest.decode_batch(
+        body, member_id=None, received=received, horizon=timedelta(days=365)
+    )
+    # then every event has the day of its own local calendar
+    assert refused == []
+    assert [r.day for r in rows] == [day for _t, day in NEW_YORK_MOMENTS]
+
+
 def test_stored_events_keep_their_local_day() -> None:
     store(row(at=LAST_SECOND, anonymous_id="a1"), row(at=MIDNIGHT, anonymous_id="a2"))
     assert dict(Event.objects.values_list("anonymous_id", "day")) == {"a1": MARCH_1, "a2": MARCH_2}
