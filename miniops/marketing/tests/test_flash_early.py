@@ -160,3 +160,21 @@ def test_without_redis_sold_out_is_one_read_and_writes_nothing(
     retried = flash_buy(first, item, key="first-buyer-key")
     assert retried.status_code == 201, retried.content
     assert retried.json()["id"] == Order.objects.get(member=first.member).pk
+
+
+def test_an_oversize_body_is_a_4xx_never_a_500(sold_out: tuple[FlashItem, Any]) -> None:
+    # given the item is sold out (and, with Redis, remembered as such)
+    item, _first = sold_out
+    late = buyer()
+    flash_buy(late, item)
+    late.client.raise_request_exception = False
+    # when a member sends a 2 MB body
+    answer = late.client.post(
+        f"/api/v1/flash-sales/items/{item.pk}/buy",
+        b'{"quantity": 1, "address_id": 1, "remark": "' + b"x" * 2_000_000 + b'"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="big-body",
+    )
+    # then it is refused in the shared shape, never a 500
+    assert 400 <= answer.status_code < 500, answer.content[:200]
+    assert "error" in answer.json()
