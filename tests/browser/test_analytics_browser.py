@@ -4,6 +4,7 @@ funnel."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,11 @@ def send(events: list[dict[str, Any]], anonymous_id: str) -> None:
     assert response.status_code == 200, response.content
 
 
+def minutes_since_local_midnight() -> float:
+    now = timezone.localtime()
+    return (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 60
+
+
 def visit(anonymous_id: str, *, minutes_ago: float, buy: bool) -> None:
     start = timezone.now() - timedelta(minutes=minutes_ago)
     names = ["page_view", "product_view"] + (["add_to_cart"] if buy else [])
@@ -55,9 +61,15 @@ def test_analyst_watches_live_traffic_and_builds_a_funnel(
     page: Any, live_server: Any, settings: Any, tmp_path: Any
 ) -> None:
     settings.MINIOPS_ANALYTICS_LAKE_DIR = str(tmp_path / "lake")
-    # given three visitors this morning, two of whom added to the cart, and the rollups built
+    # given three visitors earlier today (never before the local midnight: right after
+    # it, wait a moment), two of whom added to the cart, and the rollups built
+    since_midnight = minutes_since_local_midnight()
+    if since_midnight < 2:
+        time.sleep((2 - since_midnight) * 60)
+        since_midnight = minutes_since_local_midnight()
+    earlier = min(30.0, since_midnight - 1.5)
     for index, buy in enumerate([True, True, False]):
-        visit(f"visitor-{index}", minutes_ago=30 + index, buy=buy)
+        visit(f"visitor-{index}", minutes_ago=earlier + index * 0.2, buy=buy)
     Event.objects.update(received_at=timezone.now() - timedelta(minutes=5))
     rollups.run()
     lake.export()
