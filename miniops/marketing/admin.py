@@ -238,13 +238,7 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     @action(description=_("Stop now"), url_path="end", permissions=["end"], icon="stop")
     def end_now(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         template = get_object_or_404(CouponTemplate, pk=object_id)
-        CouponTemplate.objects.filter(pk=template.pk).update(is_active=False)
-        audit.record(
-            actor=operator_of(request),
-            action=audit.Action.UPDATE,
-            instance=template,
-            changes={"is_active": [True, False]},
-        )
+        coupons.stop(template=template, actor=operator_of(request))
         messages.success(
             request, gettext("Stopped: no more claims; coupons already held stay valid.")
         )
@@ -468,12 +462,6 @@ class FlashSessionAdmin(ConsoleModelAdmin):
         session = get_object_or_404(FlashSession, pk=object_id)
         try:
             flash.end_early(session=session, actor=operator_of(request))
-            audit.record(
-                actor=operator_of(request),
-                action=audit.Action.UPDATE,
-                instance=session,
-                changes={"ended_early_at": [None, str(session.ended_early_at)]},
-            )
             messages.success(request, gettext("Ended."))
         except DomainError as exc:
             messages.error(request, str(exc.message))
@@ -517,13 +505,7 @@ class GroupBuyAdmin(ConsoleModelAdmin):
     def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         group_buy = get_object_or_404(GroupBuy, pk=object_id)
         try:
-            ended = groups.end_early(group_buy=group_buy, actor=operator_of(request))
-            audit.record(
-                actor=operator_of(request),
-                action=audit.Action.UPDATE,
-                instance=ended,
-                changes={"ended_early_at": [None, str(ended.ended_early_at)]},
-            )
+            groups.end_early(group_buy=group_buy, actor=operator_of(request))
             messages.success(request, gettext("Ended: groups already forming keep their time."))
         except DomainError as exc:
             messages.error(request, str(exc.message))
@@ -574,13 +556,7 @@ class TimedDiscountAdmin(ConsoleModelAdmin):
     def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         discount = get_object_or_404(TimedDiscount, pk=object_id)
         try:
-            ended = discounts.end_early(discount=discount, actor=operator_of(request))
-            audit.record(
-                actor=operator_of(request),
-                action=audit.Action.UPDATE,
-                instance=ended,
-                changes={"ended_early_at": [None, str(ended.ended_early_at)]},
-            )
+            discounts.end_early(discount=discount, actor=operator_of(request))
             messages.success(request, gettext("Ended."))
         except DomainError as exc:
             messages.error(request, str(exc.message))

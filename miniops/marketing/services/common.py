@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from miniops.core.errors import Forbidden
+from django.db import models
+from django.utils import timezone
+
+from miniops.core import audit
+from miniops.core.errors import Forbidden, IllegalTransition
+
+Campaign = TypeVar("Campaign", bound=models.Model)
 
 
 def require(actor: Any, code: str) -> None:
@@ -15,3 +21,22 @@ def require(actor: Any, code: str) -> None:
         and not actor.has_permission(code)
     ):
         raise Forbidden()
+
+
+def end_early(campaign: Campaign, *, actor: Any, already_ended: str) -> Campaign:
+    """End a flash session, group buy or time-limited discount now (it gets an
+    ``ended_early_at``), with the audit row; refused once it has ended."""
+    from miniops.core.permissions import P
+
+    require(actor, P.MARKETING_MANAGE)
+    if campaign.status == "ended":  # type: ignore[attr-defined]
+        raise IllegalTransition(already_ended)
+    type(campaign)._default_manager.filter(pk=campaign.pk).update(ended_early_at=timezone.now())
+    campaign.refresh_from_db()
+    audit.record(
+        actor=actor,
+        action=audit.Action.UPDATE,
+        instance=campaign,
+        changes={"ended_early_at": [None, str(campaign.ended_early_at)]},  # type: ignore[attr-defined]
+    )
+    return campaign

@@ -45,6 +45,18 @@ def validate_template(template: CouponTemplate) -> None:
         raise InvalidInput(fields=errors)
 
 
+def stop(*, template: CouponTemplate, actor: Any) -> None:
+    """No more claims or issues; coupons already held stay valid until their end."""
+    require(actor, P.MARKETING_MANAGE)
+    CouponTemplate.objects.filter(pk=template.pk).update(is_active=False)
+    audit.record(
+        actor=actor,
+        action=audit.Action.UPDATE,
+        instance=template,
+        changes={"is_active": [template.is_active, False]},
+    )
+
+
 def _validity(template: CouponTemplate, now: Any) -> tuple[Any, Any]:
     start = max(now, template.valid_from) if template.valid_from else now
     if template.valid_days:

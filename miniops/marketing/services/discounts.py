@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from miniops.core.errors import IllegalTransition, InvalidInput
-from miniops.core.permissions import P
+from miniops.core.errors import InvalidInput
 from miniops.marketing.models import TimedDiscount
-from miniops.marketing.services.common import require
+from miniops.marketing.services import common
 
 
 def validate(discount: TimedDiscount) -> None:
@@ -37,9 +35,6 @@ def validate(discount: TimedDiscount) -> None:
 
 
 def end_early(*, discount: TimedDiscount, actor: Any) -> TimedDiscount:
-    require(actor, P.MARKETING_MANAGE)
-    if discount.status == "ended":
-        raise IllegalTransition(_("This discount has already ended."))
-    TimedDiscount.objects.filter(pk=discount.pk).update(ended_early_at=timezone.now())
-    discount.refresh_from_db()
-    return discount
+    return common.end_early(
+        discount, actor=actor, already_ended=_("This discount has already ended.")
+    )

@@ -432,14 +432,9 @@ def give_back(order: Any) -> None:
 
 
 def end_early(*, session: FlashSession, actor: Any) -> FlashSession:
-    from miniops.core.permissions import P
-    from miniops.marketing.services.common import require
+    from miniops.marketing.services import common
 
-    require(actor, P.MARKETING_MANAGE)
-    if session.status == "ended":
-        raise IllegalTransition(_("This flash sale has already ended."))
-    FlashSession.objects.filter(pk=session.pk).update(ended_early_at=timezone.now())
-    session.refresh_from_db()
+    common.end_early(session, actor=actor, already_ended=_("This flash sale has already ended."))
     forget(list(session.items.values_list("pk", flat=True)))
     return session
 

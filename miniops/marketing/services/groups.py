@@ -18,9 +18,8 @@ from django.utils.translation import gettext as _
 
 from miniops.core import events
 from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from miniops.core.permissions import P
 from miniops.marketing.models import Group, GroupBuy, GroupMember, GroupStatus
-from miniops.marketing.services.common import require
+from miniops.marketing.services import common
 
 logger = logging.getLogger("miniops.marketing")
 
@@ -265,13 +264,10 @@ def retry_failed_refunds() -> int:
 
 
 def end_early(*, group_buy: GroupBuy, actor: Any) -> GroupBuy:
-    require(actor, P.MARKETING_MANAGE)
-    if group_buy.status == "ended":
-        raise IllegalTransition(_("This group buy has already ended."))
-    GroupBuy.objects.filter(pk=group_buy.pk).update(ended_early_at=timezone.now())
-    # forming groups still get until their own deadline
-    group_buy.refresh_from_db()
-    return group_buy
+    """No new groups; forming groups still get until their own deadline."""
+    return common.end_early(
+        group_buy, actor=actor, already_ended=_("This group buy has already ended.")
+    )
 
 
 def validate(group_buy: GroupBuy) -> None:
