@@ -245,26 +245,18 @@ def redeem(*, item_id: int, member: Any) -> Redemption:
     )
     if item is None:
         raise NotFound(_("No such item."))
-    if item.coupon_template_id is None:
+    template = item.coupon_template
+    if template is None:
         raise InvalidInput(
             _("Goods are delivered: choose a delivery address."),
             fields={"address_id": _("Choose a delivery address.")},
         )
-    if item.coupon_template is not None and item.coupon_template.status == "ended":
+    if template.status == "ended":
         raise Conflict(_("This coupon can no longer be redeemed."), code="redeem_ended")
-    taken = RedeemItem.objects.filter(pk=item.pk, stock__gte=1).update(stock=F("stock") - 1)
-    if not taken:
-        raise Conflict(_("Sold out."), code="sold_out")
-    held = Redemption.objects.filter(item=item, member_id=member.pk).count()
-    if held >= item.per_member_limit:
-        raise Conflict(_("You have redeemed this already."), code="redeem_limit_reached")
-    spend(member.pk, item.points, PointsEntry.Reason.REDEEM, reference=f"redeem:{item.pk}")
-    coupon = None
-    if item.coupon_template is not None:
-        coupon = coupons._give(item.coupon_template, member.pk, source="points")
-    return Redemption.objects.create(
-        item=item, member_id=member.pk, seq=held + 1, points=item.points, coupon=coupon
-    )
+    redemption = _take(item.pk, member.pk, reference=f"redeem:{item.pk}")
+    redemption.coupon = coupons._give(template, member.pk, source="points")
+    redemption.save(update_fields=["coupon"])
+    return redemption
 
 
 def redeem_goods(
@@ -306,23 +298,28 @@ def redeem_goods(
 
 
 def take_redemption(order: Any, item_id: int) -> Redemption:
-    """In the order's transaction: the item's stock, the member's limit (orders
-    cancelled unpaid do not count) and the points."""
+    """Goods, in the order's transaction (see ``_take``)."""
+    return _take(item_id, order.member_id, reference=order.number, order=order)
+
+
+def _take(item_id: int, member_id: int, *, reference: str, order: Any = None) -> Redemption:
+    """One unit of a points-shop item for a member, in the caller's transaction:
+    the member's limit (goods orders cancelled unpaid do not count), the item's
+    stock and the points."""
     item = RedeemItem.objects.select_for_update().get(pk=item_id)
-    live = Redemption.objects.filter(item=item, member_id=order.member_id).exclude(
+    live = Redemption.objects.filter(item=item, member_id=member_id).exclude(
         order__status="cancelled"
     )
     if live.count() >= item.per_member_limit:
         raise Conflict(_("You have redeemed this already."), code="redeem_limit_reached")
     if not RedeemItem.objects.filter(pk=item.pk, stock__gte=1).update(stock=F("stock") - 1):
         raise Conflict(_("Sold out."), code="sold_out")
-    spend(order.member_id, item.points, PointsEntry.Reason.REDEEM, reference=order.number)
+    spend(member_id, item.points, PointsEntry.Reason.REDEEM, reference=reference)
     seq = (
-        Redemption.objects.filter(item=item, member_id=order.member_id).aggregate(n=Max("seq"))["n"]
-        or 0
+        Redemption.objects.filter(item=item, member_id=member_id).aggregate(n=Max("seq"))["n"] or 0
     ) + 1
     return Redemption.objects.create(
-        item=item, member_id=order.member_id, seq=seq, points=item.points, order=order
+        item=item, member_id=member_id, seq=seq, points=item.points, order=order
     )
 
 
