@@ -207,19 +207,14 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
         },
     )
     def issue_to_members(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
-        from miniops.members.models import Member
-
         template = get_object_or_404(CouponTemplate, pk=object_id)
-        ids = list(form.cleaned_data["ids"])
-        if form.cleaned_data.get("tag"):
-            ids += list(
-                Member.objects.filter(tags__name=form.cleaned_data["tag"]).values_list(
-                    "pk", flat=True
-                )
-            )
-        ids = list(Member.objects.filter(pk__in=ids).values_list("pk", flat=True))
         try:
-            result = coupons.issue(template=template, member_ids=ids, actor=operator_of(request))
+            result = coupons.issue(
+                template=template,
+                member_ids=form.cleaned_data["ids"],
+                tag=form.cleaned_data.get("tag") or "",
+                actor=operator_of(request),
+            )
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:

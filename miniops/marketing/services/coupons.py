@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -135,11 +135,23 @@ def claim(*, template_id: int, member: Any) -> Coupon:
 
 
 def issue(
-    *, template: CouponTemplate, member_ids: list[int], actor: Any, source: str = "issue"
+    *,
+    template: CouponTemplate,
+    member_ids: list[int],
+    actor: Any,
+    tag: str = "",
+    source: str = "issue",
 ) -> dict[str, int]:
-    """Give one coupon each to ``member_ids`` (a list or a tag's members); members at
-    their limit are skipped, and issuing stops when the template runs out."""
+    """Give one coupon each to the members in ``member_ids`` and, with ``tag``, to
+    every member with that tag (ids of no member are left out); members at their
+    limit are skipped, and issuing stops when the template runs out."""
+    from miniops.members.models import Member
+
     require(actor, P.MARKETING_MANAGE)
+    wanted = Q(pk__in=member_ids) | Q(tags__name=tag) if tag else Q(pk__in=member_ids)
+    member_ids = list(
+        Member.objects.filter(wanted).order_by("pk").values_list("pk", flat=True).distinct()
+    )
     if len(member_ids) > MAX_BULK:
         raise InvalidInput(fields={"members": _("At most %d members at once.") % MAX_BULK})
     given = skipped = 0
