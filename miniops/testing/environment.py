@@ -23,8 +23,15 @@ if "MINIOPS_VAR_DIR" not in os.environ:
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _index = int(re.sub(r"\D", "", _worker) or 0)
-os.environ["CACHE_KEY_PREFIX"] = f"miniops-test-{_worker}"
-os.environ["HUEY_NAME"] = f"miniops-test-{_worker}"
+# MINIOPS_TEST_SLOT (0-7) lets several checkouts run the suite on the same
+# PostgreSQL and Redis at once: each slot has its own test database and its own
+# pair of Redis database numbers (a run uses at most two xdist workers per slot).
+_slot = int(os.environ.get("MINIOPS_TEST_SLOT", "0") or 0)
+os.environ["CACHE_KEY_PREFIX"] = f"miniops-test-{_slot}-{_worker}"
+os.environ["HUEY_NAME"] = f"miniops-test-{_slot}-{_worker}"
+if _slot and "DATABASE_TEST_NAME" not in os.environ and os.environ.get("DATABASE_URL"):
+    os.environ["DATABASE_TEST_NAME"] = f"test_miniops_slot{_slot}"
 if os.environ.get("REDIS_URL"):
     base = re.sub(r"/\d+$", "", os.environ["REDIS_URL"].rstrip("/"))
-    os.environ["REDIS_URL"] = f"{base}/{15 - (_index % 15)}"
+    _db = 15 - ((_index + 2 * _slot) % 16) if _slot else 15 - (_index % 15)
+    os.environ["REDIS_URL"] = f"{base}/{_db}"
