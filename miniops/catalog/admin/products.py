@@ -1,127 +1,38 @@
-"""Console pages for the catalog: categories, brands, products with their SKU
-matrix and images, stock (with the ledger), CSV/XLSX import and export."""
+"""Products with their SKUs and images; listing and delisting."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import RangeNumericFilter, RelatedDropdownFilter
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
 from miniops.accounts.context import operator_of
 from miniops.catalog import selectors, services
-from miniops.catalog.forms import CategoryForm, ProductForm, SkuInlineForm, StockDialogForm
+from miniops.catalog.admin.common import MANAGE, _thumb
+from miniops.catalog.forms import ProductForm, SkuInlineForm
 from miniops.catalog.models import (
-    Brand,
-    Category,
     Product,
     ProductImage,
     ProductStatus,
     Sku,
-    StockLedger,
 )
-from miniops.catalog.resources import SkuRowResource
 from miniops.core.console import (
     ConsoleModelAdmin,
-    DashboardWidget,
-    ReadOnlyConsoleAdmin,
     operator_has,
     redirect,
     site,
 )
-from miniops.core.errors import DomainError
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
-
-MANAGE: dict[str, str | None] = {
-    "view": P.CATALOG_VIEW,
-    "add": P.CATALOG_MANAGE,
-    "change": P.CATALOG_MANAGE,
-    "delete": P.CATALOG_MANAGE,
-}
-
-
-def _thumb(url: str | None, size: int = 40) -> str:
-    if not url:
-        return "—"
-    return format_html(
-        '<img src="{}" width="{}" height="{}" style="object-fit:cover;border-radius:4px" alt="">',
-        url,
-        size,
-        size,
-    )
-
-
-@admin.register(Category, site=site)
-class CategoryAdmin(ConsoleModelAdmin):
-    permissions = MANAGE
-    form = CategoryForm
-    list_display = ["name", "parent", "level", "sort", "is_active", "product_count"]
-    list_filter = ["level", "is_active"]
-    search_fields = ["name"]
-    ordering = ["level", "sort", "id"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("parent")
-            .annotate(n_products=Count("products"))
-        )
-
-    @display(description=_("Products"))
-    def product_count(self, obj: Category) -> int:
-        return getattr(obj, "n_products", 0)
-
-    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
-        data = form.cleaned_data
-        icon = data.get("icon") if "icon" in form.changed_data else None
-        saved = services.save_category(
-            actor=operator_of(request),
-            category=obj if change else None,
-            name=data["name"],
-            parent=data.get("parent"),
-            sort=data.get("sort") or 0,
-            is_active=data.get("is_active", True),
-            icon=(icon or b"") if "icon" in form.changed_data else None,
-        )
-        obj.pk = saved.pk
-
-    def delete_model(self, request: HttpRequest, obj: Category) -> None:
-        services.delete_category(category=obj, actor=operator_of(request))
-
-
-@admin.register(Brand, site=site)
-class BrandAdmin(ConsoleModelAdmin):
-    permissions = MANAGE
-    list_display = ["name", "logo_preview", "sort", "is_active"]
-    search_fields = ["name"]
-    fields = ["name", "logo", "sort", "is_active"]
-
-    @display(description=_("Logo"))
-    def logo_preview(self, obj: Brand) -> str:
-        return _thumb(obj.logo.url if obj.logo else None)
-
-    def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
-        data = dict(form.cleaned_data)
-        logo = data.pop("logo", None)
-        saved = services.save_brand(
-            actor=operator_of(request),
-            brand=obj if change else None,
-            logo=(logo or b"") if "logo" in form.changed_data else None,
-            **data,
-        )
-        obj.pk = saved.pk
 
 
 class ProductImageInline(TabularInline):
@@ -398,149 +309,3 @@ class ProductAdmin(ConsoleModelAdmin):
     )
     def take_off_shelf(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._status(request, object_id, ProductStatus.OFF_SHELF)
-
-
-@admin.register(Sku, site=site)
-class SkuAdmin(ImportExportMixin, ConsoleModelAdmin):
-    """Every SKU with its stock; stock changes through the "Adjust stock" action
-    only. Import and export the catalog here, one row per SKU."""
-
-    permissions = {"view": P.CATALOG_VIEW, "add": None, "change": P.CATALOG_MANAGE, "delete": None}
-    resource_classes = [SkuRowResource]
-    import_form_class = ImportForm
-    export_form_class = ExportForm
-    list_display = [
-        "code",
-        "product",
-        "specs_display",
-        "price_display",
-        "stock",
-        "stock_badge",
-        "is_active",
-    ]
-    list_filter = [
-        ("product__category", RelatedDropdownFilter),
-        "is_active",
-        ("stock", RangeNumericFilter),
-    ]
-    list_filter_submit = True
-    search_fields = ["code", "product__title"]
-    fields = [
-        "product",
-        "code",
-        "specs_display",
-        "price",
-        "original_price",
-        "stock",
-        "weight_g",
-        "is_active",
-    ]
-    readonly_fields = [
-        "product",
-        "code",
-        "specs_display",
-        "price",
-        "original_price",
-        "stock",
-        "weight_g",
-        "is_active",
-    ]
-    actions_detail = ["adjust_stock"]
-    list_select_related = ["product"]
-
-    def has_import_permission(self, request: HttpRequest) -> bool:
-        return operator_has(request, P.CATALOG_IMPORT_EXPORT)
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return operator_has(request, P.CATALOG_IMPORT_EXPORT)
-
-    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
-        return {
-            **super().get_import_resource_kwargs(request, **kwargs),
-            "actor": operator_of(request),
-        }
-
-    def has_stock_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.CATALOG_MANAGE_STOCK)
-
-    @display(description=_("Specification"))
-    def specs_display(self, obj: Sku) -> str:
-        return " / ".join(f"{k}: {v}" for k, v in obj.spec_values.items()) or "—"
-
-    @display(description=_("Price"), ordering="price")
-    def price_display(self, obj: Sku) -> str:
-        return format_fen(obj.price)
-
-    @display(
-        description=_("Stock state"),
-        label={"sold_out": "danger", "low": "warning", "in_stock": "success"},
-    )
-    def stock_badge(self, obj: Sku) -> Any:
-        from miniops.core.selectors import get_system_settings
-
-        state = selectors.stock_state(obj.stock, get_system_settings().low_stock_threshold)
-        labels = {"sold_out": _("Sold out"), "low": _("Low"), "in_stock": _("In stock")}
-        return state, labels[state]
-
-    @action(
-        description=_("Adjust stock"),
-        url_path="adjust-stock",
-        permissions=["stock"],
-        icon="inventory",
-        dialog={
-            "title": _("Adjust stock"),
-            "description": _("Every change is kept in the stock ledger with your name."),
-            "form_class": StockDialogForm,
-            "form_submit_text": _("Save"),
-        },
-    )
-    def adjust_stock(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
-        sku = get_object_or_404(Sku, pk=object_id)
-        data = form.cleaned_data
-        try:
-            balance = services.adjust_stock(
-                sku=sku,
-                delta=data["delta"],
-                reason=data["reason"],
-                note=data.get("note", ""),
-                actor=operator_of(request),
-            )
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("Stock is now %d.") % balance)
-        return redirect(request, reverse("console:catalog_sku_change", args=[object_id]))
-
-
-@admin.register(StockLedger, site=site)
-class StockLedgerAdmin(ReadOnlyConsoleAdmin):
-    permissions = {"view": P.CATALOG_VIEW, "add": None, "change": None, "delete": None}
-    list_display = ["created_at", "sku", "delta", "balance", "reason", "reference", "actor", "note"]
-    list_filter = ["reason"]
-    search_fields = ["sku__code", "reference"]
-    list_select_related = ["sku", "actor"]
-    show_full_result_count = False
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        return {}
-
-
-def _low_stock(request: HttpRequest) -> dict[str, Any]:
-    from miniops.core.selectors import get_system_settings
-
-    return {
-        "skus": selectors.low_stock_skus(),
-        "threshold": get_system_settings().low_stock_threshold,
-    }
-
-
-site.register_widget(
-    DashboardWidget(
-        "low_stock",
-        _("Low stock"),
-        P.CATALOG_VIEW,
-        "catalog/widgets/low_stock.html",
-        _low_stock,
-        order=200,
-    )
-)

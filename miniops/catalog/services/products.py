@@ -1,4 +1,4 @@
-"""Every write to the catalog. Stock changes only here, each with a ledger row."""
+"""Products, their specs and SKUs, listing state, schedules and images."""
 
 from __future__ import annotations
 
@@ -6,158 +6,32 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from miniops.catalog import html
 from miniops.catalog.models import (
-    MAX_CATEGORY_DEPTH,
     Brand,
     Category,
     Product,
     ProductImage,
     ProductStatus,
     Sku,
-    StockLedger,
-    StockReason,
 )
-from miniops.catalog.selectors import VERSION_KEY, product_key
-from miniops.core import audit, localcache, media
-from miniops.core.db import add_if_at_least
+from miniops.catalog.services.common import (
+    MAX_SKUS_PER_PRODUCT,
+    MAX_SPEC_VALUES,
+    MAX_SPECS,
+    TRANSITIONS,
+    _changed,
+    _validation,
+)
+from miniops.core import audit, media
 from miniops.core.errors import Conflict, IllegalTransition, InvalidInput
 from miniops.core.money import MAX_FEN
-
-MAX_STOCK = 10_000_000
-MAX_SPECS = 3
-MAX_SPEC_VALUES = 30
-MAX_SKUS_PER_PRODUCT = 400
-
-#: The product state machine: from -> allowed targets.
-TRANSITIONS: dict[str, set[str]] = {
-    ProductStatus.DRAFT: {ProductStatus.ON_SALE},
-    ProductStatus.ON_SALE: {ProductStatus.OFF_SHELF},
-    ProductStatus.OFF_SHELF: {ProductStatus.ON_SALE, ProductStatus.DRAFT},
-}
-
-
-# --- cache invalidation -----------------------------------------------------------------
-def _changed(*product_ids: int, listing: bool = True) -> None:
-    """After commit: drop product pages; bump the catalog version for lists/trees."""
-
-    def run() -> None:
-        for product_id in product_ids:
-            cache.delete(product_key(product_id))
-            localcache.forget(product_key(product_id))
-        if listing:
-            if not cache.add(VERSION_KEY, 2, timeout=None):
-                try:
-                    cache.incr(VERSION_KEY)
-                except ValueError:
-                    cache.set(VERSION_KEY, 2, timeout=None)
-            localcache.forget("catalog:")
-
-    transaction.on_commit(run)
-
-
-def _validation(exc: ValidationError) -> InvalidInput:
-    if hasattr(exc, "message_dict"):
-        return InvalidInput(fields={k: " ".join(v) for k, v in exc.message_dict.items()})
-    return InvalidInput(" ".join(exc.messages))
-
-
-# --- categories and brands ----------------------------------------------------------------
-def _depth_below(category: Category) -> int:
-    """How many levels hang below ``category`` (0 for a leaf)."""
-    depth, frontier = 0, [category.pk]
-    while frontier:
-        frontier = list(
-            Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)
-        )
-        if frontier:
-            depth += 1
-    return depth
-
-
-@transaction.atomic
-def save_category(
-    *,
-    actor: Any,
-    category: Category | None = None,
-    name: str,
-    parent: Category | None = None,
-    sort: int = 0,
-    is_active: bool = True,
-    icon: Any = None,
-) -> Category:
-    """Create or change a category; the tree stays at most three levels deep and
-    never loops."""
-    category = category or Category()
-    level = (parent.level + 1) if parent else 1
-    if parent is not None and category.pk:
-        ancestor: Category | None = parent
-        while ancestor is not None:
-            if ancestor.pk == category.pk:
-                raise InvalidInput(fields={"parent": _("A category cannot sit below itself.")})
-            ancestor = ancestor.parent
-    below = _depth_below(category) if category.pk else 0
-    if level + below > MAX_CATEGORY_DEPTH:
-        raise InvalidInput(fields={"parent": _("Categories go at most three levels deep.")})
-    category.name, category.parent, category.sort, category.is_active = (
-        name.strip(),
-        parent,
-        sort,
-        is_active,
-    )
-    category.level = level
-    if icon is not None:
-        category.icon = media.save_image(icon, folder="catalog/categories") if icon else ""
-    try:
-        category.full_clean()
-    except ValidationError as exc:
-        raise _validation(exc) from exc
-    with audit.acting_as(actor):
-        category.save()
-        # Children follow their parent's level.
-        frontier, next_level = [category.pk], level + 1
-        while frontier:
-            Category.objects.filter(parent_id__in=frontier).update(level=next_level)
-            frontier = list(
-                Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)
-            )
-            next_level += 1
-    _changed()
-    return category
-
-
-@transaction.atomic
-def delete_category(*, category: Category, actor: Any) -> None:
-    if category.children.exists() or category.products.exists():
-        raise Conflict(_("Move or delete its sub-categories and products first."))
-    with audit.acting_as(actor):
-        category.delete()
-    _changed()
-
-
-@transaction.atomic
-def save_brand(*, actor: Any, brand: Brand | None = None, **fields: Any) -> Brand:
-    brand = brand or Brand()
-    logo = fields.pop("logo", None)
-    for name, value in fields.items():
-        setattr(brand, name, value)
-    if logo is not None:
-        brand.logo = media.save_image(logo, folder="catalog/brands") if logo else ""
-    try:
-        brand.full_clean()
-    except ValidationError as exc:
-        raise _validation(exc) from exc
-    with audit.acting_as(actor):
-        brand.save()
-    _changed()
-    return brand
 
 
 # --- products --------------------------------------------------------------------------------
@@ -440,100 +314,3 @@ def refresh_cover(product: Product) -> None:
         Product.objects.filter(pk=product.pk).update(cover=cover)
         product.cover = cover
     _changed(product.pk)
-
-
-# --- stock -----------------------------------------------------------------------------------
-def _check_delta(delta: Any) -> int:
-    if (
-        isinstance(delta, bool)
-        or not isinstance(delta, int)
-        or delta == 0
-        or abs(delta) > MAX_STOCK
-    ):
-        raise InvalidInput(fields={"delta": _("A non-zero whole number up to %d.") % MAX_STOCK})
-    return delta
-
-
-@transaction.atomic
-def adjust_stock(
-    *,
-    sku: Sku,
-    delta: int,
-    reason: str,
-    actor: Any,
-    reference: str = "",
-    note: str = "",
-) -> int:
-    """Change stock by ``delta`` with one conditional UPDATE (never below zero, even
-    under concurrency) and record the movement. Returns the new stock."""
-    delta = _check_delta(delta)
-    if reason not in StockReason.values:
-        raise InvalidInput(fields={"reason": _("Unknown reason.")})
-    balance = add_if_at_least(Sku, sku.pk, "stock", delta, floor=0)
-    if balance is None:
-        raise Conflict(_("Not enough stock."), code="insufficient_stock")
-    if balance > MAX_STOCK:
-        raise InvalidInput(fields={"delta": _("Stock cannot exceed %d.") % MAX_STOCK})
-    StockLedger.objects.create(
-        sku_id=sku.pk,
-        delta=delta,
-        balance=balance,
-        reason=reason,
-        reference=reference[:64],
-        note=note[:255],
-        actor=actor if getattr(actor, "pk", None) else None,
-    )
-    sku.stock = balance
-    _changed(sku.product_id, listing=False)
-    return balance
-
-
-@transaction.atomic
-def set_stock(*, sku: Sku, quantity: int, reason: str, actor: Any, note: str = "") -> int:
-    """Set stock to an absolute count (stock-take, import): records the difference."""
-    if (
-        isinstance(quantity, bool)
-        or not isinstance(quantity, int)
-        or not 0 <= quantity <= MAX_STOCK
-    ):
-        raise InvalidInput(fields={"stock": _("A whole number between 0 and %d.") % MAX_STOCK})
-    current = Sku.objects.select_for_update().values_list("stock", flat=True).get(pk=sku.pk)
-    if quantity == current:
-        return current
-    return adjust_stock(sku=sku, delta=quantity - current, reason=reason, actor=actor, note=note)
-
-
-def record_sale(*, product_id: int, quantity: int) -> None:
-    """Sales counter for sorting (orders call it when paid)."""
-    from django.db.models import F
-
-    Product.objects.filter(pk=product_id).update(sales_count=F("sales_count") + quantity)
-
-
-def create_sku(
-    *,
-    product: Product,
-    code: str,
-    spec_values: dict[str, str],
-    price: int,
-    actor: Any,
-    original_price: int = 0,
-) -> Sku:
-    """One SKU outside the matrix helper (imports)."""
-    _check_price(price, "price")
-    _check_price(original_price, "original_price")
-    try:
-        with transaction.atomic(), audit.acting_as(actor):
-            sku = Sku.objects.create(
-                product=product,
-                code=code,
-                spec_values=spec_values,
-                spec_key=spec_key(spec_values),
-                price=price,
-                original_price=original_price,
-            )
-    except IntegrityError as exc:
-        raise Conflict(fields={"code": _("This SKU code or combination exists already.")}) from exc
-    refresh_min_price(product)
-    _changed(product.pk)
-    return sku

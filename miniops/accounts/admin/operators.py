@@ -1,44 +1,36 @@
-"""Console pages: operators, roles, the permission matrix, API tokens, the audit log."""
+"""Operators: create, change, disable, reset password and second factor, sessions."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
-from auditlog.models import LogEntry
-from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
-from unfold.contrib.filters.admin import RangeDateTimeFilter, RelatedDropdownFilter
+from unfold.contrib.filters.admin import RelatedDropdownFilter
 from unfold.decorators import action, display
 
-from miniops.accounts import selectors, services
+from miniops.accounts import services
 from miniops.accounts.context import operator_of
 from miniops.accounts.forms import (
-    ApiTokenCreateForm,
     ConfirmDialogForm,
     OperatorChangeForm,
     OperatorCreateForm,
     ReasonDialogForm,
-    RoleForm,
     SetPasswordDialogForm,
 )
-from miniops.accounts.models import ApiToken, Operator, OperatorSession, Role
+from miniops.accounts.models import Operator, OperatorSession
 from miniops.core.console import (
     ConsoleModelAdmin,
-    ReadOnlyConsoleAdmin,
-    mark_invalid_post,
     operator_has,
     redirect,
     site,
 )
-from miniops.core.errors import DomainError
 from miniops.core.permissions import P
 
 
@@ -306,278 +298,3 @@ class OperatorAdmin(ConsoleModelAdmin):
             _("Password changed for %(name)s.") % {"name": operator},
         )
         return self._back(request, object_id)
-
-
-@admin.register(Role, site=site)
-class RoleAdmin(ConsoleModelAdmin):
-    permissions = {
-        "view": P.ACCOUNTS_VIEW_OPERATORS,
-        "add": P.ACCOUNTS_MANAGE_ROLES,
-        "change": P.ACCOUNTS_MANAGE_ROLES,
-        "delete": P.ACCOUNTS_MANAGE_ROLES,
-    }
-    form = RoleForm
-    list_display = [
-        "role_name",
-        "code",
-        "is_system",
-        "requires_2fa",
-        "operator_count",
-        "permission_count",
-    ]
-    list_filter = ["is_system", "requires_2fa"]
-    search_fields = ["code", "name"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
-        return super().get_queryset(request).annotate(n_operators=Count("operators"))
-
-    @display(description=_("Name"))
-    def role_name(self, obj: Role) -> str:
-        return obj.display_name
-
-    @display(description=_("Operators"))
-    def operator_count(self, obj: Role) -> int:
-        return getattr(obj, "n_operators", 0)
-
-    @display(description=_("Permissions"))
-    def permission_count(self, obj: Role) -> int:
-        return len(obj.effective_permissions())
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return []
-        if obj.is_system:
-            fixed = ["code", "name", "description", "effective"]
-            return [*fixed, "requires_2fa"] if obj.code == "super_admin" else fixed
-        return ["code"]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is not None and obj.is_system:
-            return ["code", "name", "description", "requires_2fa", "effective"]
-        return ["code", "name", "description", "requires_2fa", "permissions"]
-
-    @display(description=_("Permissions"))
-    def effective(self, obj: Role) -> str:
-        return render_to_string(
-            "accounts/role_permissions.html",
-            {"permissions": selectors.labelled(obj.effective_permissions())},
-        )
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.is_system:
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
-        data = form.cleaned_data
-        if not change:
-            created = services.create_role(
-                code=data["code"],
-                name=data["name"],
-                description=data.get("description", ""),
-                requires_2fa=data.get("requires_2fa", False),
-                permissions=data.get("permissions", []),
-                actor=operator_of(request),
-            )
-            obj.pk = created.pk
-            obj._state.adding = False
-            return
-        current = Role.objects.get(pk=obj.pk)
-        changes = {name: data[name] for name in form.changed_data if name in data}
-        services.update_role(role=current, actor=operator_of(request), **changes)
-
-    def delete_model(self, request: HttpRequest, obj: Role) -> None:
-        services.delete_role(role=obj, actor=operator_of(request))
-
-
-@site.register_page(
-    name="accounts_permission_matrix",
-    route="accounts/permission-matrix/",
-    permission=P.ACCOUNTS_VIEW_OPERATORS,
-    title=_("Permission matrix"),
-    icon="grid_on",
-)
-def permission_matrix(request: HttpRequest) -> HttpResponse:
-    roles, rows = selectors.permission_matrix()
-    context = site.page_context(request, title=_("Permission matrix"), roles=roles, rows=rows)
-    return TemplateResponse(request, "accounts/permission_matrix.html", context)
-
-
-@admin.register(ApiToken, site=site)
-class ApiTokenAdmin(ConsoleModelAdmin):
-    """Each operator sees and creates their own tokens; operator managers see all
-    and may revoke any. Tokens are never edited: revoke and create another."""
-
-    permissions = {
-        "view": P.API_TOKENS_USE,
-        "add": P.API_TOKENS_USE,
-        "change": None,
-        "delete": None,
-    }
-    list_display = [
-        "name",
-        "operator",
-        "prefix_display",
-        "status_badge",
-        "expires_at",
-        "last_used_at",
-    ]
-    list_filter = ["operator"]
-    search_fields = ["name", "prefix"]
-    actions_detail = ["revoke_one"]
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj) or operator_has(
-            request, P.ACCOUNTS_MANAGE_OPERATORS
-        )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
-        queryset = super().get_queryset(request).select_related("operator")
-        if operator_has(request, P.ACCOUNTS_MANAGE_OPERATORS):
-            return queryset
-        return queryset.filter(operator=operator_of(request))
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [
-            "name",
-            "operator",
-            "prefix",
-            "permissions",
-            "created_at",
-            "expires_at",
-            "revoked_at",
-            "revoked_by",
-            "last_used_at",
-            "last_used_ip",
-        ]
-
-    @display(description=_("Token"))
-    def prefix_display(self, obj: ApiToken) -> str:
-        return f"mo_{obj.prefix}_…"
-
-    @display(
-        description=_("Status"),
-        label={"active": "success", "expired": "warning", "revoked": "danger"},
-    )
-    def status_badge(self, obj: ApiToken) -> str:
-        return obj.status
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
-        if not self.has_add_permission(request):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
-        operator = operator_of(request)
-        form = ApiTokenCreateForm(request.POST or None, operator=operator)
-        if request.method == "POST" and form.is_valid():
-            try:
-                token, raw = services.create_api_token(
-                    operator=operator,
-                    name=form.cleaned_data["name"],
-                    permissions=form.cleaned_data["permissions"],
-                    expires_in_days=form.cleaned_data["expires_in_days"],
-                    actor=operator,
-                )
-            except DomainError as exc:
-                form.add_error(None, str(exc.message))
-            else:
-                context = site.page_context(request, title=_("Token created"), token=token, raw=raw)
-                response = TemplateResponse(request, "accounts/token_created.html", context)
-                response["Cache-Control"] = "no-store"
-                return response
-        context = site.page_context(
-            request, title=_("New API token"), form=form, opts=self.model._meta
-        )
-        return mark_invalid_post(
-            request, TemplateResponse(request, "accounts/token_form.html", context)
-        )
-
-    def has_revoke_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_view_permission(request)
-
-    @action(
-        description=_("Revoke"),
-        url_path="revoke",
-        permissions=["revoke"],
-        icon="key_off",
-        dialog={
-            "title": _("Revoke this token?"),
-            "description": _("Calls using it are refused at once."),
-            "form_class": ConfirmDialogForm,
-            "form_submit_text": _("Revoke"),
-        },
-    )
-    def revoke_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
-        token = get_object_or_404(self.get_queryset(request), pk=object_id)
-        self.run_service(
-            request,
-            lambda: services.revoke_api_token(token=token, actor=operator_of(request)),
-            _("Token revoked."),
-        )
-        return redirect(request, reverse("console:accounts_apitoken_change", args=[object_id]))
-
-
-@admin.register(LogEntry, site=site)
-class AuditLogAdmin(ReadOnlyConsoleAdmin):
-    permissions = {"view": P.AUDIT_VIEW, "add": None, "change": None, "delete": None}
-    list_display = [
-        "timestamp",
-        "actor",
-        "action_badge",
-        "content_type",
-        "object_repr",
-        "remote_addr",
-    ]
-    list_filter = [
-        ("timestamp", RangeDateTimeFilter),
-        "action",
-        ("actor", RelatedDropdownFilter),
-        ("content_type", RelatedDropdownFilter),
-    ]
-    list_filter_submit = True
-    search_fields = ["object_repr", "object_pk", "actor__username", "remote_addr"]
-    list_select_related = ["actor", "content_type"]
-    show_full_result_count = False
-    date_hierarchy = None
-    fields = [
-        "timestamp",
-        "actor",
-        "actor_email",
-        "action",
-        "content_type",
-        "object_pk",
-        "object_repr",
-        "changes_table",
-        "remote_addr",
-        "cid",
-        "additional_data",
-    ]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.fields
-
-    @display(description=_("Action"), label={0: "success", 1: "info", 2: "danger", 3: "warning"})
-    def action_badge(self, obj: LogEntry) -> Any:
-        return obj.action, obj.get_action_display()
-
-    @display(description=_("Changes"))
-    def changes_table(self, obj: LogEntry) -> str:
-        changes = obj.changes if isinstance(obj.changes, dict) else {}
-        rows = [
-            (field, *values)
-            if isinstance(values, list | tuple) and len(values) == 2
-            else (field, "", values)
-            for field, values in changes.items()
-        ]
-        return render_to_string("accounts/audit_changes.html", {"rows": rows})
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        if request.method == "POST":  # no bulk actions on audit rows
-            messages.error(request, _("Audit entries cannot be changed."))
-            return HttpResponseRedirect(request.path)
-        return super().changelist_view(request, extra_context)
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        return {}

@@ -1,0 +1,66 @@
+"""Alert rules and their history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from unfold.decorators import action
+
+from miniops.accounts.context import operator_of
+from miniops.analytics import forms, services
+from miniops.analytics.models import Alert, AlertRule
+from miniops.core.console import (
+    ConsoleModelAdmin,
+    operator_has,
+    redirect,
+    site,
+)
+from miniops.core.permissions import P
+
+
+# --- alert rules and history --------------------------------------------------------------
+@admin.register(AlertRule, site=site)
+class AlertRuleAdmin(ConsoleModelAdmin):
+    permissions = {
+        "view": P.ANALYTICS_VIEW,
+        "add": P.ANALYTICS_ALERTS,
+        "change": P.ANALYTICS_ALERTS,
+        "delete": P.ANALYTICS_ALERTS,
+    }
+    form = forms.AlertRuleForm
+    list_display = [
+        "name",
+        "metric",
+        "condition",
+        "threshold",
+        "window_minutes",
+        "cooldown_minutes",
+        "is_active",
+        "last_fired_at",
+    ]
+    list_filter = ["metric", "is_active"]
+    readonly_fields = ["last_fired_at"]
+
+
+@admin.register(Alert, site=site)
+class AlertAdmin(ConsoleModelAdmin):
+    permissions = {"view": P.ANALYTICS_VIEW, "add": None, "change": None, "delete": None}
+    list_display = ["fired_at", "rule", "message", "webhook_status", "acknowledged_at"]
+    list_filter = ["rule"]
+    actions_detail = ["acknowledge"]
+
+    @action(description=_("Acknowledge"), permissions=["acknowledge"])
+    def acknowledge(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+        alert = get_object_or_404(Alert, pk=object_id)
+        services.acknowledge_alert(alert=alert, actor=operator_of(request))
+        messages.success(request, gettext("Acknowledged."))
+        return redirect(request, reverse("console:analytics_alert_change", args=[object_id]))
+
+    def has_acknowledge_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        return operator_has(request, P.ANALYTICS_VIEW)

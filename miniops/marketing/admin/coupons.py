@@ -1,0 +1,191 @@
+"""Coupon templates (issue, stop) and the coupons members hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from unfold.decorators import action, display
+from unfold.forms import BaseDialogForm
+from unfold.widgets import UnfoldAdminTextInputWidget
+
+from miniops.accounts.context import operator_of
+from miniops.core.console import (
+    ConsoleModelAdmin,
+    ReadOnlyConsoleAdmin,
+    operator_has,
+    redirect,
+    site,
+)
+from miniops.core.errors import DomainError
+from miniops.core.permissions import P
+from miniops.marketing.admin.common import MANAGE, VIEW_ONLY, ValidatedForm
+from miniops.marketing.models import (
+    Coupon,
+    CouponTemplate,
+)
+from miniops.marketing.services import coupons, points
+
+
+# --- coupons ------------------------------------------------------------------------------
+class CouponTemplateForm(ValidatedForm):
+    validator = staticmethod(coupons.validate_template)
+
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "name",
+            "kind",
+            "value",
+            "max_discount",
+            "min_spend",
+            "scope",
+            "categories",
+            "products",
+            "excluded_products",
+            "valid_from",
+            "valid_until",
+            "valid_days",
+            "total_quantity",
+            "per_member_limit",
+            "issue",
+            "auto_rule",
+            "auto_level",
+            "level_only",
+            "restore_on_refund",
+            "is_active",
+        ]
+
+
+class IssueDialogForm(BaseDialogForm):
+    member_ids = forms.CharField(
+        label=_("Member ids"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Separated by commas, spaces or new lines."),
+    )
+    tag = forms.CharField(
+        label=_("Or every member with the tag"),
+        required=False,
+        max_length=32,
+        widget=UnfoldAdminTextInputWidget,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        raw = str(data.get("member_ids") or "").replace(",", " ").split()
+        good = [token for token in raw if token.isascii() and token.isdigit() and len(token) < 19]
+        if len(good) != len(raw):
+            self.add_error("member_ids", _("Member ids are whole numbers."))
+        if len(good) > 10_000:
+            self.add_error("member_ids", _("At most 10,000 members at once; use a tag."))
+        data["ids"] = [int(token) for token in good]
+        if not data["ids"] and not data.get("tag"):
+            raise forms.ValidationError(_("Give member ids or a tag."))
+        return data
+
+
+class PointsAdjustForm(BaseDialogForm):
+    member_id = forms.IntegerField(
+        label=_("Member id"), min_value=1, max_value=2**63 - 1, widget=UnfoldAdminTextInputWidget
+    )
+    points = forms.IntegerField(
+        label=_("Points (negative to take away)"),
+        min_value=-points.MAX_POINTS_CHANGE,
+        max_value=points.MAX_POINTS_CHANGE,
+        widget=UnfoldAdminTextInputWidget,
+    )
+    note = forms.CharField(label=_("Why"), max_length=255, widget=UnfoldAdminTextInputWidget)
+
+
+@admin.register(CouponTemplate, site=site)
+class CouponTemplateAdmin(ConsoleModelAdmin):
+    permissions = MANAGE
+    form = CouponTemplateForm
+    list_display = ["name", "kind", "value", "min_spend", "issued_of_total", "state", "is_active"]
+    list_filter = ["kind", "issue", "is_active"]
+    search_fields = ["name"]
+    autocomplete_fields = ["categories", "products", "excluded_products"]
+    readonly_fields = ["issued_count"]
+    actions_detail = ["issue_to_members", "end_now"]
+
+    @display(description=_("issued"))
+    def issued_of_total(self, obj: CouponTemplate) -> str:
+        return f"{obj.issued_count} / {obj.total_quantity}"
+
+    @display(description=_("status"), label=True)
+    def state(self, obj: CouponTemplate) -> Any:
+        return obj.get_status_display() if hasattr(obj, "get_status_display") else obj.status
+
+    def has_issue_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MARKETING_MANAGE)
+
+    @action(
+        description=_("Issue to members"),
+        url_path="issue",
+        permissions=["issue"],
+        icon="send",
+        dialog={
+            "title": _("Issue this coupon"),
+            "description": _("Each member gets one; members at their limit are skipped."),
+            "form_class": IssueDialogForm,
+            "form_submit_text": _("Issue"),
+        },
+    )
+    def issue_to_members(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
+        template = get_object_or_404(CouponTemplate, pk=object_id)
+        try:
+            result = coupons.issue(
+                template=template,
+                member_ids=form.cleaned_data["ids"],
+                tag=form.cleaned_data.get("tag") or "",
+                actor=operator_of(request),
+            )
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(
+                request,
+                gettext("%(issued)d issued, %(skipped)d skipped.")
+                % {"issued": result["issued"], "skipped": result["skipped"]},
+            )
+        return redirect(
+            request, reverse("console:marketing_coupontemplate_change", args=[object_id])
+        )
+
+    def has_end_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MARKETING_MANAGE)
+
+    @action(description=_("Stop now"), url_path="end", permissions=["end"], icon="stop")
+    def end_now(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+        template = get_object_or_404(CouponTemplate, pk=object_id)
+        coupons.stop(template=template, actor=operator_of(request))
+        messages.success(
+            request, gettext("Stopped: no more claims; coupons already held stay valid.")
+        )
+        return redirect(
+            request, reverse("console:marketing_coupontemplate_change", args=[object_id])
+        )
+
+
+@admin.register(Coupon, site=site)
+class CouponAdmin(ReadOnlyConsoleAdmin):
+    permissions = VIEW_ONLY
+    list_display = [
+        "template",
+        "member",
+        "status",
+        "valid_until",
+        "order",
+        "discount",
+        "received_at",
+    ]
+    list_filter = ["status", "template"]
+    search_fields = ["member__nickname", "template__name"]
+    list_select_related = ["template", "member", "order"]

@@ -1,0 +1,113 @@
+"""The campaign results page and its exports."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponseBase
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from miniops.accounts.context import operator_of
+from miniops.core import audit
+from miniops.core.console import (
+    operator_has,
+    site,
+)
+from miniops.core.exports import FORMATS, table_response
+from miniops.core.money import format_fen
+from miniops.core.permissions import P
+from miniops.marketing import selectors
+from miniops.marketing.models import (
+    CouponTemplate,
+)
+
+# --- results ------------------------------------------------------------------------------
+RESULT_COLUMNS = {
+    "coupons": [
+        ("name", _("Coupon")),
+        ("status", _("status")),
+        ("issued", _("Issued")),
+        ("used", _("Used")),
+        ("use_rate", _("Use rate")),
+        ("orders", _("Orders")),
+        ("gmv", _("GMV")),
+        ("cost", _("Discount cost")),
+        ("roi", _("ROI")),
+    ],
+    "flash": [
+        ("name", _("Flash sale")),
+        ("status", _("status")),
+        ("sold", _("Sold")),
+        ("stock", _("Stock")),
+        ("participants", _("Participants")),
+        ("orders", _("Orders")),
+        ("conversion", _("Paid ÷ ordered")),
+        ("gmv", _("GMV")),
+        ("cost", _("Discount cost")),
+        ("roi", _("ROI")),
+    ],
+    "groups": [
+        ("name", _("Group buy")),
+        ("status", _("status")),
+        ("groups", _("Groups")),
+        ("succeeded", _("Succeeded")),
+        ("failed", _("Failed")),
+        ("participants", _("Participants")),
+        ("conversion", _("Groups completed")),
+        ("gmv", _("GMV")),
+        ("cost", _("Discount cost")),
+        ("roi", _("ROI")),
+    ],
+}
+MONEY = {"gmv", "cost"}
+
+
+@site.register_page(
+    name="marketing_results",
+    route="marketing/results/",
+    permission=P.MARKETING_VIEW,
+    title=_("Campaign results"),
+    icon="insights",
+)
+def results_page(request: HttpRequest) -> HttpResponseBase:
+    data = {
+        "coupons": selectors.coupon_stats(),
+        "flash": selectors.flash_stats(),
+        "groups": selectors.group_stats(),
+    }
+    fmt, which = request.GET.get("fmt", ""), request.GET.get("table", "coupons")
+    if fmt in FORMATS and which in data:
+        if not operator_has(request, P.MARKETING_VIEW):
+            raise PermissionError
+        audit.record(
+            actor=operator_of(request),
+            action=audit.Action.ACCESS,
+            model=CouponTemplate,
+            object_repr=gettext("Campaign results export: %s") % which,
+            additional={"export": fmt},
+        )
+        columns = RESULT_COLUMNS[which]
+        return table_response(
+            f"marketing-{which}",
+            [label for _key, label in columns],
+            ([row[key] for key, _label in columns] for row in data[which]),
+            fmt=fmt,
+        )
+    tables = []
+    for key, rows in data.items():
+        columns = RESULT_COLUMNS[key]
+        tables.append(
+            {
+                "key": key,
+                "columns": [label for _k, label in columns],
+                "rows": [
+                    [
+                        format_fen(row[k]) if k in MONEY else row[k] if row[k] is not None else "—"
+                        for k, _label in columns
+                    ]
+                    for row in rows
+                ],
+            }
+        )
+    context = site.page_context(request, title=_("Campaign results"), tables=tables)
+    return TemplateResponse(request, "marketing/results.html", context)

@@ -1,0 +1,57 @@
+"""Shared pieces of the orders console: permission sets, status colours, filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from miniops.core.permissions import P
+from miniops.orders.models import (
+    Order,
+    OrderStatus,
+)
+
+VIEW_ONLY: dict[str, str | None] = {
+    "view": P.ORDERS_VIEW,
+    "add": None,
+    "change": None,
+    "delete": None,
+}
+STATUS_LABELS = {
+    OrderStatus.UNPAID: "warning",
+    OrderStatus.PAID: "info",
+    OrderStatus.SHIPPED: "primary",
+    OrderStatus.COMPLETED: "success",
+    OrderStatus.CANCELLED: "default",
+    OrderStatus.CLOSED: "danger",
+}
+
+
+class ProductFilter(admin.SimpleListFilter):
+    title = _("product id")
+    parameter_name = "product"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return []
+
+    def has_output(self) -> bool:
+        return False  # set through links (?product=<id>) from product pages
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(items__product_id=int(value)).distinct()
+        return queryset
+
+
+class MemberFilter(ProductFilter):
+    title = _("member id")
+    parameter_name = "member"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        return queryset.filter(member_id=int(value)) if value and value.isdigit() else queryset

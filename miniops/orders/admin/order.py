@@ -1,0 +1,260 @@
+"""The order page: list with status tabs, detail with its allowed actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
+from unfold.decorators import action, display
+
+from miniops.accounts.context import operator_of
+from miniops.core.console import (
+    ConsoleModelAdmin,
+    operator_has,
+    redirect,
+    site,
+)
+from miniops.core.masking import mask_name, mask_phone
+from miniops.core.money import format_fen
+from miniops.core.permissions import P
+from miniops.orders import exports, selectors, services
+from miniops.orders.admin.common import STATUS_LABELS, VIEW_ONLY, MemberFilter, ProductFilter
+from miniops.orders.forms import (
+    NoteDialogForm,
+    OptionalNoteDialogForm,
+    ReasonDialogForm,
+    ShipDialogForm,
+)
+from miniops.orders.models import (
+    Order,
+    OrderStatus,
+)
+
+
+@admin.register(Order, site=site)
+class OrderAdmin(ConsoleModelAdmin):
+    permissions = VIEW_ONLY
+    change_list_template = "orders/order_changelist.html"
+    change_form_template = "orders/order_detail.html"
+    list_display = [
+        "number",
+        "member",
+        "status_badge",
+        "payable",
+        "item_count",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = [
+        "status",
+        ("created_at", RangeDateTimeFilter),
+        ("paid_at", RangeDateTimeFilter),
+        ("payable_amount", RangeNumericFilter),
+        ProductFilter,
+        MemberFilter,
+    ]
+    list_filter_submit = True
+    search_fields = ["number"]
+    search_help_text = _("Order number, exact phone (recipient or member) or nickname")
+    list_select_related = ["member"]
+    show_full_result_count = False
+    fields = ["number", "status", "created_at"]
+    readonly_fields = fields
+    actions = ["export_csv", "export_xlsx"]
+    actions_detail = ["ship", "cancel", "add_note", "sync_payment"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return super().get_queryset(request).annotate(n_items=Count("items"))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> Any:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=selectors.search_orders(search_term).values("pk")), False
+
+    @display(description=_("Status"), label=STATUS_LABELS)
+    def status_badge(self, obj: Order) -> Any:
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("Payable"), ordering="payable_amount")
+    def payable(self, obj: Order) -> str:
+        return format_fen(obj.payable_amount)
+
+    @display(description=_("Items"))
+    def item_count(self, obj: Order) -> int:
+        return getattr(obj, "n_items", 0)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        counts = selectors.status_counts()
+        current = request.GET.get("status__exact", "")
+        tabs = [
+            {"label": _("All"), "value": "", "count": sum(counts.values()), "active": not current}
+        ] + [
+            {"label": label, "value": value, "count": counts[value], "active": current == value}
+            for value, label in OrderStatus.choices
+        ]
+        return super().changelist_view(request, {**(extra_context or {}), "status_tabs": tabs})
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        order = (
+            Order.objects.filter(pk=object_id)
+            .prefetch_related(
+                "items", "payments", "refunds", "events__actor", "notes__author", "after_sales"
+            )
+            .first()
+        )
+        context = dict(extra_context or {})
+        if order is not None:
+            from auditlog.models import LogEntry
+
+            sensitive = operator_has(request, P.MEMBERS_VIEW_SENSITIVE)
+            context["order_detail"] = {
+                "order": order,
+                "recipient": order.recipient if sensitive else mask_name(order.recipient),
+                "phone": order.phone if sensitive else mask_phone(order.phone),
+                "address": f"{order.province} {order.city} {order.district} "
+                + (order.address_detail if sensitive else "****"),
+                "audit": LogEntry.objects.get_for_object(order).select_related("actor")[:20],
+            }
+            if sensitive:
+                from miniops.core import audit
+
+                audit.record(
+                    actor=operator_of(request),
+                    action=audit.Action.ACCESS,
+                    instance=order,
+                    additional={"revealed": ["delivery address"]},
+                )
+        return super().change_view(request, object_id, form_url, context)
+
+    # --- actions --------------------------------------------------------------------------
+    def has_ship_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_SHIP)
+
+    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_MANAGE)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj)
+
+    def has_note_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_VIEW)
+
+    def has_export_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.ORDERS_EXPORT)
+
+    def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return redirect(request, reverse("console:orders_order_change", args=[object_id]))
+
+    @action(
+        description=_("Ship"),
+        url_path="ship",
+        permissions=["ship"],
+        icon="local_shipping",
+        dialog={
+            "title": _("Ship this order"),
+            "description": "",
+            "form_class": ShipDialogForm,
+            "form_submit_text": _("Ship"),
+        },
+    )
+    def ship(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        order = get_object_or_404(Order, pk=object_id)
+        self.run_service(
+            request,
+            lambda: services.ship_order(
+                order=order,
+                carrier=form.cleaned_data["carrier"],
+                tracking_no=form.cleaned_data["tracking_no"],
+                actor=operator_of(request),
+            ),
+            _("Order shipped."),
+        )
+        return self._back(request, object_id)
+
+    @action(
+        description=_("Cancel"),
+        url_path="cancel",
+        permissions=["manage"],
+        icon="cancel",
+        dialog={
+            "title": _("Cancel this unpaid order?"),
+            "description": _("Its stock is released."),
+            "form_class": ReasonDialogForm,
+            "form_submit_text": _("Cancel order"),
+        },
+    )
+    def cancel(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        order = get_object_or_404(Order, pk=object_id)
+        self.run_service(
+            request,
+            lambda: services.cancel_order(
+                order=order, actor=operator_of(request), reason=form.cleaned_data["reason"]
+            ),
+            _("Order cancelled."),
+        )
+        return self._back(request, object_id)
+
+    @action(
+        description=_("Add note"),
+        url_path="note",
+        permissions=["note"],
+        icon="sticky_note_2",
+        dialog={
+            "title": _("Internal note"),
+            "description": _("Only operators see it."),
+            "form_class": NoteDialogForm,
+            "form_submit_text": _("Save"),
+        },
+    )
+    def add_note(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        order = get_object_or_404(Order, pk=object_id)
+        self.run_service(
+            request,
+            lambda: services.add_note(
+                order=order, text=form.cleaned_data["text"], actor=operator_of(request)
+            ),
+            _("Note added."),
+        )
+        return self._back(request, object_id)
+
+    @action(
+        description=_("Ask WeChat Pay"),
+        url_path="sync-payment",
+        permissions=["manage"],
+        icon="sync",
+        dialog={
+            "title": _("Ask WeChat Pay how this order's payment stands?"),
+            "description": "",
+            "form_class": OptionalNoteDialogForm,
+            "form_submit_text": _("Ask"),
+        },
+    )
+    def sync_payment(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        order = get_object_or_404(Order, pk=object_id)
+        results = [services.sync_trade(p) for p in order.payments.filter(status="created")]
+        messages.info(
+            request, _("WeChat Pay says: %s") % (", ".join(results) or _("no open payment"))
+        )
+        return self._back(request, object_id)
+
+    @admin.action(description=_("Finance export (CSV)"), permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> Any:
+        return exports.export(
+            queryset.order_by("created_at"), fmt="csv", actor=operator_of(request)
+        )
+
+    @admin.action(description=_("Finance export (XLSX)"), permissions=["export"])
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Order]) -> Any:
+        return exports.export(
+            queryset.order_by("created_at"), fmt="xlsx", actor=operator_of(request)
+        )

@@ -1,0 +1,76 @@
+"""Custom pages: bulk shipping and the reconciliation report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from miniops.accounts.context import operator_of
+from miniops.core.console import (
+    mark_invalid_post,
+    site,
+)
+from miniops.core.errors import DomainError
+from miniops.core.permissions import P
+from miniops.core.timeutils import local_date, range_bounds
+from miniops.orders import exports, selectors, services
+from miniops.orders.forms import (
+    BulkShipForm,
+    DateRangeForm,
+)
+from miniops.orders.models import (
+    Order,
+)
+
+
+# --- custom pages ---------------------------------------------------------------------------------
+@site.register_page(
+    name="orders_bulk_ship",
+    route="orders/bulk-ship/",
+    permission=P.ORDERS_SHIP,
+    title=_("Bulk ship"),
+    icon="upload_file",
+)
+def bulk_ship_page(request: HttpRequest) -> HttpResponse:
+    form = BulkShipForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.bulk_ship(
+                csv_text=form.cleaned_data["file"], actor=operator_of(request)
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc.message))
+    context = site.page_context(request, title=_("Bulk ship"), form=form, result=result)
+    response = TemplateResponse(request, "orders/bulk_ship.html", context)
+    return mark_invalid_post(request, response) if result is None else response
+
+
+@site.register_page(
+    name="orders_reconciliation",
+    route="orders/reconciliation/",
+    permission=P.ORDERS_EXPORT,
+    title=_("Reconciliation"),
+    icon="rule",
+)
+def reconciliation_page(request: HttpRequest) -> Any:
+    today = local_date()
+    form = DateRangeForm(
+        request.GET or {"start": today - timedelta(days=6), "end": today, "fmt": "html"}
+    )
+    report = None
+    if form.is_valid():
+        start, end = range_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
+        if form.cleaned_data.get("fmt") in {"csv", "xlsx"}:
+            orders = Order.objects.filter(paid_at__gte=start, paid_at__lt=end).order_by("paid_at")
+            return exports.export(orders, fmt=form.cleaned_data["fmt"], actor=operator_of(request))
+        report = selectors.reconciliation(start, end)
+    context = site.page_context(request, title=_("Reconciliation"), form=form, report=report)
+    response = TemplateResponse(request, "orders/reconciliation.html", context)
+    if request.GET and not form.is_valid():
+        response.status_code = 400
+    return response
