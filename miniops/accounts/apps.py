@@ -11,8 +11,12 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from miniops.accounts import audit_registry  # noqa: F401
+        from miniops.accounts.services import end_current_session
+        from miniops.core.console import site
 
         post_migrate.connect(_sync_roles, sender=self)
+        if end_current_session not in site.logout_hooks:
+            site.logout_hooks.append(end_current_session)
 
 
 def _sync_roles(**kwargs: object) -> None:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from miniops.analytics import realtime
 from miniops.analytics.models import Alert, AlertRule
+from miniops.core import events
 
 logger = logging.getLogger("miniops.analytics")
 WEEK_MINUTES = 7 * 24 * 60
@@ -107,12 +108,7 @@ def evaluate(now_minute: int | None = None) -> list[Alert]:
 
 
 def _push(alert: Alert) -> None:
-    try:
-        from miniops.console.realtime import broadcast
-
-        broadcast({"type": "alert", "message": alert.message, "id": alert.pk})
-    except Exception:  # the history row is the record; the push is a courtesy
-        logger.exception("could not push alert %s", alert.pk)
+    events.notify_operators({"type": "alert", "message": alert.message, "id": alert.pk})
 
 
 def _post_webhook(rule: AlertRule, alert: Alert) -> str:

@@ -11,11 +11,10 @@ from ninja.pagination import paginate
 from miniops.accounts.api import Pagination
 from miniops.accounts.apiauth import requires
 from miniops.accounts.context import principal_of
-from miniops.catalog import selectors, services
+from miniops.catalog import hooks, selectors, services
 from miniops.catalog.models import Product, Sku
-from miniops.core.apiauth import public
+from miniops.core.apiauth import member_or_public, public
 from miniops.core.permissions import P
-from miniops.members.apiauth import member_or_public
 
 router = Router(tags=["catalog"])
 
@@ -138,9 +137,7 @@ def product(request: HttpRequest, product_id: int = Path(..., ge=1, le=2**63 - 1
     body = selectors.product_page_response(product_id)
     member_id = getattr(getattr(request, "auth", None), "member_id", None)
     if member_id:
-        from miniops.members.services import record_view
-
-        record_view(member_id=member_id, product_id=product_id)
+        hooks.run("viewed", member_id=member_id, product_id=product_id)
     return _json(body)
 
 

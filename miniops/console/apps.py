@@ -6,3 +6,11 @@ class ConsoleConfig(AppConfig):
     name = "miniops.console"
     label = "console"
     verbose_name = _("Console")
+
+    def ready(self) -> None:
+        from miniops.console import realtime, views
+        from miniops.core import events
+        from miniops.core.console import site
+
+        events.register_notice_publisher(realtime.publish)
+        site.password_change_view = views.password_change

@@ -2,7 +2,7 @@
 
 Only signed-in operators who passed two-factor (when required) may connect. Each
 joins its own group and the broadcast group; domains push with
-``notify_operator`` / ``broadcast`` (``miniops.console.realtime``).
+``miniops.core.events.notify_operators``, which ``miniops.console.realtime`` delivers.
 """
 
 from __future__ import annotations

@@ -123,6 +123,10 @@ class ConsoleSite(UnfoldAdminSite):
         self.pages: list[ConsolePage] = []
         self.widgets: list[DashboardWidget] = []
         self.sections: list[DetailSection] = []
+        # Filled by the apps that own them (core imports no app): the console's
+        # password page, and what must happen before an operator signs out.
+        self.password_change_view: Callable[[HttpRequest], HttpResponseBase] | None = None
+        self.logout_hooks: list[Callable[[HttpRequest], None]] = []
 
     # --- who may enter ---------------------------------------------------------
     def has_permission(self, request: HttpRequest) -> bool:
@@ -140,15 +144,14 @@ class ConsoleSite(UnfoldAdminSite):
     def password_change(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> Any:
-        from miniops.console.views import password_change
-
-        return password_change(request)
+        if self.password_change_view is not None:
+            return self.password_change_view(request)
+        return super().password_change(request, extra_context)
 
     def logout(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         if request.user.is_authenticated and request.method == "POST":
-            from miniops.accounts import services as account_services
-
-            account_services.end_current_session(request)
+            for hook in self.logout_hooks:
+                hook(request)
         return super().logout(request, extra_context)
 
     # --- custom pages ----------------------------------------------------------

@@ -63,3 +63,35 @@ def track(
     event = ServerEvent(name, member_id, dict(properties or {}), at or timezone.now())
     transaction.on_commit(lambda: _deliver([event]))
     return event
+
+
+# --- notices to operators' browsers -----------------------------------------------------
+#: ``publisher(payload, operator_id)``: ``operator_id=None`` reaches every signed-in
+#: operator. The console registers the one that pushes over its WebSocket, so domain
+#: code says what happened without knowing how the console shows it.
+NoticePublisher = Callable[[dict[str, Any], "int | None"], None]
+_notice_publishers: list[NoticePublisher] = []
+
+
+def register_notice_publisher(publisher: NoticePublisher) -> None:
+    if publisher not in _notice_publishers:
+        _notice_publishers.append(publisher)
+
+
+def unregister_notice_publisher(publisher: NoticePublisher) -> None:
+    if publisher in _notice_publishers:
+        _notice_publishers.remove(publisher)
+
+
+def _publish(payload: dict[str, Any], operator_id: int | None) -> None:
+    for publisher in list(_notice_publishers):
+        try:
+            publisher(payload, operator_id)
+        except Exception:  # a push is a courtesy: the row that caused it is the record
+            logger.exception("notice publisher %r failed", publisher)
+
+
+def notify_operators(payload: dict[str, Any], *, operator_id: int | None = None) -> None:
+    """Tell operators' open consoles about ``payload`` (``{"type": ..., ...}``) once
+    the transaction commits: one operator, or everyone when ``operator_id`` is None."""
+    transaction.on_commit(lambda: _publish(dict(payload), operator_id))

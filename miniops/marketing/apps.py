@@ -17,6 +17,6 @@ class MarketingConfig(AppConfig):
         order_hooks.register()
         register_price_overlay(price_overlay)
         from miniops.core import events
-        from miniops.marketing.services.coupons import on_server_events
+        from miniops.marketing.services.server_events import on_server_events
 
         events.register_sink(on_server_events)

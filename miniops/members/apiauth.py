@@ -1,6 +1,7 @@
 """Member authentication for the client API: ``Authorization: Bearer ma1....``.
 
-``member()`` requires a signed-in member; ``member_or_public()`` accepts anyone
+``member()`` requires a signed-in member; ``member_or_public()`` (defined in
+``miniops.core.apiauth``, with the resolver this module registers) accepts anyone
 and names the member when a token is sent (a bad or expired token still answers
 401, so the app knows to refresh). Checking a token costs an HMAC and one cache
 read (is the session still open?), falling back to the database on a miss.
@@ -15,7 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from miniops.core.apiauth import PublicAccess
+from miniops.core.apiauth import MemberOrPublicAuth, member_or_public
 from miniops.members import selectors, tokens
 from miniops.members.models import Member
 
@@ -64,22 +65,22 @@ class MemberAuth(HttpBearer):
         return _principal(token)
 
 
-class MemberOrPublicAuth(HttpBearer):
-    access = "public"
-    permission = None
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if not request.headers.get("Authorization"):
-            return PublicAccess()
-        return super().__call__(request)
-
-    def authenticate(self, request: HttpRequest, token: str) -> MemberPrincipal | None:
-        return _principal(token)
-
-
 def member() -> MemberAuth:
     return MemberAuth()
 
 
-def member_or_public() -> MemberOrPublicAuth:
-    return MemberOrPublicAuth()
+__all__ = [
+    "MemberAuth",
+    "MemberOrPublicAuth",
+    "MemberPrincipal",
+    "member",
+    "member_or_public",
+    "principal_from_header",
+    "resolve",
+]
+
+
+def resolve(token: str) -> MemberPrincipal | None:
+    """The resolver ``miniops.core.apiauth.member_or_public`` uses (registered in
+    ``MembersConfig.ready``)."""
+    return _principal(token)

@@ -8,4 +8,4 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        from miniops.orders import freight  # noqa: F401  (connects its cache signals)
+        from miniops.orders import freight  # noqa: F401  (cache signals, the shipping step)

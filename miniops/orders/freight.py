@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -20,9 +20,7 @@ from django.utils.translation import gettext as _
 
 from miniops.core import localcache
 from miniops.orders.models import FreightRule, FreightTemplate, ProductFreight
-
-if TYPE_CHECKING:
-    from miniops.orders.pricing import Line, Quote
+from miniops.orders.pricing import Line, Quote, register_step
 
 SNAPSHOT_KEY = "orders:freight"
 SNAPSHOT_TTL = 2.0
@@ -144,3 +142,12 @@ def shipping_fee(quote: Quote) -> tuple[int, str, bool]:
     if not deliverable:
         notes.append(_("Not delivered to this region"))
     return total, "; ".join(dict.fromkeys(notes)), deliverable
+
+
+def _shipping_step(quote: Quote) -> None:
+    quote.shipping_fee, quote.shipping_note, quote.deliverable = shipping_fee(quote)
+
+
+#: Shipping runs after every discount: free-shipping thresholds look at the goods
+#: after discounts. Registered here, so the pipeline knows no step by name.
+register_step(200, "shipping", _shipping_step)

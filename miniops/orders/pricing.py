@@ -140,12 +140,3 @@ def quote(
         step(result)
     result.spread_discounts()
     return result
-
-
-def _shipping_step(quote: Quote) -> None:
-    from miniops.orders.freight import shipping_fee  # freight imports models
-
-    quote.shipping_fee, quote.shipping_note, quote.deliverable = shipping_fee(quote)
-
-
-register_step(200, "shipping", _shipping_step)

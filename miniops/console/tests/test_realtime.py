@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
@@ -75,3 +76,50 @@ def test_verified_operator_receives_pushes() -> None:
     assert hello == {"type": "hello", "operator": operator.username}
     assert pong == {"type": "pong"}
     assert pushed == {"type": "alert", "n": 1}
+
+
+def test_domain_notices_reach_the_console_after_commit_only() -> None:
+    """``core.events.notify_operators`` is how domain code pushes: a rolled-back
+    transaction pushes nothing, a committed one reaches every open console, and a
+    notice for one operator reaches only that operator."""
+    from django.db import transaction
+
+    from miniops.core import events
+
+    first = factories.operator_with_role("super_admin")
+    second = factories.operator_with_role("super_admin")
+    first_client = sign_in(Client(), first)
+    second_client = sign_in(Client(), second)
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        one, ok_one = await connect(session_cookie(first_client))
+        two, ok_two = await connect(session_cookie(second_client))
+        assert ok_one
+        assert ok_two
+        await one.receive_json_from(timeout=5)  # hello
+        await two.receive_json_from(timeout=5)
+
+        @database_sync_to_async
+        def send() -> None:
+            try:
+                with transaction.atomic():
+                    events.notify_operators({"type": "alert", "n": "rolled back"})
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            with transaction.atomic():
+                events.notify_operators({"type": "alert", "n": "all"})
+            with transaction.atomic():
+                events.notify_operators({"type": "alert", "n": "one"}, operator_id=first.pk)
+
+        await send()
+        got_one = [await one.receive_json_from(timeout=5) for _ in range(2)]
+        got_two = [await two.receive_json_from(timeout=5)]
+        assert await two.receive_nothing(timeout=0.3)
+        await one.disconnect()
+        await two.disconnect()
+        return got_one, got_two
+
+    got_one, got_two = async_to_sync(run)()
+    assert got_one == [{"type": "alert", "n": "all"}, {"type": "alert", "n": "one"}]
+    assert got_two == [{"type": "alert", "n": "all"}]

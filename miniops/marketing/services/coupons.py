@@ -260,16 +260,3 @@ def birthday_coupons() -> int:
     ).values_list("pk", flat=True):
         given += len(auto_issue(CouponTemplate.AutoRule.BIRTHDAY, member_id))
     return given
-
-
-def on_server_events(batch: list[Any]) -> None:
-    """``core.events`` sink: registration coupons and the referrer's reward."""
-    from miniops.marketing.services import points
-
-    for event in batch:
-        if event.name != "member_registered" or event.member_id is None:
-            continue
-        auto_issue(CouponTemplate.AutoRule.REGISTRATION, event.member_id)
-        referrer_id = event.properties.get("referrer_id")
-        if isinstance(referrer_id, int):
-            points.referral_reward(referrer_id=referrer_id, new_member_id=event.member_id)

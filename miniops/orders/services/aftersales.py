@@ -34,8 +34,7 @@ from miniops.orders.models import (
     RefundStatus,
 )
 from miniops.orders.providers import PaymentError, payment_provider
-from miniops.orders.services.common import anomaly, log, transition
-from miniops.orders.services.lifecycle import TRACKING_RE
+from miniops.orders.services.common import TRACKING_RE, anomaly, log, transition
 
 logger = logging.getLogger("miniops.refunds")
 REASONS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -19,6 +20,10 @@ TRACKED = {
     "completed": "order_completed",
     "closed": "order_closed",
 }
+
+
+#: A carrier tracking number (shipping and return parcels).
+TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{6,40}$")
 
 
 def operator_or_none(actor: Any) -> Any:
@@ -122,16 +127,11 @@ def anomaly(
     record = PaymentAnomaly.objects.create(
         kind=kind, order=order, out_trade_no=out_trade_no, detail=detail
     )
-    try:
-        from miniops.console.realtime import broadcast
-
-        broadcast(
-            {
-                "type": "payment_anomaly",
-                "kind": kind,
-                "order": order.number if order else out_trade_no,
-            }
-        )
-    except Exception:  # the console push is a courtesy; the row is the record
-        logging.getLogger("miniops.payments").exception("could not push the anomaly")
+    events.notify_operators(
+        {
+            "type": "payment_anomaly",
+            "kind": kind,
+            "order": order.number if order else out_trade_no,
+        }
+    )
     return record

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,10 +21,9 @@ from miniops.core.permissions import P
 from miniops.orders import hooks
 from miniops.orders.models import Carrier, Order, OrderNote, OrderStatus, Payment, PaymentStatus
 from miniops.orders.providers import AlreadyPaid, PaymentError, payment_provider
-from miniops.orders.services.common import log, transition
+from miniops.orders.services.common import TRACKING_RE, log, transition
 
 logger = logging.getLogger("miniops.orders")
-TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{6,40}$")
 
 
 def _require(actor: Any, code: str) -> None:
