@@ -1,0 +1,326 @@
+"""Ledger rows for automated effects: exactly once, even after a crash.
+
+Every automated effect — a push delivery, a referral reward, a moderation
+decision, an SLA event — is a row with a unique ``key`` (what makes it
+idempotent), an explicit ``state`` and a ``reason`` code. Workers *claim* rows
+before acting on them, so two workers never act on the same row:
+
+* on PostgreSQL, ``SELECT … FOR UPDATE SKIP LOCKED`` picks rows no other worker
+  holds, then one UPDATE marks them claimed with this claim's token;
+* on SQLite (one writer at a time), one conditional
+  ``UPDATE … WHERE state = 'queued'`` claims them; a row someone else claimed first
+  no longer matches.
+
+A claim carries a lease. A worker that dies leaves its rows ``claimed`` with an
+expired lease; ``recover_expired`` puts them back in the queue when acting twice
+is harmless (``retry_safe=True``), or marks them ``doubt`` when the effect may
+already have happened outside (a message that may have reached WeChat): the app
+then checks, instead of repeating it blindly. A worker that lost its lease cannot
+overwrite the row: ``finish`` and ``retry`` only touch rows it still holds.
+
+States::
+
+    queued ──claim──▶ claimed ──finish──▶ done | failed | skipped
+       ▲                 │
+       └──retry (later)──┘   claimed ──lease expired──▶ queued (retry_safe) | doubt
+    queued ──cancel──▶ cancelled
+
+An app defines its row by subclassing ``LedgerEntry`` and adding its own columns
+(the member, the campaign, the payload; a ``Meta`` of its own inherits
+``LedgerEntry.Meta`` to keep the claim index); its services enqueue rows and its
+Huey tasks call ``process`` with a handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger("miniops.ledger")
+
+
+class LedgerState(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    CLAIMED = "claimed", _("in progress")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped")
+    DOUBT = "doubt", _("to be checked")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+FINAL_STATES = frozenset(
+    {LedgerState.DONE, LedgerState.FAILED, LedgerState.SKIPPED, LedgerState.CANCELLED}
+)
+
+
+class LedgerEntry(models.Model):
+    """Base of every ledger row. Subclasses add what the effect is about and, when
+    the key is made of columns, may keep ``key`` as their readable composition."""
+
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    state = models.CharField(
+        _("state"), max_length=12, choices=LedgerState.choices, default=LedgerState.QUEUED
+    )
+    #: A short code saying why the row is in its state ("sent", "no_consent",
+    #: "quiet_hours", "busy"...): what operators filter on.
+    reason = models.CharField(_("reason"), max_length=64, blank=True, default="")
+    #: Free text for people: the last error message, the field WeChat refused.
+    detail = models.TextField(_("detail"), blank=True, default="")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    due_at = models.DateTimeField(_("due at"), default=timezone.now)
+    claim = models.CharField(max_length=32, blank=True, default="", editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        indexes = [models.Index(fields=["state", "due_at"])]
+
+
+Row = TypeVar("Row", bound=LedgerEntry)
+
+
+# --- writing rows -------------------------------------------------------------------------
+def enqueue(model: type[Row], *, key: str, due_at: datetime | None = None, **fields: Any) -> Row:
+    """The row for ``key``, created queued if it does not exist yet. Enqueuing the
+    same key twice (a retried request, two triggers at once) gives the same row."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(key=key, due_at=due_at or timezone.now(), **fields)
+    except IntegrityError:
+        return model.objects.get(key=key)
+
+
+def enqueue_many(model: type[Row], rows: Iterable[Row], *, batch_size: int = 1000) -> int:
+    """Insert unsaved rows in bulk, skipping keys that exist; returns how many were
+    new (counted, because ``ignore_conflicts`` cannot say)."""
+    pending = list(rows)
+    if not pending:
+        return 0
+    keys = [row.key for row in pending]
+    before = model.objects.filter(key__in=keys).count()
+    model.objects.bulk_create(pending, batch_size=batch_size, ignore_conflicts=True)
+    return model.objects.filter(key__in=keys).count() - before
+
+
+def cancel(queryset: QuerySet[Any], *, reason: str) -> int:
+    """Cancel rows not yet claimed (a paused or cancelled campaign)."""
+    return queryset.filter(state=LedgerState.QUEUED).update(
+        state=LedgerState.CANCELLED, reason=reason, finished_at=timezone.now()
+    )
+
+
+# --- claiming -----------------------------------------------------------------------------
+def claim(
+    queryset: QuerySet[Row],
+    *,
+    limit: int = 100,
+    lease: timedelta = timedelta(minutes=2),
+    now: datetime | None = None,
+) -> list[Row]:
+    """Claim up to ``limit`` due, queued rows of ``queryset`` (oldest due first) for
+    this caller. Rows another worker holds are skipped, never waited for."""
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    model = queryset.model
+    due = queryset.filter(state=LedgerState.QUEUED, due_at__lte=now).order_by("due_at", "pk")
+    values = {
+        "state": LedgerState.CLAIMED,
+        "claim": token,
+        "lease_until": now + lease,
+        "attempts": F("attempts") + 1,
+        "updated_at": now,
+    }
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+            if ids:
+                model.objects.filter(pk__in=ids).update(**values)
+    else:
+        # One statement: SQLite runs it under its single write lock, and the state
+        # condition leaves out whatever another claim took since the read.
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if ids:
+            model.objects.filter(pk__in=ids, state=LedgerState.QUEUED).update(**values)
+    if not ids:
+        return []
+    return list(model.objects.filter(claim=token, state=LedgerState.CLAIMED).order_by("due_at"))
+
+
+def _held(row: LedgerEntry) -> QuerySet[Any]:
+    return type(row).objects.filter(pk=row.pk, state=LedgerState.CLAIMED, claim=row.claim)
+
+
+def finish(
+    row: LedgerEntry,
+    *,
+    state: str = LedgerState.DONE,
+    reason: str = "",
+    detail: str = "",
+    **fields: Any,
+) -> bool:
+    """Record the outcome of a claimed row. False when the claim was lost (the lease
+    expired and the row was recovered): the caller must not report success."""
+    if state not in FINAL_STATES and state != LedgerState.DOUBT:
+        raise ValueError(f"finish() needs a final state, not {state!r}")
+    now = timezone.now()
+    updated = _held(row).update(
+        state=state,
+        reason=reason,
+        detail=detail[:2000],
+        finished_at=now,
+        updated_at=now,
+        lease_until=None,
+        **fields,
+    )
+    if updated:
+        row.state, row.reason, row.detail, row.finished_at = state, reason, detail[:2000], now
+    return bool(updated)
+
+
+def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0) -> timedelta:
+    """Exponential back-off with full jitter: a random wait up to base·2^(n-1),
+    capped, so retries of a busy platform do not arrive together."""
+    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=random.uniform(base / 2, max(base / 2, ceiling)))  # noqa: S311
+
+
+def retry(
+    row: LedgerEntry,
+    *,
+    reason: str,
+    detail: str = "",
+    max_attempts: int = 5,
+    delay: timedelta | None = None,
+) -> bool:
+    """Give a claimed row back to the queue for a later attempt, or fail it for good
+    after ``max_attempts`` (reason kept). False when the claim was lost."""
+    if row.attempts >= max_attempts:
+        return finish(row, state=LedgerState.FAILED, reason=reason, detail=detail)
+    now = timezone.now()
+    due = now + (delay if delay is not None else backoff(row.attempts))
+    updated = _held(row).update(
+        state=LedgerState.QUEUED,
+        reason=reason,
+        detail=detail[:2000],
+        due_at=due,
+        claim="",
+        lease_until=None,
+        updated_at=now,
+    )
+    if updated:
+        row.state, row.reason, row.due_at = LedgerState.QUEUED, reason, due
+    return bool(updated)
+
+
+def recover_expired(
+    queryset: QuerySet[Any], *, retry_safe: bool, now: datetime | None = None
+) -> int:
+    """Rows whose worker died holding them: back to the queue when acting twice is
+    harmless, otherwise ``doubt`` (reason ``lease_expired``) for the app to check."""
+    now = now or timezone.now()
+    expired = queryset.filter(state=LedgerState.CLAIMED, lease_until__lt=now)
+    if retry_safe:
+        return expired.update(
+            state=LedgerState.QUEUED, claim="", lease_until=None, reason="lease_expired"
+        )
+    return expired.update(state=LedgerState.DOUBT, reason="lease_expired", updated_at=now)
+
+
+# --- processing ---------------------------------------------------------------------------
+class Retry(Exception):
+    """Raised by a handler: try this row again later (busy platform, timeout before
+    sending)."""
+
+    def __init__(self, reason: str, detail: str = "", delay: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.detail, self.delay = reason, detail, delay
+
+
+class Final(Exception):
+    """Raised by a handler: this row will never succeed (no consent, a field the
+    platform refuses); ``state`` is failed or skipped."""
+
+    def __init__(self, reason: str, detail: str = "", state: str = LedgerState.FAILED) -> None:
+        super().__init__(reason)
+        self.reason, self.detail, self.state = reason, detail, state
+
+
+@dataclass
+class Outcome:
+    """What a handler returns for a row it completed."""
+
+    reason: str = "done"
+    detail: str = ""
+    state: str = LedgerState.DONE
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost: int = 0
+
+
+def process(
+    queryset: QuerySet[Row],
+    handler: Callable[[Row], Outcome | None],
+    *,
+    limit: int = 100,
+    lease: timedelta = timedelta(minutes=2),
+    max_attempts: int = 5,
+) -> BatchResult:
+    """Claim a batch and run ``handler`` on each row: its ``Outcome`` finishes the
+    row, ``Retry`` queues it again with back-off, ``Final`` fails or skips it. Any
+    other exception is a bug: the row is retried (and fails after
+    ``max_attempts``) with the error logged, and the batch goes on."""
+    result = BatchResult()
+    for row in claim(queryset, limit=limit, lease=lease):
+        result.claimed += 1
+        try:
+            outcome = handler(row) or Outcome()
+        except Retry as exc:
+            kept = retry(
+                row,
+                reason=exc.reason,
+                detail=exc.detail,
+                max_attempts=max_attempts,
+                delay=exc.delay,
+            )
+            result.retried += kept
+            result.lost += not kept
+            continue
+        except Final as exc:
+            kept = finish(row, state=exc.state, reason=exc.reason, detail=exc.detail)
+            result.failed += kept
+            result.lost += not kept
+            continue
+        except Exception as exc:
+            logger.exception("ledger handler failed on %s %s", type(row).__name__, row.pk)
+            kept = retry(row, reason="error", detail=repr(exc), max_attempts=max_attempts)
+            result.retried += kept
+            result.lost += not kept
+            continue
+        kept = finish(row, state=outcome.state, reason=outcome.reason, detail=outcome.detail)
+        result.done += kept
+        result.lost += not kept
+    return result
+
+
+#: Rows still to be acted on (queued or held): for queue-depth figures.
+PENDING = Q(state__in=[LedgerState.QUEUED, LedgerState.CLAIMED])
