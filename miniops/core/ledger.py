@@ -99,9 +99,9 @@ def enqueue(model: type[Row], *, key: str, due_at: datetime | None = None, **fie
     same key twice (a retried request, two triggers at once) gives the same row."""
     try:
         with transaction.atomic():
-            return model.objects.create(key=key, due_at=due_at or timezone.now(), **fields)
+            return model._default_manager.create(key=key, due_at=due_at or timezone.now(), **fields)
     except IntegrityError:
-        return model.objects.get(key=key)
+        return model._default_manager.get(key=key)
 
 
 def enqueue_many(model: type[Row], rows: Iterable[Row], *, batch_size: int = 1000) -> int:
@@ -111,9 +111,9 @@ def enqueue_many(model: type[Row], rows: Iterable[Row], *, batch_size: int = 100
     if not pending:
         return 0
     keys = [row.key for row in pending]
-    before = model.objects.filter(key__in=keys).count()
-    model.objects.bulk_create(pending, batch_size=batch_size, ignore_conflicts=True)
-    return model.objects.filter(key__in=keys).count() - before
+    before = model._default_manager.filter(key__in=keys).count()
+    model._default_manager.bulk_create(pending, batch_size=batch_size, ignore_conflicts=True)
+    return model._default_manager.filter(key__in=keys).count() - before
 
 
 def cancel(queryset: QuerySet[Any], *, reason: str) -> int:
@@ -148,20 +148,20 @@ def claim(
         with transaction.atomic():
             ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
             if ids:
-                model.objects.filter(pk__in=ids).update(**values)
+                model._default_manager.filter(pk__in=ids).update(**values)
     else:
         # One statement: SQLite runs it under its single write lock, and the state
         # condition leaves out whatever another claim took since the read.
         ids = list(due.values_list("pk", flat=True)[:limit])
         if ids:
-            model.objects.filter(pk__in=ids, state=LedgerState.QUEUED).update(**values)
+            model._default_manager.filter(pk__in=ids, state=LedgerState.QUEUED).update(**values)
     if not ids:
         return []
-    return list(model.objects.filter(claim=token, state=LedgerState.CLAIMED).order_by("due_at"))
+    return list(model._default_manager.filter(claim=token, state=LedgerState.CLAIMED).order_by("due_at"))
 
 
 def _held(row: LedgerEntry) -> QuerySet[Any]:
-    return type(row).objects.filter(pk=row.pk, state=LedgerState.CLAIMED, claim=row.claim)
+    return type(row)._default_manager.filter(pk=row.pk, state=LedgerState.CLAIMED, claim=row.claim)
 
 
 def finish(
