@@ -157,7 +157,8 @@ def claim(
             model._default_manager.filter(pk__in=ids, state=LedgerState.QUEUED).update(**values)
     if not ids:
         return []
-    return list(model._default_manager.filter(claim=token, state=LedgerState.CLAIMED).order_by("due_at"))
+    held = model._default_manager.filter(claim=token, state=LedgerState.CLAIMED)
+    return list(held.order_by("due_at", "pk"))
 
 
 def _held(row: LedgerEntry) -> QuerySet[Any]:

@@ -4,31 +4,38 @@
 platform (httpx, 5 s timeouts, base URL ``WECHAT_API_BASE``); ``LoginSimulator``
 answers locally for the demo and tests (deterministic openids per code; special
 codes produce each platform error). Platform errors become ``PlatformError``;
-``miniops.members.services`` maps them to API answers.
+``miniops.members.services`` maps them to API answers. The HTTP side (access
+token, error answers) is the shared ``miniops.core.wechat.WeChatApi``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import httpx
-from django.conf import settings
-from django.core.cache import cache
+from typing import Protocol
 
 from miniops.core.providers import ProviderSlot
+from miniops.core.wechat import BUSY, PlatformError, WeChatApi
 
-TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+__all__ = [
+    "BUSY",
+    "INVALID_CODE",
+    "RATE_LIMITED",
+    "RISKY_USER",
+    "LoginProvider",
+    "LoginSimulator",
+    "PhoneInfo",
+    "PlatformError",
+    "WeChatLoginClient",
+    "WeChatSession",
+    "login_provider",
+]
 
 #: errcodes -> what they mean for us
 INVALID_CODE = {40029, 40163, 40125}  # invalid / already used code
 RATE_LIMITED = {45011}
 RISKY_USER = {40226}
-BUSY = {-1}
-TOKEN_EXPIRED = {40001, 42001, 40014}
 
 
 @dataclass(frozen=True)
@@ -45,19 +52,6 @@ class PhoneInfo:
     country_code: str
 
 
-class PlatformError(Exception):
-    """An answer from WeChat other than success, or no answer (``errcode`` None)."""
-
-    def __init__(self, errcode: int | None, errmsg: str = "") -> None:
-        self.errcode = errcode
-        self.errmsg = errmsg
-        super().__init__(f"WeChat error {errcode}: {errmsg}")
-
-    @property
-    def timed_out(self) -> bool:
-        return self.errcode is None
-
-
 class LoginProvider(Protocol):
     def code_to_session(self, code: str) -> WeChatSession: ...
 
@@ -67,44 +61,21 @@ class LoginProvider(Protocol):
 class WeChatLoginClient:
     """The real platform. Needs ``WECHAT_APP_ID`` and ``WECHAT_APP_SECRET``."""
 
-    TOKEN_CACHE_KEY = "wechat:access_token"  # noqa: S105 - a cache key, not a secret
-
     def __init__(
         self, base_url: str | None = None, app_id: str | None = None, secret: str | None = None
     ) -> None:
-        self.base_url = (base_url or settings.WECHAT_API_BASE).rstrip("/")
-        self.app_id = app_id or settings.WECHAT_APP_ID
-        self.secret = secret or settings.WECHAT_APP_SECRET
-        self.http = httpx.Client(base_url=self.base_url, timeout=TIMEOUT)
-        self._token_lock = threading.Lock()
+        self.api = WeChatApi(base_url=base_url, app_id=app_id, secret=secret)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise PlatformError(None, "timeout") from exc
-        except httpx.HTTPError as exc:
-            raise PlatformError(-1, f"network: {exc}") from exc
-        if response.status_code >= 500:
-            raise PlatformError(-1, f"HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise PlatformError(-1, "not JSON") from exc
-        if not isinstance(body, dict):
-            raise PlatformError(-1, "unexpected answer")
-        errcode = int(body.get("errcode", 0) or 0)
-        if errcode != 0:
-            raise PlatformError(errcode, str(body.get("errmsg", "")))
-        return body
+    def access_token(self, *, force: bool = False) -> str:
+        return self.api.access_token(force=force)
 
     def code_to_session(self, code: str) -> WeChatSession:
-        body = self._call(
+        body = self.api.request(
             "GET",
             "/sns/jscode2session",
             params={
-                "appid": self.app_id,
-                "secret": self.secret,
+                "appid": self.api.app_id,
+                "secret": self.api.secret,
                 "js_code": code,
                 "grant_type": "authorization_code",
             },
@@ -117,54 +88,16 @@ class WeChatLoginClient:
             unionid=str(body.get("unionid", "")),
         )
 
-    def access_token(self, *, force: bool = False) -> str:
-        """The platform access token, shared through the cache by every process and
-        refreshed five minutes before it expires (or at once with ``force``)."""
-        token = None if force else cache.get(self.TOKEN_CACHE_KEY)
-        if token:
-            return str(token)
-        with self._token_lock:
-            token = None if force else cache.get(self.TOKEN_CACHE_KEY)
-            if token:
-                return str(token)
-            body = self._call(
-                "POST",
-                "/cgi-bin/stable_token",
-                json={
-                    "grant_type": "client_credential",
-                    "appid": self.app_id,
-                    "secret": self.secret,
-                    "force_refresh": force,
-                },
-            )
-            token = str(body["access_token"])
-            ttl = max(60, int(body.get("expires_in", 7200)) - 300)
-            cache.set(self.TOKEN_CACHE_KEY, token, timeout=ttl)
-            return token
-
     def phone_number(self, code: str) -> PhoneInfo:
-        for attempt in range(2):
-            token = self.access_token(force=attempt > 0)
-            try:
-                body = self._call(
-                    "POST",
-                    "/wxa/business/getuserphonenumber",
-                    params={"access_token": token},
-                    json={"code": code},
-                )
-            except PlatformError as exc:
-                if exc.errcode in TOKEN_EXPIRED and attempt == 0:
-                    continue  # our cached token went stale: refresh once
-                raise
-            info = body.get("phone_info") or {}
-            if not info.get("purePhoneNumber"):
-                raise PlatformError(-1, "no phone in answer")
-            return PhoneInfo(
-                phone=str(info.get("phoneNumber", info["purePhoneNumber"])),
-                pure_phone=str(info["purePhoneNumber"]),
-                country_code=str(info.get("countryCode", "86")),
-            )
-        raise PlatformError(-1, "unreachable")
+        body = self.api.call("/wxa/business/getuserphonenumber", json={"code": code})
+        info = body.get("phone_info") or {}
+        if not info.get("purePhoneNumber"):
+            raise PlatformError(-1, "no phone in answer")
+        return PhoneInfo(
+            phone=str(info.get("phoneNumber", info["purePhoneNumber"])),
+            pure_phone=str(info["purePhoneNumber"]),
+            country_code=str(info.get("countryCode", "86")),
+        )
 
 
 class LoginSimulator:

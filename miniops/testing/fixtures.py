@@ -59,3 +59,12 @@ def console_as(db: None) -> Callable[..., Client]:
 @pytest.fixture
 def api(client: Client) -> Client:
     return client
+
+
+@pytest.fixture
+def fake_wechat() -> Iterator[Any]:
+    """A local WeChat server (``miniops.testing.fake_wechat``) for the real clients."""
+    from miniops.testing.fake_wechat import FakeWeChat
+
+    with FakeWeChat() as server:
+        yield server

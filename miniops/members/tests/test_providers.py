@@ -3,72 +3,47 @@ JSON (not only against the simulator)."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 
 from miniops.members.providers import LoginSimulator, PlatformError, WeChatLoginClient
+from miniops.testing.fake_wechat import Answer
 
 
 class FakeWeChat:
-    """Scripted answers per path; records every request."""
+    """The shared fake server, with the scripting these tests were written for."""
 
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, Any], Any]] = []
-        self.answers: dict[str, list[Any]] = {}
-        self.delay = 0.0
+    def __init__(self, server: Any) -> None:
+        self.server = server
 
     def script(self, path: str, *answers: Any) -> None:
-        self.answers[path] = list(answers)
+        def convert(answer: Any) -> Any:
+            if isinstance(answer, tuple):
+                status, payload = answer
+                return Answer(payload, status=status)
+            return Answer(answer)
+
+        self.server.script(path, *[convert(answer) for answer in answers])
+
+    @property
+    def requests(self) -> list[tuple[str, dict[str, Any], Any]]:
+        return [(call.path, call.query, call.json) for call in self.server.calls()]
+
+    @property
+    def delay(self) -> float:
+        return float(self.server.delay)
+
+    @delay.setter
+    def delay(self, value: float) -> None:
+        self.server.delay = value
 
 
 @pytest.fixture
-def wechat() -> Iterator[tuple[FakeWeChat, str]]:
-    fake = FakeWeChat()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            url = urlparse(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            fake.requests.append(
-                (url.path, {k: v[0] for k, v in parse_qs(url.query).items()}, body)
-            )
-            if fake.delay:
-                time.sleep(fake.delay)
-            queue = fake.answers.get(url.path) or [{"errcode": 404, "errmsg": "unscripted"}]
-            answer = queue.pop(0) if len(queue) > 1 else queue[0]
-            status, payload = answer if isinstance(answer, tuple) else (200, answer)
-            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = _answer
-        do_POST = _answer
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def wechat(fake_wechat: Any) -> tuple[FakeWeChat, str]:
+    fake_wechat.script("/cgi-bin/stable_token", {"errcode": 404, "errmsg": "unscripted"})
+    return FakeWeChat(fake_wechat), fake_wechat.url
 
 
 def client(base: str) -> WeChatLoginClient:
@@ -118,7 +93,7 @@ def test_a_slow_platform_times_out(wechat: tuple[FakeWeChat, str]) -> None:
     fake.delay = 1.0
     fake.script("/sns/jscode2session", {"openid": "o", "session_key": "k"})
     wx = client(base)
-    wx.http = httpx.Client(base_url=base, timeout=0.2)
+    wx.api.http = httpx.Client(base_url=base, timeout=0.2)
     with pytest.raises(PlatformError) as error:
         wx.code_to_session("x")
     assert error.value.timed_out
@@ -126,10 +101,10 @@ def test_a_slow_platform_times_out(wechat: tuple[FakeWeChat, str]) -> None:
 
 def test_the_production_timeout_is_at_most_five_seconds() -> None:
     wx = client("http://127.0.0.1:9")
-    assert wx.http.timeout.read is not None
-    assert wx.http.timeout.read <= 5
-    assert wx.http.timeout.connect is not None
-    assert wx.http.timeout.connect <= 5
+    assert wx.api.http.timeout.read is not None
+    assert wx.api.http.timeout.read <= 5
+    assert wx.api.http.timeout.connect is not None
+    assert wx.api.http.timeout.connect <= 5
 
 
 def test_phone_number_uses_a_cached_access_token(wechat: tuple[FakeWeChat, str]) -> None:
