@@ -67,3 +67,27 @@ class WindowThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return getattr(self._local, "wait", None)
+
+
+# --- outbound limits: calls we make to a platform that rate-limits us ------------------------
+class LimitTimeout(Exception):
+    """No slot came free within the time the caller was willing to wait."""
+
+
+def acquire(name: str, rate: str, *, wait: float = 30.0, sleep: float = 0.05) -> None:
+    """Take one slot of the outbound budget ``name`` (``"5000/m"``), shared by every
+    process through the cache (Redis at scale): WeChat counts calls per app, not per
+    worker. Waits for the next window when this one is spent; raises
+    ``LimitTimeout`` after ``wait`` seconds, so a caller can put its work back."""
+    limit, period = parse_rate(rate)
+    deadline = time.monotonic() + wait
+    while True:
+        now = time.time()
+        window = int(now // period)
+        if counters.hit(f"out:{name}:{window}", ttl=period + 1) <= limit:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LimitTimeout(name)
+        next_window = (window + 1) * period - now
+        time.sleep(max(sleep, min(next_window, remaining)))

@@ -371,3 +371,29 @@ def test_cache_keys_are_namespaced(clock: FakeClock) -> None:
     # when / then counts live under scope, identity and window
     assert cache.get(f"thr:api:ip:198.51.100.70:{window}") == 1
     assert cache.get(f"thr:api:operator:3:{window}") == 2
+
+
+def test_outbound_budget_is_shared_and_waits_for_the_next_window(monkeypatch: Any) -> None:
+    clock = {"now": 1_000_000.0}
+    slept: list[float] = []
+    monkeypatch.setattr(throttling.time, "time", lambda: clock["now"])
+
+    def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(throttling.time, "sleep", fake_sleep)
+    for _ in range(3):
+        throttling.acquire("wx-test", "3/s")
+    assert slept == []
+    throttling.acquire("wx-test", "3/s")  # the fourth waits for the next second
+    assert len(slept) == 1
+    assert int(clock["now"]) == 1_000_001
+
+
+def test_outbound_budget_gives_up_after_its_wait(monkeypatch: Any) -> None:
+    monkeypatch.setattr(throttling.time, "time", lambda: 2_000_000.0)
+    for _ in range(2):
+        throttling.acquire("wx-test-2", "2/m")
+    with pytest.raises(throttling.LimitTimeout):
+        throttling.acquire("wx-test-2", "2/m", wait=0.01, sleep=0.005)
