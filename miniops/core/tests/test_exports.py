@@ -20,18 +20,12 @@ from miniops.core import exports
 from miniops.core.errors import Forbidden, InvalidInput
 from miniops.core.exports import safe_cell, unescape_cell, yuan
 from miniops.core.permissions import P
+from miniops.testing import exports as testing_exports
 from miniops.testing import factories
 
-#: What a spreadsheet would run, and what our files must hold instead.
-HOSTILE = {
-    '=HYPERLINK("http://x","y")': '\'=HYPERLINK("http://x","y")',
-    "+1": "'+1",
-    "-1+2": "'-1+2",
-    "@SUM(A1)": "'@SUM(A1)",
-    "\t=1+1": "'\t=1+1",
-    "\r=1+1": "'\r=1+1",
-    "'=1+1": "''=1+1",  # so that an import can take our apostrophe off exactly
-}
+#: What a spreadsheet would run, and what our files must hold instead (with an
+#: apostrophe already in front, so that an import can take ours off exactly).
+HOSTILE = {**testing_exports.HOSTILE, "'=1+1": "''=1+1"}
 HARMLESS = ["", "阿花", "a=b", "1+1", " =1", "'quoted", "50%"]
 
 
