@@ -102,7 +102,9 @@ def totals(orders: QuerySet[Order]) -> dict[str, int]:
     return {k: int(v or 0) for k, v in sums.items()}
 
 
-def export(orders: QuerySet[Order], *, fmt: str, actor: Any) -> HttpResponseBase:
+def export(
+    orders: QuerySet[Order], *, fmt: str, actor: Any, period: dict[str, str] | None = None
+) -> HttpResponseBase:
     """The finance export of ``orders``: a row each, then a totals row."""
     summary = totals(orders)
     total_row = [
@@ -133,8 +135,15 @@ def export(orders: QuerySet[Order], *, fmt: str, actor: Any) -> HttpResponseBase
         permission=P.ORDERS_EXPORT,
         model=Order,
         description=_("Finance export (%(n)d orders)") % {"n": summary["count"]},
-        additional={"rows": summary["count"]},
+        additional={"rows": summary["count"], **(period or {})},
     )
+
+
+def export_paid_orders(*, first: date, last: date, fmt: str, actor: Any) -> HttpResponseBase:
+    """The finance export of the orders paid on the days [first, last]."""
+    start, end = range_bounds(first, last)
+    orders = Order.objects.filter(paid_at__gte=start, paid_at__lt=end).order_by("paid_at", "pk")
+    return export(orders, fmt=fmt, actor=actor, period=_period(first, last))
 
 
 def payments_paid_in(first: date, last: date) -> QuerySet[Payment]:

@@ -25,9 +25,6 @@ from miniops.orders.forms import (
     BulkShipForm,
     DateRangeForm,
 )
-from miniops.orders.models import (
-    Order,
-)
 
 
 # --- custom pages ---------------------------------------------------------------------------------
@@ -68,18 +65,14 @@ def reconciliation_page(request: HttpRequest) -> Any:
     report = None
     if form.is_valid():
         first, last = form.cleaned_data["start"], form.cleaned_data["end"]
-        start, end = range_bounds(first, last)
         fmt = form.cleaned_data.get("fmt")
         if fmt in FORMATS:
-            actor = operator_of(request)
-            table = form.cleaned_data.get("table") or "orders"
-            if table == "payments":
-                return exports.export_payments(first=first, last=last, fmt=fmt, actor=actor)
-            if table == "refunds":
-                return exports.export_refunds(first=first, last=last, fmt=fmt, actor=actor)
-            orders = Order.objects.filter(paid_at__gte=start, paid_at__lt=end).order_by("paid_at")
-            return exports.export(orders, fmt=fmt, actor=actor)
-        report = selectors.reconciliation(start, end)
+            download = {
+                "payments": exports.export_payments,
+                "refunds": exports.export_refunds,
+            }.get(form.cleaned_data.get("table") or "", exports.export_paid_orders)
+            return download(first=first, last=last, fmt=fmt, actor=operator_of(request))
+        report = selectors.reconciliation(*range_bounds(first, last))
     context = site.page_context(
         request,
         title=_("Reconciliation"),

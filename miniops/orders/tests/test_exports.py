@@ -136,12 +136,20 @@ def test_the_orders_totals_row_keeps_numbers_in_xlsx(console_as: Console) -> Non
     day = local_date()
     paid_order(1234, paid_at=at(day, 9, 0))
     paid_order(1000, paid_at=at(day, 9, 30))
+    client = console_as("finance")
     # when exported as XLSX from the reconciliation page
-    rows = xlsx_rows(download(console_as("finance"), "orders", "xlsx", day, day))
+    rows = xlsx_rows(download(client, "orders", "xlsx", day, day))
     # then the totals row counts and sums as numbers
     total = rows[-1]
     assert total[1] == 2
     assert column(rows, O_NET) == [12.34, 10, 22.34]
+    # and the audit row names the period
+    assert access_entries(client).get().additional_data == {
+        "export": "xlsx",
+        "rows": 2,
+        "first": day.isoformat(),
+        "last": day.isoformat(),
+    }
 
 
 # --- refunds ---------------------------------------------------------------------------------
