@@ -5,6 +5,8 @@ specs (颜色:红|尺码:M), price, original_price (yuan), stock, weight_g, stat
 Each row is validated first (row-level errors in the preview); saving goes
 through the catalog services, so stock changes land in the ledger and the audit
 log names the operator. The preview is a dry run in a rolled-back transaction.
+Exports are written by ``miniops.core.exports`` (formula-like text escaped with an
+apostrophe), and an import takes that apostrophe off again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from import_export import fields, resources
 
 from miniops.catalog import services
 from miniops.catalog.models import Brand, Category, Product, ProductStatus, Sku, StockReason
+from miniops.core.exports import unescape_cell
 from miniops.core.money import MoneyError, fen_to_yuan, yuan_to_fen
+
+
+def _text(row: Any, column: str) -> str:
+    """A text cell of an imported row, trimmed, without the apostrophe our exports
+    put before a formula-like text (so an export imported again changes nothing;
+    the text is escaped again by the next export)."""
+    return unescape_cell(str(row.get(column) or "").strip())
 
 
 def category_path(category: Category) -> str:
@@ -129,27 +139,27 @@ class SkuRowResource(resources.ModelResource):
         """Validate the row into ``instance._row`` (errors name their column)."""
         errors: dict[str, str] = {}
         data: dict[str, Any] = {}
-        code = str(row.get("code") or "").strip()
+        code = _text(row, "code")
         if not code or len(code) > 64:
             errors["code"] = _("1 to 64 characters.")
         data["code"] = code
-        title = str(row.get("title") or "").strip()
+        title = _text(row, "title")
         if not title and instance.pk is None:
             errors["title"] = _("Required for a new SKU.")
         if len(title) > 120:
             errors["title"] = _("At most 120 characters.")
         data["title"] = title
-        data["subtitle"] = str(row.get("subtitle") or "").strip()[:200]
-        category_text = str(row.get("category") or "").strip()
+        data["subtitle"] = _text(row, "subtitle")[:200]
+        category_text = _text(row, "category")
         category = find_category(category_text) if category_text else None
         if category_text and category is None:
             errors["category"] = _("No such category: %s") % category_text
         if category is None and instance.pk is None and "category" not in errors:
             errors["category"] = _("Required for a new SKU.")
         data["category"] = category
-        data["brand"] = str(row.get("brand") or "").strip()[:64]
+        data["brand"] = _text(row, "brand")[:64]
         try:
-            data["specs"] = parse_specs(str(row.get("specs") or ""))
+            data["specs"] = parse_specs(_text(row, "specs"))
         except ValueError:
             errors["specs"] = _("Write specs as name:value|name:value.")
         for column in ("price", "original_price"):
@@ -172,7 +182,7 @@ class SkuRowResource(resources.ModelResource):
                 errors[column] = _("A whole number between 0 and %d.") % limit
             else:
                 data[column] = int(raw)
-        status = str(row.get("status") or "").strip()
+        status = _text(row, "status")
         if status and status not in ProductStatus.values:
             errors["status"] = _("One of: %s") % ", ".join(ProductStatus.values)
         data["status"] = status

@@ -1,100 +1,55 @@
-"""Member lists as CSV or XLSX: masked, unless the operator may see personal data
-(and then the export is written to the audit log)."""
+"""Member lists as CSV or XLSX: masked, unless the operator may see personal data.
+Every export, masked or not, is written to the audit log. The file itself is
+written by ``miniops.core.exports`` (formula cells escaped)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
-from django.utils import timezone
+from django.http import HttpResponseBase
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from miniops.core import audit
+from miniops.core import exports
+from miniops.core.exports import Column
 from miniops.core.masking import mask_name, mask_phone
 from miniops.core.permissions import P
 from miniops.members.models import Member
 
-COLUMNS = [
-    "id",
-    "nickname",
-    "phone",
-    "real_name",
-    "gender",
-    "province",
-    "city",
-    "status",
-    "registered_at",
-    "registration_channel",
-    "registration_scene",
-    "tags",
-]
+
+def columns(*, unmasked: bool) -> list[Column[Member]]:
+    return [
+        Column(gettext_lazy("ID"), lambda m: m.pk),
+        Column(gettext_lazy("Nickname"), lambda m: m.nickname),
+        Column(gettext_lazy("Phone"), lambda m: m.phone if unmasked else mask_phone(m.phone)),
+        Column(
+            gettext_lazy("Real name"),
+            lambda m: m.real_name if unmasked else mask_name(m.real_name),
+        ),
+        Column(gettext_lazy("Gender"), lambda m: m.get_gender_display()),
+        Column(gettext_lazy("Province"), lambda m: m.province),
+        Column(gettext_lazy("City"), lambda m: m.city),
+        Column(gettext_lazy("Status"), lambda m: m.get_status_display()),
+        Column(gettext_lazy("Registered"), lambda m: m.registered_at),
+        Column(gettext_lazy("Registration channel"), lambda m: m.registration_channel),
+        Column(gettext_lazy("Registration scene"), lambda m: m.registration_scene),
+        Column(gettext_lazy("Tags"), lambda m: ",".join(tag.name for tag in m.tags.all())),
+    ]
 
 
-def _rows(members: QuerySet[Member], unmasked: bool) -> Iterator[list[Any]]:
-    for member in members.prefetch_related("tags").iterator(chunk_size=1000):
-        yield [
-            member.pk,
-            member.nickname,
-            member.phone if unmasked else mask_phone(member.phone),
-            member.real_name if unmasked else mask_name(member.real_name),
-            member.get_gender_display(),
-            member.province,
-            member.city,
-            member.get_status_display(),
-            timezone.localtime(member.registered_at).strftime("%Y-%m-%d %H:%M"),
-            member.registration_channel,
-            member.registration_scene or "",
-            ",".join(tag.name for tag in member.tags.all()),
-        ]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def export(
-    members: QuerySet[Member], *, fmt: str, actor: Any
-) -> HttpResponse | StreamingHttpResponse:
+def export(members: QuerySet[Member], *, fmt: str, actor: Any) -> HttpResponseBase:
     unmasked = bool(actor is not None and actor.has_permission(P.MEMBERS_VIEW_SENSITIVE))
     count = members.count()
-    audit.record(
+    table = columns(unmasked=unmasked)
+    return exports.export(
+        name="members",
+        fmt=fmt,
+        header=exports.header_of(table),
+        rows=exports.rows_of(table, members.prefetch_related("tags").iterator(chunk_size=1000)),
         actor=actor,
-        action=audit.Action.ACCESS,
+        permission=P.MEMBERS_EXPORT,
         model=Member,
-        object_repr=_("Member export (%(n)d rows)") % {"n": count},
-        additional={"export": fmt, "rows": count, "unmasked": unmasked},
+        description=_("Member export (%(n)d rows)") % {"n": count},
+        additional={"rows": count, "unmasked": unmasked},
     )
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    header = [_(c) for c in COLUMNS]
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("members")
-        sheet.append(header)
-        for row in _rows(members, unmasked):
-            sheet.append(row)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="members-{stamp}.xlsx"'
-        return response
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # so Excel opens UTF-8 Chinese correctly
-        yield writer.writerow(header)
-        for row in _rows(members, unmasked):
-            yield writer.writerow(row)
-
-    streaming = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    streaming["Content-Disposition"] = f'attachment; filename="members-{stamp}.csv"'
-    return streaming

@@ -1,59 +1,95 @@
-"""Finance exports: paid orders in a date range, with totals (CSV or XLSX)."""
+"""Finance exports (CSV or XLSX), behind ``orders.export`` and audited:
+
+- orders: one row per order with its amounts and a totals row (the order list's
+  action, or the orders paid in a period on the reconciliation page);
+- payments: the payments paid in a period, with what was refunded of each;
+- refunds: the refunds requested in a period, whatever became of them.
+
+Amounts are yuan numbers with two decimals; payments and refunds also carry the
+exact amount in fen, as WeChat Pay's bills and API count it. Columns only: the file
+is written by ``miniops.core.exports`` (formula cells escaped)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
-from django.utils import timezone
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseBase
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from miniops.core import audit
-from miniops.core.money import fen_to_yuan
-from miniops.orders.models import Order
+from miniops.core import exports
+from miniops.core.exports import Column, yuan
+from miniops.core.permissions import P
+from miniops.core.timeutils import range_bounds
+from miniops.orders.models import (
+    Order,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 
-COLUMNS = [
-    "number",
-    "status",
-    "created_at",
-    "paid_at",
-    "goods",
-    "shipping",
-    "discounts",
-    "payable",
-    "paid",
-    "refunded",
-    "net",
-    "transaction_id",
+
+def _transaction_id(order: Order) -> str:
+    paid = next((p for p in order.payments.all() if p.status == PaymentStatus.PAID), None)
+    return (paid.transaction_id or "") if paid else ""
+
+
+def _refunded(payment: Payment) -> int:
+    """The successful refunds of ``payment`` (annotated by ``payments_paid_in``)."""
+    return int(getattr(payment, "refunded", 0) or 0)
+
+
+ORDER_COLUMNS: list[Column[Order]] = [
+    Column(gettext_lazy("order number"), lambda o: o.number),
+    Column(gettext_lazy("Status"), lambda o: o.get_status_display()),
+    Column(gettext_lazy("created at"), lambda o: o.created_at),
+    Column(gettext_lazy("paid at"), lambda o: o.paid_at),
+    Column(gettext_lazy("Goods"), lambda o: yuan(o.goods_amount)),
+    Column(gettext_lazy("Shipping"), lambda o: yuan(o.shipping_fee)),
+    Column(gettext_lazy("Discounts"), lambda o: yuan(o.discount_amount)),
+    Column(gettext_lazy("Payable"), lambda o: yuan(o.payable_amount)),
+    Column(gettext_lazy("Paid"), lambda o: yuan(o.paid_amount)),
+    Column(gettext_lazy("Refunded"), lambda o: yuan(o.refunded_amount)),
+    Column(gettext_lazy("Net"), lambda o: yuan(o.paid_amount - o.refunded_amount)),
+    Column(gettext_lazy("WeChat transaction id"), _transaction_id),
+]
+
+PAYMENT_COLUMNS: list[Column[Payment]] = [
+    Column(gettext_lazy("Payment number"), lambda p: p.out_trade_no),
+    Column(gettext_lazy("WeChat transaction id"), lambda p: p.transaction_id or ""),
+    Column(gettext_lazy("order number"), lambda p: p.order.number),
+    Column(gettext_lazy("Status"), lambda p: p.get_status_display()),
+    Column(gettext_lazy("Amount (yuan)"), lambda p: yuan(p.amount)),
+    Column(gettext_lazy("Amount (fen)"), lambda p: p.amount),
+    Column(gettext_lazy("Refunded (yuan)"), lambda p: yuan(_refunded(p))),
+    Column(gettext_lazy("Refunded (fen)"), _refunded),
+    Column(gettext_lazy("created at"), lambda p: p.created_at),
+    Column(gettext_lazy("paid at"), lambda p: p.paid_at),
+]
+
+REFUND_COLUMNS: list[Column[Refund]] = [
+    Column(gettext_lazy("Refund number"), lambda r: r.out_refund_no),
+    Column(gettext_lazy("WeChat refund id"), lambda r: r.refund_id),
+    Column(gettext_lazy("order number"), lambda r: r.order.number),
+    Column(gettext_lazy("Payment number"), lambda r: r.payment.out_trade_no),
+    Column(gettext_lazy("WeChat transaction id"), lambda r: r.payment.transaction_id or ""),
+    Column(
+        gettext_lazy("after-sale number"), lambda r: r.after_sale.number if r.after_sale else ""
+    ),
+    Column(gettext_lazy("Status"), lambda r: r.get_status_display()),
+    Column(gettext_lazy("Amount (yuan)"), lambda r: yuan(r.amount)),
+    Column(gettext_lazy("Amount (fen)"), lambda r: r.amount),
+    Column(gettext_lazy("Reason"), lambda r: r.reason),
+    Column(gettext_lazy("Requested at"), lambda r: r.created_at),
+    Column(gettext_lazy("Refunded at"), lambda r: r.succeeded_at),
 ]
 
 
-def _rows(orders: QuerySet[Order]) -> Iterator[list[Any]]:
-    for order in orders.prefetch_related("payments").iterator(chunk_size=1000):
-        paid = next((p for p in order.payments.all() if p.status == "paid"), None)
-        yield [
-            order.number,
-            order.get_status_display(),
-            timezone.localtime(order.created_at).strftime("%Y-%m-%d %H:%M"),
-            timezone.localtime(order.paid_at).strftime("%Y-%m-%d %H:%M") if order.paid_at else "",
-            fen_to_yuan(order.goods_amount),
-            fen_to_yuan(order.shipping_fee),
-            fen_to_yuan(order.discount_amount),
-            fen_to_yuan(order.payable_amount),
-            fen_to_yuan(order.paid_amount),
-            fen_to_yuan(order.refunded_amount),
-            fen_to_yuan(order.paid_amount - order.refunded_amount),
-            paid.transaction_id if paid else "",
-        ]
-
-
 def totals(orders: QuerySet[Order]) -> dict[str, int]:
-    from django.db.models import Count, Sum
-
     sums = orders.aggregate(
         count=Count("id"),
         goods=Sum("goods_amount"),
@@ -67,61 +103,109 @@ def totals(orders: QuerySet[Order]) -> dict[str, int]:
 
 
 def export(
-    orders: QuerySet[Order], *, fmt: str, actor: Any
-) -> HttpResponse | StreamingHttpResponse:
+    orders: QuerySet[Order], *, fmt: str, actor: Any, period: dict[str, str] | None = None
+) -> HttpResponseBase:
+    """The finance export of ``orders``: a row each, then a totals row."""
     summary = totals(orders)
-    audit.record(
-        actor=actor,
-        action=audit.Action.ACCESS,
-        model=Order,
-        object_repr=_("Finance export (%(n)d orders)") % {"n": summary["count"]},
-        additional={"export": fmt, "rows": summary["count"]},
-    )
-    header = [_(c) for c in COLUMNS]
     total_row = [
         _("Total"),
-        f"{summary['count']}",
-        "",
-        "",
+        summary["count"],
+        None,
+        None,
         *(
-            fen_to_yuan(summary[k])
+            yuan(summary[k])
             for k in ("goods", "shipping", "discounts", "payable", "paid", "refunded")
         ),
-        fen_to_yuan(summary["paid"] - summary["refunded"]),
-        "",
+        yuan(summary["paid"] - summary["refunded"]),
+        None,
     ]
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    if fmt == "xlsx":
-        from openpyxl import Workbook
 
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("orders")
-        sheet.append(header)
-        for row in _rows(orders):
-            sheet.append(row)
-        sheet.append(total_row)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    def rows() -> Any:
+        yield from exports.rows_of(
+            ORDER_COLUMNS, orders.prefetch_related("payments").iterator(chunk_size=1000)
         )
-        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.xlsx"'
-        return response
+        yield total_row
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
+    return exports.export(
+        name="orders",
+        fmt=fmt,
+        header=exports.header_of(ORDER_COLUMNS),
+        rows=rows(),
+        actor=actor,
+        permission=P.ORDERS_EXPORT,
+        model=Order,
+        description=_("Finance export (%(n)d orders)") % {"n": summary["count"]},
+        additional={"rows": summary["count"], **(period or {})},
+    )
 
-    writer = csv.writer(Echo())
 
-    def stream() -> Iterator[str]:
-        yield "\ufeff"
-        yield writer.writerow(header)
-        for row in _rows(orders):
-            yield writer.writerow(row)
-        yield writer.writerow(total_row)
+def export_paid_orders(*, first: date, last: date, fmt: str, actor: Any) -> HttpResponseBase:
+    """The finance export of the orders paid on the days [first, last]."""
+    start, end = range_bounds(first, last)
+    orders = Order.objects.filter(paid_at__gte=start, paid_at__lt=end).order_by("paid_at", "pk")
+    return export(orders, fmt=fmt, actor=actor, period=_period(first, last))
 
-    streaming = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    streaming["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
-    return streaming
+
+def payments_paid_in(first: date, last: date) -> QuerySet[Payment]:
+    """Payments paid on the days [first, last] (business time zone), with the
+    successful refunds of each summed as ``refunded``."""
+    start, end = range_bounds(first, last)
+    return (
+        Payment.objects.filter(paid_at__gte=start, paid_at__lt=end)
+        .select_related("order")
+        .annotate(
+            refunded=Coalesce(
+                Sum("refunds__amount", filter=Q(refunds__status=RefundStatus.SUCCESS)), 0
+            )
+        )
+        .order_by("paid_at", "pk")
+    )
+
+
+def refunds_requested_in(first: date, last: date) -> QuerySet[Refund]:
+    """Refunds asked of WeChat Pay on the days [first, last] (business time zone),
+    processing, refunded or failed."""
+    start, end = range_bounds(first, last)
+    return (
+        Refund.objects.filter(created_at__gte=start, created_at__lt=end)
+        .select_related("order", "payment", "after_sale")
+        .order_by("created_at", "pk")
+    )
+
+
+def _period(first: date, last: date) -> dict[str, str]:
+    return {"first": first.isoformat(), "last": last.isoformat()}
+
+
+def export_payments(*, first: date, last: date, fmt: str, actor: Any) -> HttpResponseBase:
+    payments = payments_paid_in(first, last)
+    count = payments.count()
+    return exports.export(
+        name="payments",
+        fmt=fmt,
+        header=exports.header_of(PAYMENT_COLUMNS),
+        rows=exports.rows_of(PAYMENT_COLUMNS, payments.iterator(chunk_size=1000)),
+        actor=actor,
+        permission=P.ORDERS_EXPORT,
+        model=Payment,
+        description=_("Payments export, %(first)s to %(last)s (%(n)d rows)")
+        % {"first": first, "last": last, "n": count},
+        additional={"rows": count, **_period(first, last)},
+    )
+
+
+def export_refunds(*, first: date, last: date, fmt: str, actor: Any) -> HttpResponseBase:
+    refunds = refunds_requested_in(first, last)
+    count = refunds.count()
+    return exports.export(
+        name="refunds",
+        fmt=fmt,
+        header=exports.header_of(REFUND_COLUMNS),
+        rows=exports.rows_of(REFUND_COLUMNS, refunds.iterator(chunk_size=1000)),
+        actor=actor,
+        permission=P.ORDERS_EXPORT,
+        model=Refund,
+        description=_("Refunds export, %(first)s to %(last)s (%(n)d rows)")
+        % {"first": first, "last": last, "n": count},
+        additional={"rows": count, **_period(first, last)},
+    )

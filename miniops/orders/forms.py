@@ -64,6 +64,16 @@ class DateRangeForm(forms.Form):
         choices=[("html", _("Show")), ("csv", "CSV"), ("xlsx", "XLSX")],
         required=False,
     )
+    table = forms.ChoiceField(
+        label=_("Export"),
+        choices=[
+            ("orders", _("Orders paid")),
+            ("payments", _("Payments")),
+            ("refunds", _("Refunds")),
+        ],
+        required=False,
+        help_text=_("What a CSV or XLSX holds."),
+    )
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}

@@ -13,12 +13,12 @@ from django.utils.translation import gettext
 from miniops.accounts.context import operator_of
 from miniops.analytics import forms
 from miniops.analytics.models import Alert
-from miniops.core import audit
+from miniops.core import exports
 from miniops.core.console import (
     operator_has,
     site,
 )
-from miniops.core.exports import FORMATS, table_response
+from miniops.core.exports import FORMATS
 from miniops.core.permissions import P
 
 COLORS = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308"]
@@ -31,15 +31,22 @@ def _export(request: HttpRequest, name: str, report: dict[str, Any]) -> HttpResp
         return None
     if not operator_has(request, P.ANALYTICS_EXPORT):
         raise PermissionDenied
-    audit.record(
-        actor=operator_of(request),
-        action=audit.Action.ACCESS,
-        model=Alert,
-        object_repr=gettext("Analytics export: %s") % name,
-        additional={"export": fmt, "report": name, "query": request.GET.urlencode()[:500]},
-    )
     table = report["table"]
-    return table_response(f"analytics-{name}", table.columns, table.rows, fmt=fmt)
+    return exports.export(
+        name=f"analytics-{name}",
+        fmt=fmt,
+        header=table.columns,
+        rows=table.rows,
+        actor=operator_of(request),
+        permission=P.ANALYTICS_EXPORT,
+        model=Alert,
+        description=gettext("Analytics export: %s") % name,
+        additional={
+            "report": name,
+            "rows": len(table.rows),
+            "query": request.GET.urlencode()[:500],
+        },
+    )
 
 
 def _form(form_class: type[forms.RangeForm], request: HttpRequest, **defaults: Any) -> Any:

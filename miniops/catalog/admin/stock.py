@@ -30,17 +30,21 @@ from miniops.core.console import (
     site,
 )
 from miniops.core.errors import DomainError
+from miniops.core.exports import EscapedImportExport
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 
 
 @admin.register(Sku, site=site)
-class SkuAdmin(ImportExportMixin, ConsoleModelAdmin):
+class SkuAdmin(EscapedImportExport, ImportExportMixin, ConsoleModelAdmin):
     """Every SKU with its stock; stock changes through the "Adjust stock" action
-    only. Import and export the catalog here, one row per SKU."""
+    only. Import and export the catalog here, one row per SKU (the file is written
+    by the one export path: formula cells escaped, audited)."""
 
     permissions = {"view": P.CATALOG_VIEW, "add": None, "change": P.CATALOG_MANAGE, "delete": None}
     resource_classes = [SkuRowResource]
+    export_permission = P.CATALOG_IMPORT_EXPORT
+    export_name = "catalog"
     import_form_class = ImportForm
     export_form_class = ExportForm
     list_display = [

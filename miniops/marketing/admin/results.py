@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from miniops.accounts.context import operator_of
-from miniops.core import audit
+from miniops.core import exports
 from miniops.core.console import (
     operator_has,
     site,
 )
-from miniops.core.exports import FORMATS, table_response
+from miniops.core.exports import FORMATS, yuan
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 from miniops.marketing import selectors
@@ -78,20 +79,21 @@ def results_page(request: HttpRequest) -> HttpResponseBase:
     fmt, which = request.GET.get("fmt", ""), request.GET.get("table", "coupons")
     if fmt in FORMATS and which in data:
         if not operator_has(request, P.MARKETING_VIEW):
-            raise PermissionError
-        audit.record(
-            actor=operator_of(request),
-            action=audit.Action.ACCESS,
-            model=CouponTemplate,
-            object_repr=gettext("Campaign results export: %s") % which,
-            additional={"export": fmt},
-        )
+            raise PermissionDenied
         columns = RESULT_COLUMNS[which]
-        return table_response(
-            f"marketing-{which}",
-            [label for _key, label in columns],
-            ([row[key] for key, _label in columns] for row in data[which]),
+        return exports.export(
+            name=f"marketing-{which}",
             fmt=fmt,
+            header=[label for _key, label in columns],
+            rows=(
+                [yuan(row[key]) if key in MONEY else row[key] for key, _label in columns]
+                for row in data[which]
+            ),
+            actor=operator_of(request),
+            permission=P.MARKETING_VIEW,
+            model=CouponTemplate,
+            description=gettext("Campaign results export: %s") % which,
+            additional={"table": which, "rows": len(data[which])},
         )
     tables = []
     for key, rows in data.items():

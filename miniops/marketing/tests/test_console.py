@@ -748,7 +748,7 @@ def test_results_export_as_csv_and_xlsx_with_the_same_figures(
     if table == "coupons":
         used = next(r for r in rows if r[0] == "满减券")
         assert used[2:4] == ["3", "1"]
-        assert used[6:9] == ["9000", "1000", "9.0"]  # GMV and cost in fen, ROI
+        assert used[6:9] == ["90.00", "10.00", "9.0"]  # GMV and cost in yuan, ROI
     # and each export is audited as an access
     exports = LogEntry.objects.filter(
         actor=client.operator,  # type: ignore[attr-defined]

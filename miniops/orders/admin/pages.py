@@ -7,6 +7,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from miniops.accounts.context import operator_of
@@ -15,15 +17,13 @@ from miniops.core.console import (
     site,
 )
 from miniops.core.errors import DomainError
+from miniops.core.exports import FORMATS
 from miniops.core.permissions import P
 from miniops.core.timeutils import local_date, range_bounds
 from miniops.orders import exports, selectors, services
 from miniops.orders.forms import (
     BulkShipForm,
     DateRangeForm,
-)
-from miniops.orders.models import (
-    Order,
 )
 
 
@@ -64,13 +64,39 @@ def reconciliation_page(request: HttpRequest) -> Any:
     )
     report = None
     if form.is_valid():
-        start, end = range_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
-        if form.cleaned_data.get("fmt") in {"csv", "xlsx"}:
-            orders = Order.objects.filter(paid_at__gte=start, paid_at__lt=end).order_by("paid_at")
-            return exports.export(orders, fmt=form.cleaned_data["fmt"], actor=operator_of(request))
-        report = selectors.reconciliation(start, end)
-    context = site.page_context(request, title=_("Reconciliation"), form=form, report=report)
+        first, last = form.cleaned_data["start"], form.cleaned_data["end"]
+        fmt = form.cleaned_data.get("fmt")
+        if fmt in FORMATS:
+            download = {
+                "payments": exports.export_payments,
+                "refunds": exports.export_refunds,
+            }.get(form.cleaned_data.get("table") or "", exports.export_paid_orders)
+            return download(first=first, last=last, fmt=fmt, actor=operator_of(request))
+        report = selectors.reconciliation(*range_bounds(first, last))
+    context = site.page_context(
+        request,
+        title=_("Reconciliation"),
+        form=form,
+        report=report,
+        downloads=_downloads(form) if form.is_valid() else [],
+    )
     response = TemplateResponse(request, "orders/reconciliation.html", context)
     if request.GET and not form.is_valid():
         response.status_code = 400
     return response
+
+
+def _downloads(form: DateRangeForm) -> list[dict[str, Any]]:
+    """A CSV and an XLSX link for each table of the reconciliation period."""
+    url = reverse("console:orders_reconciliation")
+    period = {"start": form.cleaned_data["start"], "end": form.cleaned_data["end"]}
+    return [
+        {
+            "label": label,
+            "links": [
+                (fmt.upper(), f"{url}?{urlencode({**period, 'table': table, 'fmt': fmt})}")
+                for fmt in FORMATS
+            ],
+        }
+        for table, label in form.fields["table"].choices  # type: ignore[attr-defined]
+    ]
