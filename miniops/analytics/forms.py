@@ -8,8 +8,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from miniops.analytics import selectors
+from miniops.analytics import selectors, services
 from miniops.analytics.models import AlertRule
+from miniops.core.errors import InvalidInput
 from miniops.core.forms import DatePicker
 from miniops.core.timeutils import local_date
 
@@ -178,20 +179,15 @@ class AlertRuleForm(forms.ModelForm):
             "is_active",
         ]
 
-    def clean_window_minutes(self) -> int:
-        value = int(self.cleaned_data["window_minutes"])
-        if not 1 <= value <= 60:
-            raise forms.ValidationError(_("Between 1 and 60 minutes."))
-        return value
-
-    def clean_cooldown_minutes(self) -> int:
-        value = int(self.cleaned_data["cooldown_minutes"])
-        if not 1 <= value <= 1440:
-            raise forms.ValidationError(_("Between 1 and 1440 minutes."))
-        return value
-
-    def clean_threshold(self) -> int:
-        value = int(self.cleaned_data["threshold"])
-        if value > 10_000_000:
-            raise forms.ValidationError(_("At most 10,000,000."))
-        return value
+    def clean(self) -> dict[str, Any]:
+        """The service's rules, shown on the fields they concern."""
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        candidate = AlertRule(**{name: data.get(name) for name in self._meta.fields or ()})
+        try:
+            services.validate_alert_rule(candidate)
+        except InvalidInput as exc:
+            for field, message in exc.fields.items():
+                self.add_error(field if field in self.fields else None, str(message))
+        return data

@@ -300,3 +300,24 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+def _register_audit() -> None:
+    """Operators' saved funnels and alert rules go to the audit log. A rule's
+    webhook URL holds the robot's credential (``?key=``, ``access_token=``, or the
+    last path segment), so its rows keep only the scheme and host plus a keyed
+    fingerprint (``core.masking.redact_url``): enough to see that and when the
+    target changed, nothing to call it with. Firing times move on every alert and
+    are not operator changes."""
+    from auditlog.registry import auditlog
+
+    auditlog.register(Funnel, exclude_fields=["created_at"])
+    auditlog.register(
+        AlertRule,
+        exclude_fields=["last_fired_at", "created_at"],
+        mask_fields=["webhook_url"],
+        mask_callable="miniops.core.masking.redact_url",
+    )
+
+
+_register_audit()

@@ -1,6 +1,6 @@
 """Analytics writes: storing events (client batches and server ``track`` calls),
 merging an anonymous visitor into a member, marking days for the rollups, saved
-funnels and alert acknowledgements."""
+funnels, alert rules and alert acknowledgements."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -18,10 +19,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from miniops.analytics import ingest, realtime, storage
-from miniops.analytics.models import Alert, Event, Funnel, VisitorAlias, VisitorFirst
-from miniops.core import localcache
-from miniops.core.errors import InvalidInput, NotFound
+from miniops.analytics.models import (
+    Alert,
+    AlertRule,
+    Event,
+    Funnel,
+    VisitorAlias,
+    VisitorFirst,
+)
+from miniops.core import audit, localcache
+from miniops.core.errors import Forbidden, InvalidInput, NotFound
 from miniops.core.events import ServerEvent
+from miniops.core.permissions import P
 
 logger = logging.getLogger("miniops.analytics")
 
@@ -248,10 +257,23 @@ def clean_steps(steps: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _require(actor: Any, code: str) -> None:
+    """Operators need ``code``; ``None`` (the system, a command) may."""
+    if (
+        actor is not None
+        and getattr(actor, "is_operator", False)
+        and not actor.has_permission(code)
+    ):
+        raise Forbidden()
+
+
 @transaction.atomic
 def save_funnel(
     *, name: str, steps: Any, window_hours: int, actor: Any, funnel_id: int | None = None
 ) -> Funnel:
+    """Save a funnel for everyone to reuse (new, or ``funnel_id`` changed); the
+    audit log keeps who saved which steps."""
+    _require(actor, P.ANALYTICS_ALERTS)
     name = (name or "").strip()
     if not 1 <= len(name) <= 80:
         raise InvalidInput(fields={"name": _("1 to 80 characters.")})
@@ -261,15 +283,118 @@ def save_funnel(
         raise InvalidInput(fields={"window_hours": _("Between 1 and 720 hours.")})
     cleaned = clean_steps(steps)
     if funnel_id is None:
-        return Funnel.objects.create(
-            name=name, steps=cleaned, window_hours=window_hours, created_by=actor
-        )
-    funnel = Funnel.objects.filter(pk=funnel_id).first()
+        with audit.acting_as(actor):
+            return Funnel.objects.create(
+                name=name, steps=cleaned, window_hours=window_hours, created_by=actor
+            )
+    funnel = Funnel.objects.select_for_update().filter(pk=funnel_id).first()
     if funnel is None:
         raise NotFound()
     funnel.name, funnel.steps, funnel.window_hours = name, cleaned, window_hours
-    funnel.save(update_fields=["name", "steps", "window_hours"])
+    with audit.acting_as(actor):
+        funnel.save(update_fields=["name", "steps", "window_hours"])
     return funnel
+
+
+@transaction.atomic
+def delete_funnel(*, funnel: Funnel, actor: Any) -> None:
+    _require(actor, P.ANALYTICS_ALERTS)
+    with audit.acting_as(actor):
+        funnel.delete()
+
+
+# --- alert rules --------------------------------------------------------------------------
+MAX_THRESHOLD = 10_000_000
+MAX_COOLDOWN_MINUTES = 1440
+
+
+def validate_alert_rule(rule: AlertRule) -> None:
+    """The rules an alert rule obeys, field by field (the console form shows them
+    on its fields; ``save_alert_rule`` enforces them for every caller)."""
+    errors: dict[str, Any] = {}
+    name = (rule.name or "").strip()
+    if not 1 <= len(name) <= 80:
+        errors["name"] = _("1 to 80 characters.")
+    if rule.metric not in AlertRule.Metric.values:
+        errors["metric"] = _("Choose a metric.")
+    if rule.condition not in AlertRule.Condition.values:
+        errors["condition"] = _("Choose a condition.")
+    for field, low, high, message in (
+        ("threshold", 0, MAX_THRESHOLD, _("At most 10,000,000.")),
+        ("window_minutes", 1, 60, _("Between 1 and 60 minutes.")),
+        ("cooldown_minutes", 1, MAX_COOLDOWN_MINUTES, _("Between 1 and 1440 minutes.")),
+    ):
+        value = getattr(rule, field)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors[field] = message
+    url = rule.webhook_url or ""
+    if url:
+        parts = urlsplit(url)
+        if len(url) > 200 or parts.scheme not in ("http", "https") or not parts.hostname:
+            errors["webhook_url"] = _("An http(s) address of at most 200 characters.")
+    if errors:
+        raise InvalidInput(fields=errors)
+
+
+ALERT_RULE_FIELDS = (
+    "name",
+    "metric",
+    "condition",
+    "threshold",
+    "window_minutes",
+    "cooldown_minutes",
+    "webhook_url",
+    "is_active",
+)
+
+
+@transaction.atomic
+def save_alert_rule(
+    *,
+    actor: Any,
+    rule: AlertRule | None = None,
+    name: str,
+    metric: str,
+    condition: str,
+    threshold: int,
+    window_minutes: int = 5,
+    cooldown_minutes: int = 30,
+    webhook_url: str = "",
+    is_active: bool = True,
+) -> AlertRule:
+    """Create an alert rule, or change ``rule``. The audit row keeps every field
+    but the webhook URL, of which it keeps the host (see ``models._register_audit``)."""
+    _require(actor, P.ANALYTICS_ALERTS)
+    if rule is not None and rule.pk is not None:
+        locked = AlertRule.objects.select_for_update().filter(pk=rule.pk).first()
+        if locked is None:
+            raise NotFound()
+        rule = locked
+    rule = rule or AlertRule()
+    rule.name = (name or "").strip()
+    rule.metric, rule.condition = metric, condition
+    rule.threshold, rule.window_minutes, rule.cooldown_minutes = (
+        threshold,
+        window_minutes,
+        cooldown_minutes,
+    )
+    rule.webhook_url = (webhook_url or "").strip()
+    rule.is_active = bool(is_active)
+    validate_alert_rule(rule)
+    with audit.acting_as(actor):
+        if rule.pk is None:
+            rule.save()
+        else:  # the firing time is the evaluator's, never overwritten from a stale form
+            rule.save(update_fields=list(ALERT_RULE_FIELDS))
+    return rule
+
+
+@transaction.atomic
+def delete_alert_rule(*, rule: AlertRule, actor: Any) -> None:
+    """Delete a rule and its alert history (the audit log keeps the rule)."""
+    _require(actor, P.ANALYTICS_ALERTS)
+    with audit.acting_as(actor):
+        rule.delete()
 
 
 def acknowledge_alert(*, alert: Alert, actor: Any) -> Alert:

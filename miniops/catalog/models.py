@@ -225,6 +225,7 @@ def _register_audit() -> None:
     auditlog.register(Brand)
     auditlog.register(Product, exclude_fields=["sales_count", "min_price", "updated_at"])
     auditlog.register(Sku, exclude_fields=["stock"])  # stock changes are in the ledger
+    auditlog.register(ProductImage)  # through catalog.services (add, replace, remove)
 
 
 _register_audit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -46,6 +47,24 @@ class AlertRuleAdmin(ConsoleModelAdmin):
     ]
     list_filter = ["metric", "is_active"]
     readonly_fields = ["last_fired_at"]
+
+    def save_model(self, request: HttpRequest, obj: AlertRule, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        saved = services.save_alert_rule(
+            actor=operator_of(request),
+            rule=obj if change else None,
+            **{name: data[name] for name in services.ALERT_RULE_FIELDS if name in data},
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: AlertRule) -> None:
+        services.delete_alert_rule(rule=obj, actor=operator_of(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:
+        actor = operator_of(request)
+        for rule in queryset:
+            services.delete_alert_rule(rule=rule, actor=actor)
 
 
 @admin.register(Alert, site=site)

@@ -179,7 +179,7 @@ def _funnel_post(request: HttpRequest) -> HttpResponseBase:
         raise PermissionDenied
     if request.POST.get("delete", "").isdigit():
         funnel = get_object_or_404(Funnel, pk=int(request.POST["delete"]))
-        funnel.delete()
+        services.delete_funnel(funnel=funnel, actor=operator_of(request))
         messages.success(request, gettext("Funnel deleted."))
         return redirect(request, reverse("console:analytics_funnels"))
     form = forms.FunnelForm(request.POST)

@@ -223,32 +223,39 @@ class ProductAdmin(ConsoleModelAdmin):
                 )
             return
         if formset.model is ProductImage:
-            for image_form in formset.forms:
-                data = getattr(image_form, "cleaned_data", {})
-                if not data:
-                    continue
-                if data.get("DELETE") and image_form.instance.pk:
-                    image_form.instance.delete()
-                elif not image_form.instance.pk and data.get("image"):
+            self._save_images(product, formset, actor)
+            return
+        super().save_formset(request, form, formset, change)
+
+    def _save_images(self, product: Product, formset: Any, actor: Any) -> None:
+        """The gallery inline, through the image services (each change audited):
+        removals first (room for new images), then replaced files, additions, and
+        one new order for the sort numbers changed."""
+        rows = [
+            (image_form, image_form.cleaned_data)
+            for image_form in formset.forms
+            if getattr(image_form, "cleaned_data", None)
+        ]
+        for image_form, data in rows:
+            if data.get("DELETE") and image_form.instance.pk:
+                services.remove_image(image=image_form.instance, actor=actor)
+        sorts: dict[int, int] = {}
+        for image_form, data in rows:
+            image = image_form.instance
+            if data.get("DELETE"):
+                continue
+            if not image.pk:
+                if data.get("image"):
                     services.add_image(
                         product=product, upload=data["image"], actor=actor, sort=data.get("sort")
                     )
-                elif image_form.instance.pk and image_form.has_changed():
-                    if "image" in image_form.changed_data:
-                        image_form.instance.delete()
-                        services.add_image(
-                            product=product,
-                            upload=data["image"],
-                            actor=actor,
-                            sort=data.get("sort"),
-                        )
-                    else:
-                        ProductImage.objects.filter(pk=image_form.instance.pk).update(
-                            sort=data.get("sort") or 0
-                        )
-            services.refresh_cover(product)
-            return
-        super().save_formset(request, form, formset, change)
+                continue
+            if "image" in image_form.changed_data and data.get("image"):
+                services.replace_image(image=image, upload=data["image"], actor=actor)
+            if "sort" in image_form.changed_data:
+                sorts[image.pk] = data.get("sort") or 0
+        if sorts:
+            services.reorder_images(product=product, sorts=sorts, actor=actor)
 
     # --- listing ------------------------------------------------------------------------
     def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -12,6 +12,7 @@ from miniops.catalog.services.common import (
     _validation,
 )
 from miniops.catalog.services.products import (
+    MAX_IMAGES,
     _check_price,
     add_image,
     apply_schedules,
@@ -21,6 +22,9 @@ from miniops.catalog.services.products import (
     combinations,
     refresh_cover,
     refresh_min_price,
+    remove_image,
+    reorder_images,
+    replace_image,
     save_product,
     spec_key,
     sync_skus,
@@ -39,6 +43,7 @@ from miniops.catalog.services.taxonomy import (
 )
 
 __all__ = [
+    "MAX_IMAGES",
     "MAX_SKUS_PER_PRODUCT",
     "MAX_SPECS",
     "MAX_SPEC_VALUES",
@@ -59,6 +64,9 @@ __all__ = [
     "record_sale",
     "refresh_cover",
     "refresh_min_price",
+    "remove_image",
+    "reorder_images",
+    "replace_image",
     "save_brand",
     "save_category",
     "save_product",

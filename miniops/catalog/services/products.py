@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,11 +27,13 @@ from miniops.catalog.services.common import (
     MAX_SPECS,
     TRANSITIONS,
     _changed,
+    _require,
     _validation,
 )
 from miniops.core import audit, media
-from miniops.core.errors import Conflict, IllegalTransition, InvalidInput
+from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from miniops.core.money import MAX_FEN
+from miniops.core.permissions import P
 
 
 # --- products --------------------------------------------------------------------------------
@@ -294,23 +296,111 @@ def apply_schedules(*, now: Any = None) -> dict[str, int]:
     return {"listed": listed, "delisted": delisted}
 
 
+# --- images ---------------------------------------------------------------------------------
+# Each image change is one audit row naming the operator: adding, replacing and
+# removing through django-auditlog (ProductImage is registered), a new order as one
+# row on the product, and the cover it leads to as another. Files are never
+# deleted: orders placed earlier show the cover of their day as the item's picture.
+MAX_IMAGES = 12
+MAX_SORT = 1_000_000
+
+
+def _check_sort(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_SORT <= value <= MAX_SORT:
+        raise InvalidInput(fields={"sort": _("A whole number between -1,000,000 and 1,000,000.")})
+    return value
+
+
+def _locked_image(image: ProductImage) -> ProductImage:
+    found = ProductImage.objects.select_for_update().filter(pk=image.pk).first()
+    if found is None:
+        raise NotFound(_("This image no longer exists."))
+    return found
+
+
 @transaction.atomic
 def add_image(
     *, product: Product, upload: Any, actor: Any, sort: int | None = None
 ) -> ProductImage:
+    _require(actor, P.CATALOG_MANAGE)
+    Product.objects.select_for_update().filter(pk=product.pk).first()
+    if product.images.count() >= MAX_IMAGES:
+        raise Conflict(fields={"image": _("At most %d images per product.") % MAX_IMAGES})
+    if sort is not None:
+        _check_sort(sort)
     name = media.save_image(upload, folder="catalog/products")
     if sort is None:
         sort = product.images.count()
     with audit.acting_as(actor):
         image = ProductImage.objects.create(product=product, image=name, sort=sort)
-    refresh_cover(product)
+    refresh_cover(product, actor=actor)
     return image
 
 
-def refresh_cover(product: Product) -> None:
+@transaction.atomic
+def replace_image(*, image: ProductImage, upload: Any, actor: Any) -> ProductImage:
+    """A new file in the same place of the gallery."""
+    _require(actor, P.CATALOG_MANAGE)
+    image = _locked_image(image)
+    image.image = media.save_image(upload, folder="catalog/products")
+    with audit.acting_as(actor):
+        image.save(update_fields=["image"])
+    refresh_cover(image.product, actor=actor)
+    return image
+
+
+@transaction.atomic
+def remove_image(*, image: ProductImage, actor: Any) -> None:
+    _require(actor, P.CATALOG_MANAGE)
+    image = _locked_image(image)
+    product = image.product
+    with audit.acting_as(actor):
+        image.delete()
+    refresh_cover(product, actor=actor)
+
+
+@transaction.atomic
+def reorder_images(*, product: Product, sorts: Mapping[int, int], actor: Any) -> list[ProductImage]:
+    """Give the product's images new positions (``{image id: sort}``; images not
+    named keep theirs). One audit row on the product holds the order before and
+    after; the first image is the cover."""
+    _require(actor, P.CATALOG_MANAGE)
+    images = {
+        image.pk: image for image in product.images.select_for_update().order_by("sort", "id")
+    }
+    unknown = [pk for pk in sorts if pk not in images]
+    if unknown:
+        raise InvalidInput(fields={"sort": _("These images are not this product's: %s") % unknown})
+    before = [image.image.name for image in images.values()]
+    for pk, sort in sorts.items():
+        if images[pk].sort != _check_sort(sort):
+            ProductImage.objects.filter(pk=pk).update(sort=sort)
+            images[pk].sort = sort
+    ordered = sorted(images.values(), key=lambda image: (image.sort, image.pk))
+    after = [image.image.name for image in ordered]
+    if after != before:
+        audit.record(
+            actor=actor,
+            action=audit.Action.UPDATE,
+            instance=product,
+            changes={"images": [before, after]},
+        )
+    refresh_cover(product, actor=actor)
+    return ordered
+
+
+def refresh_cover(product: Product, *, actor: Any = None) -> None:
+    """The cover is the first image (by sort, then age); its change is audited."""
     first = product.images.order_by("sort", "id").first()
     cover = (first.image.name or "") if first else ""
-    if cover != product.cover:
+    current = Product.objects.filter(pk=product.pk).values_list("cover", flat=True).first()
+    if current is not None and cover != current:
         Product.objects.filter(pk=product.pk).update(cover=cover)
-        product.cover = cover
+        audit.record(
+            actor=actor,
+            action=audit.Action.UPDATE,
+            instance=product,
+            changes={"cover": [current, cover]},
+        )
+    product.cover = cover
     _changed(product.pk)

@@ -40,8 +40,9 @@ class ValidatedForm(forms.ModelForm):
             return data
         instance = self.instance
         # Plain columns only: many-to-many fields (a coupon's categories) cannot
-        # even be read on an instance that is not saved yet.
-        columns = {field.name for field in instance._meta.concrete_fields}
+        # even be read on an instance that is not saved yet; nor the primary key,
+        # which an inline form cleans into the object itself.
+        columns = {field.name for field in instance._meta.concrete_fields if not field.primary_key}
         for name, value in data.items():
             if name in columns:
                 try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -23,31 +22,21 @@ from miniops.core.console import (
 )
 from miniops.core.errors import DomainError
 from miniops.core.permissions import P
-from miniops.marketing.admin.common import MANAGE
+from miniops.marketing.admin.common import MANAGE, ValidatedForm
 from miniops.marketing.models import (
     FlashItem,
     FlashSession,
 )
-from miniops.marketing.services import flash
+from miniops.marketing.services import flash, flash_sessions
 
 
 # --- flash sales --------------------------------------------------------------------------
-class FlashItemForm(forms.ModelForm):
+class FlashItemForm(ValidatedForm):
+    validator = staticmethod(flash_sessions.validate_item)
+
     class Meta:
         model = FlashItem
         fields = ["sku", "flash_price", "stock", "per_member_limit"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        sku, price, stock = data.get("sku"), data.get("flash_price"), data.get("stock")
-        if sku is not None and price is not None and not 0 < price < sku.price:
-            self.add_error("flash_price", _("Above 0 and below the SKU's price."))
-        if stock is not None and stock < (self.instance.sold or 0):
-            self.add_error("stock", _("Not below what is already sold."))
-        limit = data.get("per_member_limit")
-        if limit is not None and not 1 <= limit <= 99:
-            self.add_error("per_member_limit", _("Between 1 and 99."))
-        return data
 
 
 class FlashItemInline(TabularInline):
@@ -73,19 +62,12 @@ class FlashItemInline(TabularInline):
         )
 
 
-class FlashSessionForm(forms.ModelForm):
+class FlashSessionForm(ValidatedForm):
+    validator = staticmethod(flash_sessions.validate_session)
+
     class Meta:
         model = FlashSession
         fields = ["name", "starts_at", "ends_at", "pay_minutes"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            self.add_error("ends_at", _("The end is before the start."))
-        minutes = data.get("pay_minutes")
-        if minutes is not None and not 1 <= minutes <= 60:
-            self.add_error("pay_minutes", _("Between 1 and 60 minutes."))
-        return data
 
 
 @admin.register(FlashSession, site=site)
@@ -105,12 +87,48 @@ class FlashSessionAdmin(ConsoleModelAdmin):
         items = list(obj.items.all())
         return f"{sum(i.sold for i in items)} / {sum(i.stock for i in items)}"
 
+    # The session and its items are saved together by the service (validated,
+    # audited, the gate rebuilt after commit), once the inline is validated too.
+    def save_model(self, request: HttpRequest, obj: FlashSession, form: Any, change: bool) -> None:
+        pass
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        item_ids = list(form.instance.items.values_list("pk", flat=True))
-        flash.forget(item_ids)
-        for item_id in item_ids:  # stock may have changed: rebuild each gate
-            flash.reset_gate(item_id)
+        data = form.cleaned_data
+        fields = {name: data[name] for name in ("name", "starts_at", "ends_at", "pay_minutes")}
+        items = [
+            flash_sessions.ItemIn(
+                id=item_form.instance.pk,
+                sku=item_data["sku"],
+                flash_price=item_data["flash_price"],
+                stock=item_data["stock"],
+                per_member_limit=item_data["per_member_limit"],
+            )
+            for formset in formsets
+            if formset.model is FlashItem
+            for item_form in formset.forms
+            if (item_data := getattr(item_form, "cleaned_data", None))
+            and not item_data.get("DELETE")
+        ]
+        actor = operator_of(request)
+        if change:
+            session = flash_sessions.update_session(
+                session=form.instance, actor=actor, items=items, **fields
+            )
+        else:
+            session = flash_sessions.create_session(actor=actor, items=items, **fields)
+        form.instance.pk = session.pk
+        form.instance._state.adding = False
+        for formset in formsets:  # the admin reads these for its change message
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def delete_model(self, request: HttpRequest, obj: FlashSession) -> None:
+        flash_sessions.delete_session(session=obj, actor=operator_of(request))
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        # One at a time from the sale's page: the service may refuse each one.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def has_end_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return operator_has(request, P.MARKETING_MANAGE)

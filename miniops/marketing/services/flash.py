@@ -175,6 +175,14 @@ def reset_gate(item_id: int) -> None:
     load_gate(item_id)
 
 
+def drop_gate(item_id: int) -> None:
+    """Remove a deleted item's gate (its keys would otherwise live until they expire)."""
+    localcache.forget(_sold_out_key(item_id))
+    client = get_redis()
+    if client is not None:
+        client.delete(*_keys(item_id))
+
+
 _scripts: dict[tuple[int, str], Any] = {}
 
 

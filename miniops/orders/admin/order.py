@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
@@ -20,7 +21,6 @@ from miniops.core.console import (
     redirect,
     site,
 )
-from miniops.core.masking import mask_name, mask_phone
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 from miniops.orders import exports, selectors, services
@@ -35,6 +35,7 @@ from miniops.orders.models import (
     Order,
     OrderStatus,
 )
+from miniops.orders.services import privacy
 
 
 @admin.register(Order, site=site)
@@ -67,7 +68,7 @@ class OrderAdmin(ConsoleModelAdmin):
     fields = ["number", "status", "created_at"]
     readonly_fields = fields
     actions = ["export_csv", "export_xlsx"]
-    actions_detail = ["ship", "cancel", "add_note", "sync_payment"]
+    actions_detail = ["ship", "cancel", "add_note", "sync_payment", "reveal"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return super().get_queryset(request).annotate(n_items=Count("items"))
@@ -116,24 +117,13 @@ class OrderAdmin(ConsoleModelAdmin):
         if order is not None:
             from auditlog.models import LogEntry
 
-            sensitive = operator_has(request, P.MEMBERS_VIEW_SENSITIVE)
+            # Masked for everyone; "Show personal data" reveals it (a logged POST).
             context["order_detail"] = {
                 "order": order,
-                "recipient": order.recipient if sensitive else mask_name(order.recipient),
-                "phone": order.phone if sensitive else mask_phone(order.phone),
-                "address": f"{order.province} {order.city} {order.district} "
-                + (order.address_detail if sensitive else "****"),
+                **privacy.masked(order),
+                "may_reveal": self.has_reveal_permission(request),
                 "audit": LogEntry.objects.get_for_object(order).select_related("actor")[:20],
             }
-            if sensitive:
-                from miniops.core import audit
-
-                audit.record(
-                    actor=operator_of(request),
-                    action=audit.Action.ACCESS,
-                    instance=order,
-                    additional={"revealed": ["delivery address"]},
-                )
         return super().change_view(request, object_id, form_url, context)
 
     # --- actions --------------------------------------------------------------------------
@@ -151,6 +141,9 @@ class OrderAdmin(ConsoleModelAdmin):
 
     def has_export_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return operator_has(request, P.ORDERS_EXPORT)
+
+    def has_reveal_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.MEMBERS_VIEW_SENSITIVE)
 
     def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return redirect(request, reverse("console:orders_order_change", args=[object_id]))
@@ -246,6 +239,28 @@ class OrderAdmin(ConsoleModelAdmin):
             request, _("WeChat Pay says: %s") % (", ".join(results) or _("no open payment"))
         )
         return self._back(request, object_id)
+
+    @action(
+        description=_("Show personal data"),
+        url_path="reveal",
+        permissions=["reveal"],
+        icon="visibility",
+        dialog={
+            "title": _("Show the recipient's full name, phone and address?"),
+            "description": _("This view is written to the audit log with your name."),
+            "form_class": None,
+            "form_submit_text": _("Show"),
+        },
+    )
+    def reveal(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        """The dialog's GET reveals nothing; its POST reveals and logs. The answer's
+        ``#dialog-form`` replaces the dialog's body (unfold's htmx swap)."""
+        order = get_object_or_404(Order, pk=object_id)
+        values = services.reveal(order=order, actor=operator_of(request))
+        context = site.page_context(request, title=_("Personal data"), order=order, values=values)
+        response = TemplateResponse(request, "orders/revealed.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description=_("Finance export (CSV)"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> Any:

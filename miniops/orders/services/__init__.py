@@ -34,6 +34,7 @@ from miniops.orders.services.payments import (
     start_payment,
     sync_trade,
 )
+from miniops.orders.services.privacy import reveal
 
 __all__ = [
     "add_note",
@@ -54,6 +55,7 @@ __all__ = [
     "refund_payment",
     "reject",
     "request_after_sale",
+    "reveal",
     "settle_free_order",
     "ship_order",
     "ship_return",
