@@ -441,7 +441,7 @@ for _host in MINIOPS_CSP_IMG_HOSTS:
         raise ImproperlyConfigured(
             f"MINIOPS_CSP_IMG_HOSTS takes origins like https://cdn.example.com, got {_host!r}"
         )
-_CSP_DIRECTIVES: dict[str, list[str]] = {
+_CSP_DIRECTIVES: dict[str, list[Any]] = {
     "default-src": ["'self'"],
     "script-src": ["'self'", CSP_NONCE],
     # Unfold's theme colours and htmx's indicator are <style> elements, and Unfold

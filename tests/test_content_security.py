@@ -8,12 +8,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import unfold
 from django.conf import settings
 from django.template import engines
 from django.template.loaders.cached import Loader as CachedLoader
 from ninja.openapi.docs import Swagger
-
-import unfold
 
 from miniops.api import api
 
