@@ -404,7 +404,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 
 # --- browser security headers (miniops.core.security_headers) ----------------------
-# docs/decisions/0012-content-security-policy.md says why each source is there.
+# docs/decisions/0013-content-security-policy.md says why each source is there.
 # The document policy of HTML answers: nothing is loaded from another origin (the
 # console works offline), scripts only from our static files or with the answer's
 # nonce (`nonce="{{ request.csp_nonce }}"`). Console pages add 'unsafe-eval' and
@@ -424,6 +424,8 @@ def _media_hosts() -> list[str]:
     if options["endpoint_url"]:
         return [_origin(options["endpoint_url"])]
     bucket, region = options["bucket_name"], options["region_name"]
+    if not bucket:
+        return []
     hosts = [f"https://{bucket}.s3.amazonaws.com"]
     if region:
         hosts.append(f"https://{bucket}.s3.{region}.amazonaws.com")

@@ -2,7 +2,7 @@
 Permissions-Policy, and ``Cache-Control: no-store`` on API answers that may name
 someone.
 
-Three kinds of answer get three policies (docs/decisions/0012-content-security-policy.md):
+Three kinds of answer get three policies (docs/decisions/0013-content-security-policy.md):
 
 * **console pages** (``MINIOPS_CSP_EVAL_PREFIXES``): the document policy plus
   ``'unsafe-eval'`` — Unfold's Alpine.js compiles its inline ``x-data`` / ``@click``

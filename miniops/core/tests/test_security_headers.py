@@ -1,6 +1,6 @@
 """Security headers on every kind of answer: the Content-Security-Policy chosen by
 what the answer is, the Permissions-Policy, and no-store on API answers that name
-someone (docs/decisions/0012-content-security-policy.md)."""
+someone (docs/decisions/0013-content-security-policy.md)."""
 
 from __future__ import annotations
 
