@@ -89,7 +89,10 @@ class SecurityHeadersMiddleware(CSPMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        response = super().process_response(request, response)
+        if response.status_code != 304:
+            # A 304's headers replace those of the copy the browser keeps: it keeps
+            # the policy that came with the page.
+            response = super().process_response(request, response)
         if "Permissions-Policy" not in response:
             response["Permissions-Policy"] = self.permissions_policy
         if request.path_info.startswith(self.api_prefix) and not self._cacheable(request):

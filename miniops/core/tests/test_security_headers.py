@@ -362,6 +362,14 @@ def test_static_files_get_the_strict_policy() -> None:
     assert_permissions_policy(response)
 
 
+def test_a_not_modified_answer_leaves_the_kept_policy_alone() -> None:
+    first = Client().get("/static/analytics/realtime.js")
+    again = Client().get("/static/analytics/realtime.js", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    assert "Content-Security-Policy" not in again
+    assert_permissions_policy(again)
+
+
 # --- report-only trials -----------------------------------------------------------------
 def test_report_only_mode_sends_the_same_policies_as_reports(settings: Any) -> None:
     settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = settings.CONTENT_SECURITY_POLICY
