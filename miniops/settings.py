@@ -13,8 +13,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -142,6 +144,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "miniops.core.middleware.RequestIdMiddleware",
     "miniops.analytics.middleware.ServerErrorCounter",
+    "miniops.core.security_headers.SecurityHeadersMiddleware",
     "miniops.core.api_middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -155,7 +158,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "miniops.accounts.middleware.OperatorSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "miniops.core.middleware.HtmlOnlyCSPMiddleware",
     "miniops.core.audit.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
     # last: answers sold-out flash purchases before routing (see its docstring)
@@ -341,23 +343,6 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
-# Content security: nothing is loaded from another origin (the console works offline).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        # Alpine.js (used by the Unfold console) evaluates expressions at run time.
-        "script-src": ["'self'", "'unsafe-inline'", "'unsafe-eval'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:", "blob:"],
-        "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'", "ws:", "wss:"],
-        "frame-ancestors": ["'none'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-    }
-}
-
 # --- request size and API limits ---------------------------------------------------
 # Bodies above MINIOPS_MAX_REQUEST_BYTES are refused before Django reads them (ASGI);
 # DATA_UPLOAD_MAX_MEMORY_SIZE bounds JSON and form bodies read into memory.
@@ -416,6 +401,109 @@ elif MEDIA_STORAGE != "local":
 # `make demo` needs no collectstatic step.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
+
+
+# --- browser security headers (miniops.core.security_headers) ----------------------
+# docs/decisions/0013-content-security-policy.md says why each source is there.
+# The document policy of HTML answers: nothing is loaded from another origin (the
+# console works offline), scripts only from our static files or with the answer's
+# nonce (`nonce="{{ request.csp_nonce }}"`). Console pages add 'unsafe-eval' and
+# their WebSocket origin; JSON and files get default-src 'none'.
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _media_hosts() -> list[str]:
+    """Where uploaded images are served from when they are not on our origin."""
+    if MEDIA_STORAGE != "s3":
+        return []
+    options = STORAGES["default"]["OPTIONS"]
+    if options["custom_domain"]:
+        return [f"https://{options['custom_domain']}"]
+    if options["endpoint_url"]:
+        return [_origin(options["endpoint_url"])]
+    bucket, region = options["bucket_name"], options["region_name"]
+    if not bucket:
+        return []
+    hosts = [f"https://{bucket}.s3.amazonaws.com"]
+    if region:
+        hosts.append(f"https://{bucket}.s3.{region}.amazonaws.com")
+    return hosts
+
+
+# Other image hosts shown in the console: a CDN in front of media, and the WeChat
+# avatar CDN (members' avatar URLs; any other host is blocked, so an avatar cannot
+# make an operator's browser call a third party).
+MINIOPS_CSP_IMG_HOSTS = env_list(
+    "MINIOPS_CSP_IMG_HOSTS", ["https://thirdwx.qlogo.cn", "https://wx.qlogo.cn"]
+)
+for _host in MINIOPS_CSP_IMG_HOSTS:
+    if _host in {"*", "https:", "http:"} or _origin(_host) != _host.rstrip("/"):
+        raise ImproperlyConfigured(
+            f"MINIOPS_CSP_IMG_HOSTS takes origins like https://cdn.example.com, got {_host!r}"
+        )
+_CSP_DIRECTIVES: dict[str, list[Any]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", CSP_NONCE],
+    # Unfold's theme colours and htmx's indicator are <style> elements, and Unfold
+    # sets style attributes in its templates: styles cannot go without 'unsafe-inline'.
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": [
+        "'self'",
+        "data:",
+        "blob:",
+        *_media_hosts(),
+        *(h.rstrip("/") for h in MINIOPS_CSP_IMG_HOSTS),
+    ],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+}
+MINIOPS_CSP_REPORT_URI = env_str("MINIOPS_CSP_REPORT_URI")
+if MINIOPS_CSP_REPORT_URI:
+    _CSP_DIRECTIVES["report-uri"] = [MINIOPS_CSP_REPORT_URI]
+# MINIOPS_CSP_REPORT_ONLY=1 sends the document policy as Content-Security-Policy-
+# Report-Only: a trial before tightening or extending it, never a production state.
+MINIOPS_CSP_REPORT_ONLY = env_bool("MINIOPS_CSP_REPORT_ONLY", False)
+if MINIOPS_CSP_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+# Pages under these prefixes run Unfold's Alpine.js, which needs 'unsafe-eval'.
+MINIOPS_CSP_EVAL_PREFIXES = ["/console/"]
+MINIOPS_API_PREFIX = "/api/"
+# Features no page of ours uses are switched off for every answer and any frame.
+MINIOPS_PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -6,9 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from csp.middleware import CSPMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 from miniops.core.logging import request_id_var
@@ -68,15 +66,3 @@ class RejectMalformedInputMiddleware:
                 return error_response(400, "malformed_request", message)
             return HttpResponseBadRequest(message)
         return self.get_response(request)
-
-
-class HtmlOnlyCSPMiddleware(CSPMiddleware):
-    """Content-Security-Policy on HTML pages only: JSON answers run no scripts, and
-    building the header costs time on every API call."""
-
-    def process_response(
-        self, request: HttpRequest, response: HttpResponseBase
-    ) -> HttpResponseBase:
-        if not response.get("Content-Type", "").startswith("text/html"):
-            return response
-        return super().process_response(request, response)
