@@ -77,6 +77,14 @@ class MemberOrPublicAuth(HttpBearer):
         return _principal(token)
 
 
+def me_of(request: HttpRequest) -> Member:
+    """The signed-in member of a ``member()`` operation (one query, on first use)."""
+    auth = request.auth  # type: ignore[attr-defined]
+    if not isinstance(auth, MemberPrincipal):
+        raise TypeError("me_of() needs an operation with auth=member()")
+    return auth.member
+
+
 def member() -> MemberAuth:
     return MemberAuth()
 

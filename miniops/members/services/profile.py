@@ -18,6 +18,7 @@ from miniops.core.errors import (
 from miniops.members.models import (
     MAX_ADDRESSES,
     Address,
+    Gender,
     Member,
 )
 from miniops.members.providers import (
@@ -41,10 +42,20 @@ def update_profile(*, member: Member, changes: dict[str, Any]) -> Member:
     avatar = changes.get("avatar_url")
     if avatar and not str(avatar).startswith("https://"):
         raise InvalidInput(fields={"avatar_url": _("Use an https address.")})
+    gender = changes.get("gender")
+    if gender is not None and gender not in Gender.values:
+        raise InvalidInput(fields={"gender": _("0 (unknown), 1 (male) or 2 (female).")})
     for name, value in changes.items():
-        setattr(member, name, "" if value is None and name != "birthday" else value)
+        setattr(member, name, _cleared(name) if value is None else value)
     member.save(update_fields=list(changes))
     return member
+
+
+def _cleared(name: str) -> Any:
+    """What ``None`` (the client clearing a field) stores: NULL where the column
+    allows it, otherwise the field's default (blank text, gender unknown)."""
+    field = Member._meta.get_field(name)
+    return None if field.null else field.get_default()
 
 
 def bind_phone(*, member: Member, code: str) -> str:
