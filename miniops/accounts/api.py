@@ -23,7 +23,7 @@ from miniops.core.models import SystemSettings
 from miniops.core.openapi import errors
 from miniops.core.pagination import Pagination
 from miniops.core.permissions import PERMISSIONS, P
-from miniops.core.schemas import ID, StrictIn
+from miniops.core.schemas import ID, IsoDateTime, StrictIn
 
 router = Router(tags=["management: operators and audit"])
 
@@ -105,8 +105,8 @@ class AuditFilter(Schema):
         None, max_length=100, description="app_label.model, e.g. accounts.operator"
     )
     action: str | None = Field(None, pattern="^(create|update|delete|access)$")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
 
 
 class DisableIn(StrictIn):

@@ -22,7 +22,7 @@ from miniops.core.api_errors import require_json
 from miniops.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from miniops.core.permissions import P
 from miniops.core.responses import error_response
-from miniops.core.schemas import ID, JsonDate, StrictIn
+from miniops.core.schemas import ID, Int64, IsoDate, StrictIn
 from miniops.core.throttling import WindowThrottle
 from miniops.core.timeutils import local_date
 from miniops.members.apiauth import MemberPrincipal, member_or_public
@@ -80,8 +80,8 @@ def send_events(request: HttpRequest) -> HttpResponse:
 
 # --- management: reports ------------------------------------------------------------------
 class RangeQuery(Schema):
-    first: date | None = Field(None, description="first day (default: 29 days ago)")
-    last: date | None = Field(None, description="last day (default: today)")
+    first: IsoDate | None = Field(None, description="first day (default: 29 days ago)")
+    last: IsoDate | None = Field(None, description="last day (default: today)")
 
 
 def _range(query: RangeQuery, default_days: int = 30) -> tuple[date, date]:
@@ -170,14 +170,14 @@ def retention(request: HttpRequest, query: Query[RetentionQuery]) -> dict[str, A
 class StepIn(StrictIn):
     event: str = Field(..., min_length=1, max_length=64)
     property: str = Field("", max_length=64)
-    value: str | int | float | bool | None = None
+    value: str | Int64 | float | bool | None = None
     label: str = Field("", max_length=64)
 
 
 class FunnelIn(StrictIn):
     steps: list[StepIn] = Field(..., min_length=2, max_length=10)
-    first: JsonDate | None = None
-    last: JsonDate | None = None
+    first: IsoDate | None = None
+    last: IsoDate | None = None
     window_hours: int = Field(24, ge=1, le=720)
     breakdown: Literal["", "scene", "channel", "utm_source", "platform"] = ""
 

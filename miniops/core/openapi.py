@@ -104,6 +104,14 @@ class Schema(OpenAPISchema):
                 }
         return parameters
 
+    def operation_security(self, operation: Operation) -> list[dict[str, Any]] | None:
+        security = super().operation_security(operation)
+        if security and any(
+            getattr(auth, "access", None) == "public" for auth in operation.auth_callbacks
+        ):
+            security.append({})  # a token is optional (``member_or_public``)
+        return security
+
     def get_components(self) -> dict[str, Any]:
         schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
         self.add_schema_definitions(schema.pop("$defs", {}))

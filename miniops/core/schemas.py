@@ -4,12 +4,13 @@ and the ``Idempotency-Key`` header.
 Every JSON write body subclasses ``StrictIn``; every id a client sends (in the
 path, the query or a body) is an ``Id`` or ``ID`` so it fits the database's
 64-bit key; every error answer is documented with ``ErrorOut``. The OpenAPI
-tests in ``miniops/core/tests/test_openapi.py`` hold every operation to these.
+tests in ``tests/test_openapi.py`` hold every operation to these.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from ninja import Field, Header, Path, Schema
@@ -26,16 +27,47 @@ Id = Annotated[int, Field(ge=1, le=ID_MAX)]
 #: an id in the path: ``def view(request, order_id: int = ID)``
 ID = Path(..., ge=1, le=ID_MAX)
 
-
-def _iso_date(value: Any) -> Any:
-    if isinstance(value, date) or (isinstance(value, str) and len(value) <= 32):
-        return value
-    raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+#: any other integer that is stored or compared in the database as a 64-bit value
+Int64 = Annotated[int, Field(ge=-(2**63), le=ID_MAX)]
 
 
-#: JSON has no date type: a date in a strict body is an ISO ``YYYY-MM-DD`` string
-#: (and nothing else: not a number of seconds).
-JsonDate = Annotated[date, BeforeValidator(_iso_date), Field(strict=False)]
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _matching(pattern: re.Pattern[str], kind: type, message: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, kind) or (isinstance(value, str) and pattern.match(value)):
+            return value
+        raise PydanticCustomError(f"{kind.__name__}_format", message)
+
+    return BeforeValidator(check)
+
+
+#: A date a client sends, in a body or a query string: ``YYYY-MM-DD`` and nothing
+#: else. pydantic alone also reads numbers as Unix times (``?until=0.5`` was 1970).
+IsoDate = Annotated[
+    date, _matching(_DATE, date, "Input should be a date as YYYY-MM-DD"), Field(strict=False)
+]
+#: A moment a client sends: ISO 8601 (``2026-11-30T08:00:00+08:00``; without a zone,
+#: the configured time zone).
+IsoDateTime = Annotated[
+    datetime,
+    _matching(_DATETIME, datetime, "Input should be an ISO 8601 date and time"),
+    Field(strict=False),
+]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
+#: For ``Literal[0, 1, 2]`` in a body: pydantic matches ``false`` to 0 even when strict.
+NOT_BOOL = BeforeValidator(_not_bool)
 
 
 class StrictIn(Schema):

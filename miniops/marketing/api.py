@@ -119,7 +119,7 @@ def claim_coupon(
 
     status, body = idempotency.run(
         member_id=current.pk,
-        scope=f"coupons.claim.{template_id}",
+        scope="coupons.claim",
         key=key,
         payload={"template": template_id},
         work=work,
@@ -282,7 +282,7 @@ def redeem(
 
     status, body = idempotency.run(
         member_id=current.pk,
-        scope=f"redeem.{item_id}",
+        scope="points.redeem",
         key=key,
         payload={"item": item_id, "address_id": address_id},
         work=work,

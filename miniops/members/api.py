@@ -2,7 +2,7 @@
 the management API for operators (masked unless permitted)."""
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -17,7 +17,7 @@ from miniops.core.netutils import client_ip
 from miniops.core.openapi import errors
 from miniops.core.pagination import Mapped, Pagination
 from miniops.core.permissions import P
-from miniops.core.schemas import ID, Id, JsonDate, StrictIn
+from miniops.core.schemas import ID, NOT_BOOL, Id, IsoDate, StrictIn
 from miniops.members import selectors, services
 from miniops.members.apiauth import MemberPrincipal, me_of, member
 from miniops.members.models import Member
@@ -115,8 +115,10 @@ class MePatch(StrictIn):
 
     nickname: str | None = Field(None, max_length=32)
     avatar_url: str | None = Field(None, max_length=500)
-    gender: Literal[0, 1, 2] | None = Field(None, description="0 unknown, 1 male, 2 female")
-    birthday: JsonDate | None = None
+    gender: Annotated[Literal[0, 1, 2], NOT_BOOL] | None = Field(
+        None, description="0 unknown, 1 male, 2 female"
+    )
+    birthday: IsoDate | None = None
     country: str | None = Field(None, max_length=32)
     province: str | None = Field(None, max_length=32)
     city: str | None = Field(None, max_length=32)
@@ -327,8 +329,8 @@ class MemberFilter(Schema):
     status: Literal["active", "blocked"] | None = None
     channel: str | None = Field(None, max_length=64)
     tag: str | None = Field(None, max_length=32)
-    registered_from: date | None = None
-    registered_to: date | None = None
+    registered_from: IsoDate | None = None
+    registered_to: IsoDate | None = None
 
 
 class BlockIn(StrictIn):
@@ -383,7 +385,9 @@ def manage_reveal(request: HttpRequest, payload: RevealIn, member_id: int = ID) 
 
 
 @manage_router.post(
-    "/members/{member_id}/block", response=MemberOut, auth=requires(P.MEMBERS_MANAGE)
+    "/members/{member_id}/block",
+    response={200: MemberOut, **errors(409)},
+    auth=requires(P.MEMBERS_MANAGE),
 )
 def manage_block(request: HttpRequest, payload: BlockIn, member_id: int = ID) -> dict[str, Any]:
     target = get_object_or_404(Member, pk=member_id)
@@ -394,7 +398,9 @@ def manage_block(request: HttpRequest, payload: BlockIn, member_id: int = ID) ->
 
 
 @manage_router.post(
-    "/members/{member_id}/unblock", response=MemberOut, auth=requires(P.MEMBERS_MANAGE)
+    "/members/{member_id}/unblock",
+    response={200: MemberOut, **errors(409)},
+    auth=requires(P.MEMBERS_MANAGE),
 )
 def manage_unblock(request: HttpRequest, member_id: int = ID) -> dict[str, Any]:
     target = get_object_or_404(Member, pk=member_id)

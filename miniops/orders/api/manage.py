@@ -1,6 +1,5 @@
 """The management API for orders and after-sales."""
 
-from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -13,7 +12,7 @@ from miniops.accounts.context import principal_of
 from miniops.core.openapi import errors
 from miniops.core.pagination import Mapped, Pagination
 from miniops.core.permissions import P
-from miniops.core.schemas import ID, StrictIn
+from miniops.core.schemas import ID, IsoDateTime, StrictIn
 from miniops.orders import selectors, services
 from miniops.orders.api.common import manage_router
 from miniops.orders.api.schemas import AfterSaleOut, OrderOut
@@ -24,8 +23,8 @@ from miniops.orders.models import AfterSale, Order
 class ManageOrderFilter(Schema):
     status: Literal["unpaid", "paid", "shipped", "completed", "cancelled", "closed"] | None = None
     q: str = Field("", max_length=64, description="order number, exact phone or nickname")
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: IsoDateTime | None = None
+    created_to: IsoDateTime | None = None
 
 
 class ShipIn(StrictIn):
