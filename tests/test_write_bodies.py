@@ -55,6 +55,24 @@ def json_operations() -> Iterator[tuple[str, str, str]]:
 CASES = sorted(set(json_operations()))
 
 
+def optional_bodies() -> set[str]:
+    """Paths whose body may be left out (``payload: X | None = None``): for them
+    ``null`` is "no body", as the document says."""
+    found = set()
+    for router in api._get_bound_routers():
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for model in operation.models:
+                    if issubclass(model, BodyModel) and not any(
+                        field.is_required() for field in model.model_fields.values()
+                    ):
+                        found.add(re.sub(r"{\w*_id}", "987654", path.strip("/")))
+    return found
+
+
+OPTIONAL = optional_bodies()
+
+
 @pytest.fixture
 def clients() -> dict[str, Client]:
     person = factories.member()
@@ -96,6 +114,8 @@ def test_the_walk_finds_the_writes() -> None:
 def test_a_body_that_is_not_an_object_is_422(
     clients: dict[str, Client], method: str, path: str, access: str, body: bytes
 ) -> None:
+    if body == b"null" and path.removeprefix("/api/v1/") in OPTIONAL:
+        pytest.skip("null is the absent optional body here")
     response = send(clients[access], method, path, body, "application/json")
     if (method, path) in RAW_JSON:
         assert_error(response, 422)
@@ -137,12 +157,13 @@ def test_a_cancel_with_a_list_for_a_body_cancels_nothing(clients: dict[str, Clie
     assert Order.objects.get(pk=order.pk).status == OrderStatus.UNPAID
 
 
-def test_an_empty_body_needs_no_content_type(clients: dict[str, Client]) -> None:
-    # given an unpaid order; when an operator cancels it with no body at all
+def test_an_empty_body_is_a_missing_body_not_a_wrong_type(clients: dict[str, Client]) -> None:
+    # given an unpaid order; when an operator cancels it with no body and no type
     order = factories.order()
     response = send(
         clients["operator"], "POST", f"/api/v1/manage/orders/{order.pk}/cancel", b"", None
     )
-    # then the body's defaults apply (there is no body to type)
-    assert response.status_code == 200, response.content
-    assert Order.objects.get(pk=order.pk).status == OrderStatus.CANCELLED
+    # then the body is missing (422; there is no body to have a wrong type, so no 415)
+    assert_error(response, 422, "validation_error")
+    assert "payload" in response.json()["error"]["fields"]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.UNPAID

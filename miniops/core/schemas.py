@@ -60,14 +60,15 @@ IsoDateTime = Annotated[
 ]
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+def _exact_int(value: Any) -> Any:
+    if type(value) is not int:
+        raise PydanticCustomError("int_type", "Input should be an integer")
     return value
 
 
-#: For ``Literal[0, 1, 2]`` in a body: pydantic matches ``false`` to 0 even when strict.
-NOT_BOOL = BeforeValidator(_not_bool)
+#: For ``Literal[0, 1, 2]`` in a body: pydantic matches ``false`` and ``0.0`` to 0,
+#: strict or not (they compare equal in Python).
+EXACT_INT = BeforeValidator(_exact_int)
 
 
 class StrictIn(Schema):

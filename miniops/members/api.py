@@ -17,7 +17,7 @@ from miniops.core.netutils import client_ip
 from miniops.core.openapi import errors
 from miniops.core.pagination import Mapped, Pagination
 from miniops.core.permissions import P
-from miniops.core.schemas import ID, NOT_BOOL, Id, IsoDate, StrictIn
+from miniops.core.schemas import EXACT_INT, ID, Id, IsoDate, StrictIn
 from miniops.members import selectors, services
 from miniops.members.apiauth import MemberPrincipal, me_of, member
 from miniops.members.models import Member
@@ -115,7 +115,7 @@ class MePatch(StrictIn):
 
     nickname: str | None = Field(None, max_length=32)
     avatar_url: str | None = Field(None, max_length=500)
-    gender: Annotated[Literal[0, 1, 2], NOT_BOOL] | None = Field(
+    gender: Annotated[Literal[0, 1, 2], EXACT_INT] | None = Field(
         None, description="0 unknown, 1 male, 2 female"
     )
     birthday: IsoDate | None = None

@@ -121,7 +121,8 @@ def test_a_retried_coupon_redemption_spends_the_points_once(who: Buyer) -> None:
 
 def test_a_coupon_redemption_without_a_key_still_works(who: Buyer) -> None:
     points.earn(who.pk, 1500, PointsEntry.Reason.ADJUSTMENT)
-    item = factories.redeem_item(points=500, stock=5, per_member_limit=3)
+    template = factories.coupon_template(per_member_limit=3)
+    item = factories.redeem_item(coupon_template=template, points=500, stock=5, per_member_limit=3)
     assert [redeem(who, item.pk, None).status_code for _ in range(2)] == [201, 201]
     assert balance_of(who.member) == 500
 
