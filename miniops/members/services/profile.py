@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -55,6 +56,7 @@ def _cleared(name: str) -> Any:
     """What ``None`` (the client clearing a field) stores: NULL where the column
     allows it, otherwise the field's default (blank text, gender unknown)."""
     field = Member._meta.get_field(name)
+    assert isinstance(field, Field)  # PROFILE_FIELDS are plain columns
     return None if field.null else field.get_default()
 
 
