@@ -60,28 +60,30 @@ def _exclusions(credential: str) -> list[str]:
     return []
 
 
-def _env(services: bool) -> tuple[dict[str, str], Path | None]:
-    extra = {
-        "MINIOPS_EVENTS_RATE": "100000000/m",
-        "MINIOPS_PROVIDER_MODE": "simulator",
-        "MINIOPS_ENV": "development",
-    }
+def _env(services: bool) -> tuple[dict[str, str], Path]:
+    """A fresh database every run (the fuzzer writes a lot), and cache keys and a
+    task queue of its own on a shared Redis (nothing to flush, nothing stale)."""
+    var_dir = Path(tempfile.mkdtemp(prefix="miniops-fuzz-"))
     if services:
         import psycopg
 
-        database = "miniops_fuzz"
+        slot = os.environ.get("MINIOPS_TEST_SLOT", "")
+        database = f"miniops_fuzz{slot}"
         with psycopg.connect(lib.PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         env = lib.services_env(database)
-        var_dir = Path(tempfile.mkdtemp(prefix="miniops-fuzz-"))
         env["MINIOPS_VAR_DIR"] = str(var_dir)
-        import redis
-
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     else:
-        var_dir = Path(tempfile.mkdtemp(prefix="miniops-fuzz-"))
         env = lib.embedded_env(var_dir)
-    env.update(extra)
+    env.update(
+        {
+            "MINIOPS_EVENTS_RATE": "100000000/m",
+            "MINIOPS_PROVIDER_MODE": "simulator",
+            "MINIOPS_ENV": "development",
+            "CACHE_KEY_PREFIX": f"miniops-fuzz-{os.getpid()}",
+            "HUEY_NAME": f"miniops-fuzz-{os.getpid()}",
+        }
+    )
     return env, var_dir
 
 
@@ -185,8 +187,7 @@ def fuzz(*, examples: int, services: bool, seed: int) -> dict[str, Any]:
                 )
             ]
     finally:
-        if var_dir is not None:
-            shutil.rmtree(var_dir, ignore_errors=True)
+        shutil.rmtree(var_dir, ignore_errors=True)
     total = {
         "credential": "all",
         **{

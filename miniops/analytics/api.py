@@ -59,7 +59,8 @@ def send_events(request: HttpRequest) -> HttpResponse:
     body = request.body
     if len(body) > ingest.MAX_BATCH_BYTES:
         raise PayloadTooLarge(_("A batch is at most 512 KB."))
-    require_json(request)
+    if body:  # an empty body has no type to check: it is refused below as no batch
+        require_json(request)
     auth = request.auth  # type: ignore[attr-defined]
     member_id = auth.member_id if isinstance(auth, MemberPrincipal) else None
     try:
