@@ -10,11 +10,18 @@ tests in ``tests/test_openapi.py`` hold every operation to these.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
+from django.utils import timezone
 from ninja import Field, Header, Path, Schema
-from pydantic import BeforeValidator, ConfigDict, ModelWrapValidatorHandler, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 #: Primary keys are 64-bit (``BigAutoField``): a larger number is no id of ours,
@@ -51,12 +58,29 @@ def _matching(pattern: re.Pattern[str], kind: type, message: str) -> Any:
 IsoDate = Annotated[
     date, _matching(_DATE, date, "Input should be a date as YYYY-MM-DD"), Field(strict=False)
 ]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """An aware moment in UTC: the database never sees the client's offset (and an
+    offset no zone has, like -19:49, is refused here rather than by PostgreSQL)."""
+    if value.tzinfo is None:
+        value = timezone.make_aware(value)
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise PydanticCustomError("datetime_offset", "The UTC offset is beyond ±14:00")
+    return value.astimezone(UTC)
+
+
+#: every time zone in use lies between UTC-12:00 and UTC+14:00
+MAX_UTC_OFFSET = timedelta(hours=14)
+
 #: A moment a client sends: ISO 8601 (``2026-11-30T08:00:00+08:00``; without a zone,
-#: the configured time zone).
+#: the configured time zone), handed on in UTC.
 IsoDateTime = Annotated[
     datetime,
     _matching(_DATETIME, datetime, "Input should be an ISO 8601 date and time"),
     Field(strict=False),
+    AfterValidator(_in_utc),
 ]
 
 
