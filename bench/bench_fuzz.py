@@ -169,7 +169,12 @@ def _schemathesis(
     }
 
 
-def fuzz(*, examples: int, services: bool, seed: int) -> dict[str, Any]:
+CREDENTIALS = ("none", "member", "management")
+
+
+def fuzz(
+    *, examples: int, services: bool, seed: int, credentials: tuple[str, ...] = CREDENTIALS
+) -> dict[str, Any]:
     env, var_dir = _env(services)
     out = lib.RESULTS / "fuzz"
     shutil.rmtree(out, ignore_errors=True)
@@ -177,14 +182,14 @@ def fuzz(*, examples: int, services: bool, seed: int) -> dict[str, Any]:
     try:
         seeded = _seed(env)
         with lib.server(env, workers=1) as srv:
-            member = _member_token(srv.base, seeded["member_code"])
+            tokens = {
+                "none": None,
+                "member": _member_token(srv.base, seeded["member_code"]),
+                "management": seeded["management_token"],
+            }
             rows = [
-                _schemathesis(srv.base, name, token, examples, seed, out)
-                for name, token in (
-                    ("none", None),
-                    ("member", member),
-                    ("management", seeded["management_token"]),
-                )
+                _schemathesis(srv.base, name, tokens[name], examples, seed, out)
+                for name in credentials
             ]
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
@@ -238,8 +243,18 @@ def main() -> int:
     engines.add_argument("--services", action="store_true", help="PostgreSQL + Redis")
     engines.add_argument("--embedded", action="store_true", help="SQLite (the default)")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "20261201")))
+    parser.add_argument(
+        "--credentials",
+        default=",".join(CREDENTIALS),
+        help="which of none,member,management to run (default: all three)",
+    )
     args = parser.parse_args()
-    result = fuzz(examples=args.examples, services=args.services, seed=args.seed)
+    chosen = tuple(name for name in args.credentials.split(",") if name)
+    if not chosen or set(chosen) - set(CREDENTIALS):
+        parser.error(f"--credentials: choose from {','.join(CREDENTIALS)}")
+    result = fuzz(
+        examples=args.examples, services=args.services, seed=args.seed, credentials=chosen
+    )
     if failed(result):
         print("fuzzing found failures", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@ group buys for the mini-program; results for integrators."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -428,8 +429,10 @@ def _group_order(
     scope: str,
     payload: dict[str, Any],
     key: str | None,
-    place: Any,
+    place: Callable[[Any], groups.GroupOrder],
 ) -> HttpResponse:
+    """Place a group order once per Idempotency-Key; the answer is the order and
+    the group's share code."""
     current = me_of(request)
 
     def work() -> tuple[int, Any]:
