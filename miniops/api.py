@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from ninja import NinjaAPI
 
 from miniops.accounts.api import router as manage_accounts_router
 from miniops.analytics.api import manage_router as manage_analytics_router
@@ -12,6 +11,7 @@ from miniops.catalog.api import manage_router as manage_catalog_router
 from miniops.catalog.api import router as catalog_router
 from miniops.core import api_errors
 from miniops.core.api import router as platform_router
+from miniops.core.openapi import Api
 from miniops.core.renderers import ORJSONRenderer
 from miniops.core.throttling import WindowThrottle
 from miniops.marketing.api import manage_router as manage_marketing_router
@@ -21,12 +21,14 @@ from miniops.members.api import router as members_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
 
-api = NinjaAPI(
+api = Api(
     title="miniops API",
     version="1",
     description=(
         "Client API for the mini-program and management API for integrators. "
-        'Errors share one shape: {"error": {"code", "message", "fields"}}. '
+        'Errors share one shape: {"error": {"code", "message", "fields"}} (ErrorOut), '
+        "with the statuses each operation lists. JSON bodies are sent as application/json "
+        "(415 otherwise) and hold exactly the declared fields, with their declared types. "
         "Management endpoints (/manage/...) take a bearer token created in the console."
     ),
     urls_namespace="api",

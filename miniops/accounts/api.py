@@ -11,7 +11,7 @@ from auditlog.models import LogEntry
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from miniops.accounts import selectors, services
 from miniops.accounts.apiauth import requires
@@ -20,7 +20,10 @@ from miniops.accounts.models import Operator, Role
 from miniops.core import selectors as core_selectors
 from miniops.core import services as core_services
 from miniops.core.models import SystemSettings
+from miniops.core.openapi import errors
+from miniops.core.pagination import Pagination
 from miniops.core.permissions import PERMISSIONS, P
+from miniops.core.schemas import ID, IsoDateTime, StrictIn
 
 router = Router(tags=["management: operators and audit"])
 
@@ -28,13 +31,9 @@ _ACTIONS = {"create": 0, "update": 1, "delete": 2, "access": 3}
 _ACTION_NAMES = {v: k for k, v in _ACTIONS.items()}
 
 
-class Pagination(LimitOffsetPagination):
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=200)
-        offset: int = Field(0, ge=0, le=1_000_000)
+class TokenMeOut(Schema):
+    """The calling management token and its operator (``GET /manage/me``)."""
 
-
-class MeOut(Schema):
     operator_id: int
     username: str
     token_name: str
@@ -106,11 +105,11 @@ class AuditFilter(Schema):
         None, max_length=100, description="app_label.model, e.g. accounts.operator"
     )
     action: str | None = Field(None, pattern="^(create|update|delete|access)$")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
 
 
-class DisableIn(Schema):
+class DisableIn(StrictIn):
     reason: str = Field("", max_length=255)
 
 
@@ -126,7 +125,7 @@ class SettingsOut(Schema):
     updated_at: datetime
 
 
-class SettingsPatch(Schema):
+class SettingsPatch(StrictIn):
     platform_name: str | None = Field(None, min_length=1, max_length=64)
     theme_primary: str | None = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$")
     theme_secondary: str | None = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$")
@@ -148,7 +147,7 @@ def _role_out(role: Role) -> dict[str, Any]:
     }
 
 
-@router.get("/me", response=MeOut, auth=requires(None), summary="The calling token")
+@router.get("/me", response=TokenMeOut, auth=requires(None), summary="The calling token")
 def me(request: HttpRequest) -> dict[str, Any]:
     principal = principal_of(request)
     return {
@@ -182,16 +181,16 @@ def list_operators(request: HttpRequest) -> Any:
 @router.get(
     "/operators/{operator_id}", response=OperatorOut, auth=requires(P.ACCOUNTS_VIEW_OPERATORS)
 )
-def get_operator(request: HttpRequest, operator_id: int) -> Operator:
+def get_operator(request: HttpRequest, operator_id: int = ID) -> Operator:
     return get_object_or_404(selectors.operators_with_roles(), pk=operator_id)
 
 
 @router.post(
     "/operators/{operator_id}/disable",
-    response=OperatorOut,
+    response={200: OperatorOut, **errors(409)},
     auth=requires(P.ACCOUNTS_MANAGE_OPERATORS),
 )
-def disable_operator(request: HttpRequest, operator_id: int, payload: DisableIn) -> Operator:
+def disable_operator(request: HttpRequest, payload: DisableIn, operator_id: int = ID) -> Operator:
     operator = get_object_or_404(selectors.operators_with_roles(), pk=operator_id)
     return services.disable_operator(
         operator=operator,
@@ -202,10 +201,10 @@ def disable_operator(request: HttpRequest, operator_id: int, payload: DisableIn)
 
 @router.post(
     "/operators/{operator_id}/enable",
-    response=OperatorOut,
+    response={200: OperatorOut, **errors(409)},
     auth=requires(P.ACCOUNTS_MANAGE_OPERATORS),
 )
-def enable_operator(request: HttpRequest, operator_id: int) -> Operator:
+def enable_operator(request: HttpRequest, operator_id: int = ID) -> Operator:
     operator = get_object_or_404(selectors.operators_with_roles(), pk=operator_id)
     return services.enable_operator(operator=operator, actor=principal_of(request).operator)
 

@@ -11,22 +11,22 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from miniops.accounts.apiauth import requires
 from miniops.accounts.context import principal_of
 from miniops.analytics import ingest, selectors, services
 from miniops.analytics.models import Funnel
+from miniops.core.api_errors import require_json
 from miniops.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from miniops.core.permissions import P
 from miniops.core.responses import error_response
-from miniops.core.schemas import StrictIn
+from miniops.core.schemas import ID, Int64, IsoDate, StrictIn
 from miniops.core.throttling import WindowThrottle
 from miniops.core.timeutils import local_date
 from miniops.members.apiauth import MemberPrincipal, member_or_public
 
-ID = Path(..., ge=1, le=2**63 - 1)
 router = Router(tags=["analytics"])
 manage_router = Router(tags=["manage: analytics"])
 
@@ -59,6 +59,8 @@ def send_events(request: HttpRequest) -> HttpResponse:
     body = request.body
     if len(body) > ingest.MAX_BATCH_BYTES:
         raise PayloadTooLarge(_("A batch is at most 512 KB."))
+    if body:  # an empty body has no type to check: it is refused below as no batch
+        require_json(request)
     auth = request.auth  # type: ignore[attr-defined]
     member_id = auth.member_id if isinstance(auth, MemberPrincipal) else None
     try:
@@ -79,8 +81,8 @@ def send_events(request: HttpRequest) -> HttpResponse:
 
 # --- management: reports ------------------------------------------------------------------
 class RangeQuery(Schema):
-    first: date | None = Field(None, description="first day (default: 29 days ago)")
-    last: date | None = Field(None, description="last day (default: today)")
+    first: IsoDate | None = Field(None, description="first day (default: 29 days ago)")
+    last: IsoDate | None = Field(None, description="last day (default: today)")
 
 
 def _range(query: RangeQuery, default_days: int = 30) -> tuple[date, date]:
@@ -169,15 +171,14 @@ def retention(request: HttpRequest, query: Query[RetentionQuery]) -> dict[str, A
 class StepIn(StrictIn):
     event: str = Field(..., min_length=1, max_length=64)
     property: str = Field("", max_length=64)
-    value: str | int | float | bool | None = None
+    value: str | Int64 | float | bool | None = None
     label: str = Field("", max_length=64)
 
 
 class FunnelIn(StrictIn):
     steps: list[StepIn] = Field(..., min_length=2, max_length=10)
-    # JSON has no date type: ISO strings are what a date looks like here
-    first: date | None = Field(None, strict=False)
-    last: date | None = Field(None, strict=False)
+    first: IsoDate | None = None
+    last: IsoDate | None = None
     window_hours: int = Field(24, ge=1, le=720)
     breakdown: Literal["", "scene", "channel", "utm_source", "platform"] = ""
 

@@ -5,16 +5,18 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
-from miniops.accounts.api import Pagination
 from miniops.accounts.apiauth import requires
 from miniops.accounts.context import principal_of
 from miniops.catalog import hooks, selectors, services
 from miniops.catalog.models import Product, Sku
 from miniops.core.apiauth import member_or_public, public
+from miniops.core.openapi import errors
+from miniops.core.pagination import Pagination
 from miniops.core.permissions import P
+from miniops.core.schemas import ID, ID_MAX, Id, StrictIn
 
 router = Router(tags=["catalog"])
 
@@ -49,7 +51,7 @@ class ProductPageOut(Schema):
 
 
 class ProductQuery(Schema):
-    category: int | None = Field(None, ge=1, le=2**31 - 1, description="includes sub-categories")
+    category: int | None = Field(None, ge=1, le=ID_MAX, description="includes sub-categories")
     q: str = Field("", max_length=50, description="keyword in title or subtitle")
     min_price: int | None = Field(None, ge=0, le=10**11, description="fen")
     max_price: int | None = Field(None, ge=0, le=10**11, description="fen")
@@ -133,7 +135,7 @@ def products(request: HttpRequest, query: Query[ProductQuery]) -> HttpResponse:
 @router.get(
     "/products/{product_id}", response=ProductOut, auth=member_or_public(), summary="Product page"
 )
-def product(request: HttpRequest, product_id: int = Path(..., ge=1, le=2**63 - 1)) -> HttpResponse:
+def product(request: HttpRequest, product_id: int = ID) -> HttpResponse:
     body = selectors.product_page_response(product_id)
     member_id = getattr(getattr(request, "auth", None), "member_id", None)
     if member_id:
@@ -166,7 +168,7 @@ class ManageProductOut(Schema):
     skus: list[ManageSkuOut]
 
 
-class StockAdjustIn(Schema):
+class StockAdjustIn(StrictIn):
     delta: int = Field(..., ge=-10_000_000, le=10_000_000)
     reason: Literal["adjustment", "correction", "return", "import"] = "adjustment"
     note: str = Field("", max_length=255)
@@ -177,13 +179,13 @@ class StockOut(Schema):
     stock: int
 
 
-class StatusIn(Schema):
+class StatusIn(StrictIn):
     status: Literal["draft", "on_sale", "off_shelf"]
 
 
 class ManageProductFilter(Schema):
     status: Literal["draft", "on_sale", "off_shelf"] | None = None
-    category: int | None = Field(None, ge=1, le=2**31 - 1)
+    category: Id | None = None
     q: str = Field("", max_length=50)
 
 
@@ -203,26 +205,28 @@ def manage_products(request: HttpRequest, filters: Query[ManageProductFilter]) -
 @manage_router.get(
     "/products/{product_id}", response=ManageProductOut, auth=requires(P.CATALOG_VIEW)
 )
-def manage_product(request: HttpRequest, product_id: int = Path(..., ge=1, le=2**63 - 1)) -> Any:
+def manage_product(request: HttpRequest, product_id: int = ID) -> Any:
     return get_object_or_404(Product.objects.prefetch_related("skus"), pk=product_id)
 
 
 @manage_router.post(
-    "/products/{product_id}/status", response=ManageProductOut, auth=requires(P.CATALOG_MANAGE)
+    "/products/{product_id}/status",
+    response={200: ManageProductOut, **errors(409)},
+    auth=requires(P.CATALOG_MANAGE),
 )
-def manage_product_status(
-    request: HttpRequest, payload: StatusIn, product_id: int = Path(..., ge=1, le=2**63 - 1)
-) -> Any:
+def manage_product_status(request: HttpRequest, payload: StatusIn, product_id: int = ID) -> Any:
     product = get_object_or_404(Product, pk=product_id)
     services.change_status(product=product, to=payload.status, actor=principal_of(request).operator)
     return Product.objects.prefetch_related("skus").get(pk=product_id)
 
 
 @manage_router.post(
-    "/skus/{sku_id}/stock", response=StockOut, auth=requires(P.CATALOG_MANAGE_STOCK)
+    "/skus/{sku_id}/stock",
+    response={200: StockOut, **errors(409)},
+    auth=requires(P.CATALOG_MANAGE_STOCK),
 )
 def manage_adjust_stock(
-    request: HttpRequest, payload: StockAdjustIn, sku_id: int = Path(..., ge=1, le=2**63 - 1)
+    request: HttpRequest, payload: StockAdjustIn, sku_id: int = ID
 ) -> dict[str, int]:
     """Add or remove stock; refused (409) if it would go below zero."""
     sku = get_object_or_404(Sku, pk=sku_id)

@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
-from miniops.core.errors import DomainError
+from miniops.core.errors import DomainError, UnsupportedMediaType
 from miniops.core.responses import error_response
 
 logger = logging.getLogger("miniops.api")
@@ -44,10 +45,38 @@ def _check_text(value: Any, path: str = "") -> None:
             _check_text(item, f"{path}.{index}" if path else str(index))
 
 
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type (``application/merge-patch+json``)."""
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def require_json(request: HttpRequest) -> None:
+    """A JSON body must say so: ``text/plain`` or no Content-Type is refused with
+    415 rather than guessed at (a form post or a beacon is not an API call)."""
+    if not is_json(request.content_type or ""):
+        raise UnsupportedMediaType(
+            "Send the body as application/json.",
+            fields={"Content-Type": request.content_type or "missing"},
+        )
+
+
+def require_multipart(request: HttpRequest) -> None:
+    if (request.content_type or "") != "multipart/form-data":
+        raise UnsupportedMediaType(
+            "Send the file as multipart/form-data.",
+            fields={"Content-Type": request.content_type or "missing"},
+        )
+
+
 class StrictParser(Parser):
-    """orjson parsing (which refuses lone surrogates and invalid UTF-8) plus a NUL check."""
+    """orjson parsing (which refuses lone surrogates and invalid UTF-8) plus a NUL
+    check, for bodies sent as JSON (415 otherwise); uploads only as multipart."""
 
     def parse_body(self, request: HttpRequest) -> Any:
+        # Only called when there is a body: an empty one needs no type.
+        require_json(request)
         body = request.body
         try:
             data = orjson.loads(body)
@@ -61,6 +90,8 @@ class StrictParser(Parser):
     def parse_querydict(
         self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
     ) -> dict[str, Any]:
+        if data is request.FILES:  # ninja reads File parameters from here
+            require_multipart(request)
         result = super().parse_querydict(data, list_fields, request)
         for key, value in result.items():
             if not hasattr(value, "read"):  # uploaded files are checked by their own rules
@@ -119,6 +150,8 @@ def install(api: NinjaAPI) -> None:
             return error_response(413, "payload_too_large", "The request body is too large.")
         if isinstance(cause, MalformedInput):
             return error_response(400, "malformed_request", str(cause))
+        if isinstance(cause, DomainError):  # raised by the parser (415)
+            return on_domain_error(request, cause)
         code = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "error"
         )
@@ -135,6 +168,12 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(RequestDataTooBig)
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return error_response(413, "payload_too_large", "The request body is too large.")
+
+    @api.exception_handler(MultiPartParserError)
+    def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        # No boundary, a part without its blank line, a truncated stream: the
+        # client's fault, whatever Django's parser found.
+        return error_response(400, "malformed_request", "The multipart body is malformed.")
 
     @api.exception_handler(SuspiciousOperation)
     def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:

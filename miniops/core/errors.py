@@ -77,6 +77,12 @@ class PayloadTooLarge(DomainError):
     default_message = _("The request body is too large.")
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = _("Send the body as application/json.")
+
+
 class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"

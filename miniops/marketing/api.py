@@ -3,33 +3,40 @@ group buys for the mini-program; results for integrators."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema
-from ninja.responses import Status
 
 from miniops.accounts.apiauth import requires
 from miniops.core.apiauth import public
 from miniops.core.errors import NotFound
+from miniops.core.openapi import errors
 from miniops.core.permissions import P
-from miniops.core.schemas import StrictIn
+from miniops.core.schemas import ID, Id, IdempotencyKey, StrictIn
 from miniops.marketing import pricing, selectors
 from miniops.marketing.models import Coupon, CouponTemplate, Group, PointsEntry, RedeemItem
 from miniops.marketing.services import coupons, flash, groups, points
-from miniops.members.api import me_of
-from miniops.members.apiauth import member, member_or_public
+from miniops.members.apiauth import me_of, member, member_or_public
+from miniops.orders.schemas import OrderOut
+from miniops.orders.selectors import order_detail
+from miniops.orders.services import idempotency
 
-ID = Path(..., ge=1, le=2**63 - 1)
+#: a group's share code (``secrets.token_urlsafe``)
+GROUP_CODE = Path(..., min_length=4, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
 router = Router(tags=["marketing"])
 manage_router = Router(tags=["manage: marketing"])
 
 
 def _json(status: int, body: bytes) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json")
+
+
+def _order(order: Any) -> dict[str, Any]:
+    return OrderOut(**order_detail(order)).dict()
 
 
 # --- coupons ------------------------------------------------------------------------------
@@ -92,12 +99,34 @@ def coupon_center(request: HttpRequest) -> Any:
     return [_template_out(t) for t in selectors.claimable_templates()]
 
 
-@router.post("/coupons/{template_id}/claim", response={201: CouponOut}, auth=member())
-def claim_coupon(request: HttpRequest, template_id: int = ID) -> Status[dict[str, Any]]:
+@router.post(
+    "/coupons/{template_id}/claim",
+    response={201: CouponOut, **errors(409)},
+    auth=member(),
+    summary="Claim a coupon (an Idempotency-Key makes a retry safe)",
+)
+def claim_coupon(
+    request: HttpRequest, template_id: int = ID, key: str | None = IdempotencyKey(required=False)
+) -> HttpResponse:
     """Every limit holds under concurrency: 409 ``coupons_gone`` when none is left,
-    ``coupon_limit_reached`` at the per-member limit."""
-    coupon = coupons.claim(template_id=template_id, member=me_of(request))
-    return Status(201, _coupon_out(coupon))
+    ``coupon_limit_reached`` at the per-member limit. With an ``Idempotency-Key``,
+    a retry (say, after a lost answer) answers the first claim again instead of
+    claiming a second coupon or answering the limit."""
+    current = me_of(request)
+
+    def work() -> tuple[int, Any]:
+        coupon = coupons.claim(template_id=template_id, member=current)
+        return 201, CouponOut(**_coupon_out(coupon)).dict()
+
+    status, body = idempotency.run(
+        member_id=current.pk,
+        scope="coupons.claim",
+        key=key,
+        payload={"template": template_id},
+        work=work,
+        required=False,
+    )
+    return _json(status, body)
 
 
 class MyCouponsQuery(Schema):
@@ -112,15 +141,15 @@ def my_coupons(request: HttpRequest, query: Query[MyCouponsQuery]) -> Any:
     return [_coupon_out(c) for c in rows.order_by("status", "valid_until")[:200]]
 
 
-class ItemIn(StrictIn):
-    sku_id: int = Field(..., ge=1, le=2**63 - 1)
+class BasketItemIn(StrictIn):
+    sku_id: Id
     quantity: int = Field(..., ge=1, le=999)
 
 
 class CouponsForCartIn(StrictIn):
-    items: list[ItemIn] | None = Field(None, max_length=50)
+    items: list[BasketItemIn] | None = Field(None, max_length=50)
     from_cart: bool = False
-    address_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    address_id: Id | None = None
 
 
 class SuggestionOut(Schema):
@@ -131,7 +160,9 @@ class SuggestionOut(Schema):
     valid_until: datetime | None
 
 
-@router.post("/checkout/coupons", response=list[SuggestionOut], auth=member())
+@router.post(
+    "/checkout/coupons", response={200: list[SuggestionOut], **errors(403, 404, 409)}, auth=member()
+)
 def coupons_for_checkout(request: HttpRequest, payload: CouponsForCartIn) -> Any:
     """The member's coupons that apply to this basket, best first (send the chosen
     ids as ``coupon_ids`` to the preview and the order)."""
@@ -181,7 +212,9 @@ class SignInOut(Schema):
     balance: int
 
 
-@router.post("/me/sign-in", response=SignInOut, auth=member(), summary="Daily sign-in")
+@router.post(
+    "/me/sign-in", response={200: SignInOut, **errors(409)}, auth=member(), summary="Daily sign-in"
+)
 def sign_in(request: HttpRequest) -> dict[str, Any]:
     """Once per day (409 ``already_signed_in``); consecutive days earn more."""
     return points.sign_in(member=me_of(request))
@@ -216,34 +249,47 @@ class RedemptionOut(Schema):
 
 
 class RedeemIn(StrictIn):
-    address_id: int | None = Field(None, ge=1, le=2**63 - 1, description="goods only")
+    address_id: Id | None = Field(None, description="goods only")
 
 
 @router.post(
     "/points-shop/{item_id}/redeem",
-    response={201: dict[str, Any]},
+    response={201: RedemptionOut | OrderOut, **errors(403, 409)},
     auth=member(),
     summary="Redeem points for a coupon, or for goods (send address_id and an Idempotency-Key)",
 )
 def redeem(
-    request: HttpRequest, item_id: int = ID, payload: RedeemIn | None = None
+    request: HttpRequest,
+    item_id: int = ID,
+    payload: RedeemIn | None = None,
+    key: str | None = IdempotencyKey(required=False),
 ) -> HttpResponse:
     """A coupon: 201 ``{"id", "points", "coupon_id"}``. Goods: 201 with the order
     (already paid when there is no shipping to pay; otherwise pay it like any
     order). 409 ``sold_out``, ``redeem_limit_reached``, ``insufficient_points``,
-    ``redeem_ended``."""
+    ``redeem_ended``. The ``Idempotency-Key`` is required for goods (an order)
+    and accepted for a coupon: a retry answers the first redemption again."""
+    current = me_of(request)
     address_id = payload.address_id if payload is not None else None
-    if address_id is not None:
-        status, body = points.redeem_goods(
-            item_id=item_id,
-            member=me_of(request),
-            address_id=address_id,
-            key=request.headers.get("Idempotency-Key"),
-        )
-        return _json(status, body)
-    redemption = points.redeem(item_id=item_id, member=me_of(request))
-    out = RedemptionOut(id=redemption.pk, points=redemption.points, coupon_id=redemption.coupon_id)
-    return _json(201, orjson.dumps(out.dict()))
+
+    def work() -> tuple[int, Any]:
+        if address_id is not None:
+            order = points.redeem_goods(item_id=item_id, member=current, address_id=address_id)
+            return 201, _order(order)
+        redemption = points.redeem(item_id=item_id, member=current)
+        return 201, RedemptionOut(
+            id=redemption.pk, points=redemption.points, coupon_id=redemption.coupon_id
+        ).dict()
+
+    status, body = idempotency.run(
+        member_id=current.pk,
+        scope="points.redeem",
+        key=key,
+        payload={"item": item_id, "address_id": address_id},
+        work=work,
+        required=address_id is not None,
+    )
+    return _json(status, body)
 
 
 # --- flash sales -----------------------------------------------------------------------------
@@ -276,31 +322,53 @@ def flash_sales(request: HttpRequest) -> Any:
 
 class FlashBuyIn(StrictIn):
     quantity: int = Field(1, ge=1, le=99)
-    address_id: int = Field(..., ge=1, le=2**63 - 1)
+    address_id: Id
     remark: str = Field("", max_length=200)
 
 
 @router.post(
     "/flash-sales/items/{item_id}/buy",
-    response={201: dict[str, Any], 409: dict[str, Any], 503: dict[str, Any]},
+    response={201: OrderOut, **errors(403, 409, 503)},
     auth=member(),
     summary="Buy a flash-sale item (send an Idempotency-Key)",
 )
-def flash_buy(request: HttpRequest, payload: FlashBuyIn, item_id: int = ID) -> HttpResponse:
+def flash_buy(
+    request: HttpRequest,
+    payload: FlashBuyIn,
+    item_id: int = ID,
+    key: str | None = IdempotencyKey(required=True),
+) -> HttpResponse:
     """201 with the unpaid order (pay within the session's minutes, default 5);
     409 ``sold_out`` (answered without touching the database when Redis is
     configured), ``flash_limit_reached``, ``flash_not_started``, ``flash_ended``;
     503 ``flash_unavailable`` when Redis is down."""
     auth = request.auth  # type: ignore[attr-defined]
-    status, body = flash.buy(
-        member_id=auth.member_id,
-        load_member=lambda: auth.member,
-        item_id=item_id,
-        quantity=payload.quantity,
-        address_id=payload.address_id,
-        key=request.headers.get("Idempotency-Key"),
-        remark=payload.remark,
-    )
+    # The gate first: a sold-out answer costs one Redis call, no query, no record.
+    with flash.admission(
+        member_id=auth.member_id, item_id=item_id, quantity=payload.quantity, key=key
+    ) as admitted:
+
+        def work() -> tuple[int, Any]:
+            # the member row is loaded only for a purchase the gate let through
+            order = flash.place(
+                admitted, member=auth.member, address_id=payload.address_id, remark=payload.remark
+            )
+            return 201, _order(order)
+
+        status, body = idempotency.run(
+            member_id=auth.member_id,
+            scope=f"flash.{admitted.item_id}",
+            key=key,
+            payload={
+                "item": admitted.item_id,
+                "quantity": payload.quantity,
+                "address_id": payload.address_id,
+                "remark": payload.remark,
+            },
+            work=work,
+        )
+        if status < 400:
+            admitted.keep()
     return _json(status, body)
 
 
@@ -333,7 +401,7 @@ class GroupOut(Schema):
 
 
 @router.get("/groups/{code}", response=GroupOut, auth=member_or_public())
-def group_detail(request: HttpRequest, code: str = Path(..., min_length=4, max_length=16)) -> Any:
+def group_detail(request: HttpRequest, code: str = GROUP_CODE) -> Any:
     group = Group.objects.select_related("group_buy").filter(code=code).first()
     if group is None:
         raise NotFound()
@@ -349,42 +417,77 @@ def group_detail(request: HttpRequest, code: str = Path(..., min_length=4, max_l
 
 
 class GroupIn(StrictIn):
-    address_id: int = Field(..., ge=1, le=2**63 - 1)
+    address_id: Id
+
+
+class GroupOrderOut(OrderOut):
+    group_code: str = Field(description="the group's share code")
+
+
+def _group_order(
+    request: HttpRequest,
+    scope: str,
+    payload: dict[str, Any],
+    key: str | None,
+    place: Callable[[Any], groups.GroupOrder],
+) -> HttpResponse:
+    """Place a group order once per Idempotency-Key; the answer is the order and
+    the group's share code."""
+    current = me_of(request)
+
+    def work() -> tuple[int, Any]:
+        placed = place(current)
+        return 201, {**_order(placed.order), "group_code": placed.group_code}
+
+    status, body = idempotency.run(
+        member_id=current.pk, scope=scope, key=key, payload=payload, work=work
+    )
+    return _json(status, body)
 
 
 @router.post(
     "/group-buys/{group_buy_id}/open",
-    response={201: dict[str, Any], 409: dict[str, Any]},
+    response={201: GroupOrderOut, **errors(403, 409)},
     auth=member(),
     summary="Open a group (send an Idempotency-Key)",
 )
-def open_group(request: HttpRequest, payload: GroupIn, group_buy_id: int = ID) -> HttpResponse:
+def open_group(
+    request: HttpRequest,
+    payload: GroupIn,
+    group_buy_id: int = ID,
+    key: str | None = IdempotencyKey(required=True),
+) -> HttpResponse:
     """201 with the unpaid order and ``group_code``; the group opens when it is paid."""
-    status, body = groups.open_group(
-        member=me_of(request),
-        group_buy_id=group_buy_id,
-        address_id=payload.address_id,
-        key=request.headers.get("Idempotency-Key"),
+    return _group_order(
+        request,
+        f"group.{group_buy_id}",
+        {"group_buy": group_buy_id, "address_id": payload.address_id},
+        key,
+        lambda current: groups.open_group(
+            member=current, group_buy_id=group_buy_id, address_id=payload.address_id
+        ),
     )
-    return _json(status, body)
 
 
 @router.post(
     "/groups/{code}/join",
-    response={201: dict[str, Any], 409: dict[str, Any]},
+    response={201: GroupOrderOut, **errors(403, 404, 409)},
     auth=member(),
     summary="Join a group through its share link (send an Idempotency-Key)",
 )
 def join_group(
-    request: HttpRequest, payload: GroupIn, code: str = Path(..., min_length=4, max_length=16)
+    request: HttpRequest,
+    payload: GroupIn,
+    code: str = GROUP_CODE,
+    key: str | None = IdempotencyKey(required=True),
 ) -> HttpResponse:
-    status, body = groups.join_group(
-        member=me_of(request),
-        code=code,
-        address_id=payload.address_id,
-        key=request.headers.get("Idempotency-Key"),
+    return _group_order(
+        request,
+        f"group.join.{code}",
+        {"code": code, "address_id": payload.address_id},
+        key,
+        lambda current: groups.join_group(member=current, code=code, address_id=payload.address_id),
     )
-    return _json(status, body)
 
 
 # --- management: results ---------------------------------------------------------------------
@@ -404,12 +507,21 @@ def group_stats(request: HttpRequest) -> list[dict[str, Any]]:
     return selectors.group_stats()
 
 
+class AdjustOut(Schema):
+    balance: int
+    delta: int
+
+
 class AdjustIn(StrictIn):
     delta: int = Field(..., ge=-10_000_000, le=10_000_000)
     note: str = Field(..., min_length=1, max_length=255)
 
 
-@manage_router.post("/marketing/members/{member_id}/points", auth=requires(P.MARKETING_POINTS))
+@manage_router.post(
+    "/marketing/members/{member_id}/points",
+    response={200: AdjustOut, **errors(409)},
+    auth=requires(P.MARKETING_POINTS),
+)
 def adjust_points(request: HttpRequest, payload: AdjustIn, member_id: int = ID) -> dict[str, Any]:
     from miniops.accounts.context import principal_of
 

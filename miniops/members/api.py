@@ -2,43 +2,36 @@
 the management API for operators (masked unless permitted)."""
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from miniops.accounts.api import Pagination
 from miniops.accounts.apiauth import requires
 from miniops.accounts.context import principal_of
 from miniops.core.apiauth import public
 from miniops.core.netutils import client_ip
-from miniops.core.pagination import Mapped
+from miniops.core.openapi import errors
+from miniops.core.pagination import Mapped, Pagination
 from miniops.core.permissions import P
+from miniops.core.schemas import EXACT_INT, ID, Id, IsoDate, StrictIn
 from miniops.members import selectors, services
-from miniops.members.apiauth import MemberPrincipal, member
+from miniops.members.apiauth import MemberPrincipal, me_of, member
 from miniops.members.models import Member
 
 router = Router(tags=["members"])
 manage_router = Router(tags=["management: members"])
 
-ID = Path(..., ge=1, le=2**63 - 1)
-
-
-def me_of(request: HttpRequest) -> Member:
-    auth = request.auth  # type: ignore[attr-defined]
-    assert isinstance(auth, MemberPrincipal)
-    return auth.member
-
 
 # --- sign-in ---------------------------------------------------------------------------
-class LoginIn(Schema):
+class LoginIn(StrictIn):
     code: str = Field(..., min_length=1, max_length=128, description="from wx.login()")
     scene: int | None = Field(None, ge=1000, le=9999, description="WeChat scene value at launch")
     channel: str = Field("", max_length=64, description="channel / utm_source")
-    referrer_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    referrer_id: Id | None = None
     anonymous_id: str = Field(
         "", max_length=64, description="the id events were sent with before login"
     )
@@ -52,7 +45,7 @@ class TokensOut(Schema):
     is_new_member: bool
 
 
-class RefreshIn(Schema):
+class RefreshIn(StrictIn):
     refresh_token: str = Field(..., min_length=1, max_length=200)
 
 
@@ -67,7 +60,10 @@ def _tokens(result: services.Tokens) -> dict[str, Any]:
 
 
 @router.post(
-    "/auth/wechat-login", response=TokensOut, auth=public(), summary="Sign in with wx.login"
+    "/auth/wechat-login",
+    response={200: TokensOut, **errors(403, 503)},
+    auth=public(),
+    summary="Sign in with wx.login",
 )
 def wechat_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
     """Exchanges the ``wx.login`` code; the WeChat session key stays on the server."""
@@ -84,7 +80,10 @@ def wechat_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
 
 
 @router.post(
-    "/auth/refresh", response=TokensOut, auth=public(), summary="New tokens from a refresh token"
+    "/auth/refresh",
+    response={200: TokensOut, **errors(401, 403)},
+    auth=public(),
+    summary="New tokens from a refresh token",
 )
 def refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, Any]:
     return _tokens(services.refresh_tokens(refresh_token=payload.refresh_token))
@@ -111,17 +110,21 @@ class MeOut(Schema):
     registered_at: datetime
 
 
-class MePatch(Schema):
+class MePatch(StrictIn):
+    """Send only what changes; ``null`` clears a field (gender back to 0)."""
+
     nickname: str | None = Field(None, max_length=32)
     avatar_url: str | None = Field(None, max_length=500)
-    gender: Literal[0, 1, 2] | None = None
-    birthday: date | None = None
+    gender: Annotated[Literal[0, 1, 2], EXACT_INT] | None = Field(
+        None, description="0 unknown, 1 male, 2 female"
+    )
+    birthday: IsoDate | None = None
     country: str | None = Field(None, max_length=32)
     province: str | None = Field(None, max_length=32)
     city: str | None = Field(None, max_length=32)
 
 
-class PhoneIn(Schema):
+class PhoneIn(StrictIn):
     code: str = Field(
         ..., min_length=1, max_length=128, description="from the getPhoneNumber button"
     )
@@ -153,7 +156,12 @@ def patch_me(request: HttpRequest, payload: MePatch) -> dict[str, Any]:
     return _me(services.update_profile(member=me_of(request), changes=changes))
 
 
-@router.post("/me/phone", response=MeOut, auth=member(), summary="Bind the WeChat phone number")
+@router.post(
+    "/me/phone",
+    response={200: MeOut, **errors(403, 503)},
+    auth=member(),
+    summary="Bind the WeChat phone number",
+)
 def bind_phone(request: HttpRequest, payload: PhoneIn) -> dict[str, Any]:
     current = me_of(request)
     services.bind_phone(member=current, code=payload.code)
@@ -161,7 +169,7 @@ def bind_phone(request: HttpRequest, payload: PhoneIn) -> dict[str, Any]:
 
 
 # --- addresses ------------------------------------------------------------------------------
-class AddressIn(Schema):
+class AddressIn(StrictIn):
     recipient: str = Field(..., min_length=1, max_length=32)
     phone: str = Field(..., min_length=5, max_length=20)
     province: str = Field(..., min_length=1, max_length=32)
@@ -173,7 +181,7 @@ class AddressIn(Schema):
     is_default: bool = False
 
 
-class AddressPatch(Schema):
+class AddressPatch(StrictIn):
     recipient: str | None = Field(None, min_length=1, max_length=32)
     phone: str | None = Field(None, min_length=5, max_length=20)
     province: str | None = Field(None, min_length=1, max_length=32)
@@ -203,7 +211,7 @@ def list_addresses(request: HttpRequest) -> Any:
     return selectors.member_addresses(me_of(request).pk)
 
 
-@router.post("/me/addresses", response={201: AddressOut}, auth=member())
+@router.post("/me/addresses", response={201: AddressOut, **errors(409)}, auth=member())
 def add_address(request: HttpRequest, payload: AddressIn) -> Status[Any]:
     return Status(201, services.add_address(member=me_of(request), data=payload.dict()))
 
@@ -213,7 +221,9 @@ def get_address(request: HttpRequest, address_id: int = ID) -> Any:
     return get_object_or_404(selectors.member_addresses(me_of(request).pk), pk=address_id)
 
 
-@router.patch("/me/addresses/{address_id}", response=AddressOut, auth=member())
+@router.patch(
+    "/me/addresses/{address_id}", response={200: AddressOut, **errors(409)}, auth=member()
+)
 def patch_address(request: HttpRequest, payload: AddressPatch, address_id: int = ID) -> Any:
     data = {
         k: v
@@ -223,7 +233,7 @@ def patch_address(request: HttpRequest, payload: AddressPatch, address_id: int =
     return services.update_address(member=me_of(request), address_id=address_id, data=data)
 
 
-@router.delete("/me/addresses/{address_id}", response={204: None}, auth=member())
+@router.delete("/me/addresses/{address_id}", response={204: None, **errors(409)}, auth=member())
 def delete_address(request: HttpRequest, address_id: int = ID) -> Status[None]:
     services.delete_address(member=me_of(request), address_id=address_id)
     return Status(204, None)
@@ -270,7 +280,7 @@ def list_favourites(request: HttpRequest) -> Any:
     )
 
 
-@router.put("/me/favourites/{product_id}", response={204: None}, auth=member())
+@router.put("/me/favourites/{product_id}", response={204: None, **errors(409)}, auth=member())
 def add_favourite(request: HttpRequest, product_id: int = ID) -> Status[None]:
     services.add_favourite(member=me_of(request), product_id=product_id)
     return Status(204, None)
@@ -319,15 +329,15 @@ class MemberFilter(Schema):
     status: Literal["active", "blocked"] | None = None
     channel: str | None = Field(None, max_length=64)
     tag: str | None = Field(None, max_length=32)
-    registered_from: date | None = None
-    registered_to: date | None = None
+    registered_from: IsoDate | None = None
+    registered_to: IsoDate | None = None
 
 
-class BlockIn(Schema):
+class BlockIn(StrictIn):
     reason: str = Field(..., min_length=1, max_length=255)
 
 
-class RevealIn(Schema):
+class RevealIn(StrictIn):
     fields: list[Literal["phone", "real_name", "addresses"]] = Field(
         ..., min_length=1, max_length=3
     )
@@ -375,7 +385,9 @@ def manage_reveal(request: HttpRequest, payload: RevealIn, member_id: int = ID) 
 
 
 @manage_router.post(
-    "/members/{member_id}/block", response=MemberOut, auth=requires(P.MEMBERS_MANAGE)
+    "/members/{member_id}/block",
+    response={200: MemberOut, **errors(409)},
+    auth=requires(P.MEMBERS_MANAGE),
 )
 def manage_block(request: HttpRequest, payload: BlockIn, member_id: int = ID) -> dict[str, Any]:
     target = get_object_or_404(Member, pk=member_id)
@@ -386,7 +398,9 @@ def manage_block(request: HttpRequest, payload: BlockIn, member_id: int = ID) ->
 
 
 @manage_router.post(
-    "/members/{member_id}/unblock", response=MemberOut, auth=requires(P.MEMBERS_MANAGE)
+    "/members/{member_id}/unblock",
+    response={200: MemberOut, **errors(409)},
+    auth=requires(P.MEMBERS_MANAGE),
 )
 def manage_unblock(request: HttpRequest, member_id: int = ID) -> dict[str, Any]:
     target = get_object_or_404(Member, pk=member_id)

@@ -65,6 +65,14 @@ class MemberAuth(HttpBearer):
         return _principal(token)
 
 
+def me_of(request: HttpRequest) -> Member:
+    """The signed-in member of a ``member()`` operation (one query, on first use)."""
+    auth = request.auth  # type: ignore[attr-defined]
+    if not isinstance(auth, MemberPrincipal):
+        raise TypeError("me_of() needs an operation with auth=member()")
+    return auth.member
+
+
 def member() -> MemberAuth:
     return MemberAuth()
 
@@ -73,6 +81,7 @@ __all__ = [
     "MemberAuth",
     "MemberOrPublicAuth",
     "MemberPrincipal",
+    "me_of",
     "member",
     "member_or_public",
     "principal_from_header",

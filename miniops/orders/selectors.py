@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from miniops.catalog.models import ProductStatus
 from miniops.catalog.selectors import media_url
 from miniops.core import crypto
+from miniops.core.masking import mask_name, mask_phone
 from miniops.orders.models import AfterSale, CartItem, Order, OrderStatus, Payment, PaymentStatus
 
 
@@ -116,3 +117,60 @@ def open_after_sales() -> QuerySet[AfterSale]:
     return AfterSale.objects.filter(status__in=["requested", "returned"]).select_related(
         "order", "member"
     )
+
+
+def order_detail(order: Order, *, timeline: bool = False, masked: bool = False) -> dict[str, Any]:
+    """An order as every API shows it (``orders.schemas.OrderOut``): the member's
+    own view, or ``masked`` for operators (recipient, phone and street hidden);
+    ``timeline`` adds the status history without operators' internal notes. The
+    orders and marketing APIs both answer with this shape."""
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "status": order.status,
+        "goods_amount": order.goods_amount,
+        "shipping_fee": order.shipping_fee,
+        "discount_amount": order.discount_amount,
+        "payable_amount": order.payable_amount,
+        "paid_amount": order.paid_amount,
+        "refunded_amount": order.refunded_amount,
+        "recipient": mask_name(order.recipient) if masked else order.recipient,
+        "phone": mask_phone(order.phone) if masked else order.phone,
+        "address": f"{order.province} {order.city} {order.district} "
+        + ("****" if masked else order.address_detail),
+        "remark": order.remark,
+        "created_at": order.created_at,
+        "expires_at": order.expires_at if order.status == OrderStatus.UNPAID else None,
+        "paid_at": order.paid_at,
+        "shipped_at": order.shipped_at,
+        "carrier": order.carrier,
+        "tracking_no": order.tracking_no,
+        "completed_at": order.completed_at,
+        "items": [
+            {
+                "id": item.pk,
+                "sku_id": item.sku_id,
+                "product_id": item.product_id,
+                "title": item.title,
+                "spec_text": item.spec_text,
+                "image": media_url(item.image),
+                "unit_price": item.unit_price,
+                "quantity": item.quantity,
+                "paid_share": item.paid_share,
+                "refunded_quantity": item.refunded_quantity,
+            }
+            for item in order.items.all()
+        ],
+        "timeline": [
+            {
+                "kind": e.kind,
+                "to_status": e.to_status,
+                "note": e.note if not e.actor_id else "",
+                "created_at": e.created_at,
+            }
+            for e in order.events.all()
+            if e.kind != "note"
+        ]
+        if timeline
+        else [],
+    }

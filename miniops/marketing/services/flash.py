@@ -14,7 +14,8 @@ embedded default (no Redis) the database guard is the whole gate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -310,21 +311,46 @@ def check_window(view: ItemView) -> None:
         raise IllegalTransition(_("This flash sale has not started yet."), code="flash_not_started")
 
 
-def buy(
-    *,
-    member_id: int,
-    load_member: Callable[[], Any],
-    item_id: int,
-    quantity: int,
-    address_id: int,
-    key: str | None,
-    remark: str = "",
-) -> tuple[int, bytes]:
-    """Buy a flash item: (status, JSON body) like any retryable order placement.
-    The member row is loaded (``load_member``) only after the gate let the
-    purchase through: a sold-out answer costs one Redis call and no query."""
-    from miniops.orders.services import idempotency
+@dataclass
+class Admission:
+    """A flash purchase the gate let through, for one member, item, quantity and
+    Idempotency-Key. ``holds_units``: the Redis gate took the units for it (a
+    replay takes none), so they go back unless the purchase is ``keep()``-ed."""
 
+    view: ItemView
+    member_id: int
+    quantity: int
+    key: str
+    holds_units: bool
+    kept: bool = False
+
+    @property
+    def item_id(self) -> int:
+        return self.view.pk
+
+    def keep(self) -> None:
+        """The order was placed (or a stored success replayed): the units stay taken."""
+        self.kept = True
+
+
+@contextmanager
+def admission(
+    *, member_id: int, item_id: int, quantity: int, key: str | None
+) -> Iterator[Admission]:
+    """Let a flash purchase through the gate, or refuse it: 409 ``sold_out`` or
+    ``flash_limit_reached`` (with Redis, one script call and no query), the sale's
+    window, the quantity, the Idempotency-Key the gate remembers. Inside the block
+    the caller places the order (``place``) and calls ``keep()`` when it went
+    through; otherwise — a refusal, an exception — the units go back on exit."""
+    admitted = _admit(member_id=member_id, item_id=item_id, quantity=quantity, key=key)
+    try:
+        yield admitted
+    finally:
+        if admitted.holds_units and not admitted.kept:
+            _release_gate(admitted.item_id, member_id, quantity, admitted.key)
+
+
+def _admit(*, member_id: int, item_id: int, quantity: int, key: str | None) -> Admission:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise InvalidInput(fields={"quantity": _("At least 1.")})
     view = item_view(item_id)
@@ -337,65 +363,45 @@ def buy(
             code="idempotency_key_required",
             fields={"Idempotency-Key": _("required")},
         )
-    gated = get_redis() is not None
-    if gated:
-        try:
-            result = _gate(view, member_id, quantity, key)
-        except ServiceUnavailable:
-            raise
-        except Exception as exc:  # Redis down: fail closed
-            logger.warning("flash gate unavailable: %s", exc)
-            raise ServiceUnavailable(
-                _("Flash sales are unavailable for a moment; try again."), code="flash_unavailable"
-            ) from exc
-        if result == SOLD_OUT:
+    if get_redis() is None:
+        if _sold_out_in_database(view.pk, member_id, quantity):
+            # The embedded path: one read instead of an order transaction that the
+            # conditional UPDATE would refuse anyway. Holders go on (their attempt
+            # may be the retry of a purchase that went through).
             raise Conflict(_("Sold out."), code="sold_out")
-        if result == LIMIT:
-            raise Conflict(
-                _("You have reached the limit for this item."), code="flash_limit_reached"
-            )
-        gated = result != REPLAY  # a replay took nothing: nothing to give back
-    elif _sold_out_in_database(view.pk, member_id, quantity):
-        # The embedded path: one read instead of an order transaction that the
-        # conditional UPDATE would refuse anyway. Holders go on (their attempt
-        # may be the retry of a purchase that went through).
-        raise Conflict(_("Sold out."), code="sold_out")
-
-    def work() -> tuple[int, Any]:
-        from miniops.orders.api import OrderOut, _order_out
-        from miniops.orders.services import place_order
-
-        order = place_order(
-            member=load_member(),
-            items=[{"sku_id": view.sku_id, "quantity": quantity}],
-            from_cart=False,
-            address_id=address_id,
-            remark=remark,
-            context={"flash_item_id": view.pk, "flash_quantity": quantity},
-            pay_minutes=view.pay_minutes or settings.MINIOPS_FLASH_PAY_MINUTES,
-        )
-        return 201, OrderOut(**_order_out(order)).dict()
-
+        return Admission(view, member_id, quantity, key, holds_units=False)
     try:
-        status, body = idempotency.run(
-            member_id=member_id,
-            scope=f"flash.{view.pk}",
-            key=key,
-            payload={
-                "item": view.pk,
-                "quantity": quantity,
-                "address_id": address_id,
-                "remark": remark,
-            },
-            work=work,
-        )
-    except Exception:
-        if gated:
-            _release_gate(view.pk, member_id, quantity, key)
+        result = _gate(view, member_id, quantity, key)
+    except ServiceUnavailable:
         raise
-    if gated and status >= 400:
-        _release_gate(view.pk, member_id, quantity, key)
-    return status, body
+    except Exception as exc:  # Redis down: fail closed
+        logger.warning("flash gate unavailable: %s", exc)
+        raise ServiceUnavailable(
+            _("Flash sales are unavailable for a moment; try again."), code="flash_unavailable"
+        ) from exc
+    if result == SOLD_OUT:
+        raise Conflict(_("Sold out."), code="sold_out")
+    if result == LIMIT:
+        raise Conflict(_("You have reached the limit for this item."), code="flash_limit_reached")
+    # a replay took nothing: nothing to give back
+    return Admission(view, member_id, quantity, key, holds_units=result != REPLAY)
+
+
+def place(admitted: Admission, *, member: Any, address_id: int, remark: str = "") -> Any:
+    """The order of an admitted purchase, at the flash price, to be paid within the
+    session's minutes; the database guard (``take``) runs in its transaction."""
+    from miniops.orders.services import place_order
+
+    view = admitted.view
+    return place_order(
+        member=member,
+        items=[{"sku_id": view.sku_id, "quantity": admitted.quantity}],
+        from_cart=False,
+        address_id=address_id,
+        remark=remark,
+        context={"flash_item_id": view.pk, "flash_quantity": admitted.quantity},
+        pay_minutes=view.pay_minutes or settings.MINIOPS_FLASH_PAY_MINUTES,
+    )
 
 
 # --- the database guard (order hooks, inside the order's transaction) --------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,52 +25,44 @@ from miniops.marketing.services import common
 logger = logging.getLogger("miniops.marketing")
 
 
-def _place(
-    *, member: Any, group_buy: GroupBuy, address_id: int, key: str | None, code: str = ""
-) -> tuple[int, bytes]:
-    from miniops.orders.api import OrderOut, _order_out
-    from miniops.orders.services import idempotency, place_order
+@dataclass(frozen=True)
+class GroupOrder:
+    """An order placed to open or join a group, and the group's share code."""
 
-    def work() -> tuple[int, Any]:
-        order = place_order(
-            member=member,
-            items=[{"sku_id": group_buy.sku_id, "quantity": 1}],
-            from_cart=False,
-            address_id=address_id,
-            context={"group_buy_id": group_buy.pk, "group_code": code},
-        )
-        body = OrderOut(**_order_out(order)).dict()
-        link = GroupMember.objects.select_related("group").get(order=order)
-        body["group_code"] = link.group.code
-        return 201, body
+    order: Any
+    group_code: str
 
-    return idempotency.run(
-        member_id=member.pk,
-        scope=f"group.{group_buy.pk}",
-        key=key,
-        payload={"group_buy": group_buy.pk, "code": code, "address_id": address_id},
-        work=work,
+
+def _place(*, member: Any, group_buy: GroupBuy, address_id: int, code: str = "") -> GroupOrder:
+    from miniops.orders.services import place_order
+
+    order = place_order(
+        member=member,
+        items=[{"sku_id": group_buy.sku_id, "quantity": 1}],
+        from_cart=False,
+        address_id=address_id,
+        context={"group_buy_id": group_buy.pk, "group_code": code},
     )
+    link = GroupMember.objects.select_related("group").get(order=order)
+    return GroupOrder(order=order, group_code=link.group.code)
 
 
-def open_group(
-    *, member: Any, group_buy_id: int, address_id: int, key: str | None
-) -> tuple[int, bytes]:
+def open_group(*, member: Any, group_buy_id: int, address_id: int) -> GroupOrder:
+    """The leader's unpaid order; the group opens when it is paid."""
     group_buy = GroupBuy.objects.filter(pk=group_buy_id).first()
     if group_buy is None:
         raise NotFound(_("No such group buy."))
     if group_buy.status != "running":
         raise IllegalTransition(_("This group buy is not running."), code="group_buy_not_running")
-    return _place(member=member, group_buy=group_buy, address_id=address_id, key=key)
+    return _place(member=member, group_buy=group_buy, address_id=address_id)
 
 
-def join_group(*, member: Any, code: str, address_id: int, key: str | None) -> tuple[int, bytes]:
+def join_group(*, member: Any, code: str, address_id: int) -> GroupOrder:
+    """A seat in the group of share code ``code``: an unpaid order."""
     group = Group.objects.select_related("group_buy").filter(code=code).first()
     if group is None:
         raise NotFound(_("No such group."))
-    return _place(
-        member=member, group_buy=group.group_buy, address_id=address_id, key=key, code=group.code
-    )
+    return _place(member=member, group_buy=group.group_buy, address_id=address_id, code=group.code)
 
 
 # --- with the order (hooks, inside the order's transaction) -----------------------------

@@ -259,24 +259,20 @@ def redeem(*, item_id: int, member: Any) -> Redemption:
     return redemption
 
 
-def redeem_goods(
-    *, item_id: int, member: Any, address_id: int, key: str | None
-) -> tuple[int, bytes]:
+def redeem_goods(*, item_id: int, member: Any, address_id: int) -> Any:
     """Goods from the points shop: an order for the SKU at price 0 (the points pay;
     the shipping, if any, is paid like any order's). With nothing to pay the order
     is paid at once and goes to fulfilment. The points, the item's stock and the
     member's limit are taken in the order's transaction (``take_redemption``) and
-    come back if the order is cancelled unpaid. Retryable with an Idempotency-Key."""
-    from miniops.orders.api import OrderOut, _order_out
-    from miniops.orders.services import idempotency, place_order, settle_free_order
+    come back if the order is cancelled unpaid. Returns the order."""
+    from miniops.orders.services import place_order, settle_free_order
 
     item = RedeemItem.objects.filter(pk=item_id, is_active=True).first()
     if item is None:
         raise NotFound(_("No such item."))
     if item.sku_id is None:
         raise InvalidInput(fields={"address_id": _("A coupon needs no address.")})
-
-    def work() -> tuple[int, Any]:
+    with transaction.atomic():
         order = place_order(
             member=member,
             items=[{"sku_id": item.sku_id, "quantity": 1}],
@@ -286,15 +282,7 @@ def redeem_goods(
         )
         if order.payable_amount == 0:
             order = settle_free_order(order=order)
-        return 201, OrderOut(**_order_out(order)).dict()
-
-    return idempotency.run(
-        member_id=member.pk,
-        scope=f"redeem.{item.pk}",
-        key=key,
-        payload={"item": item.pk, "address_id": address_id},
-        work=work,
-    )
+    return order
 
 
 def take_redemption(order: Any, item_id: int) -> Redemption:

@@ -582,6 +582,40 @@ def test_one_member_hammering_a_claim_gets_exactly_the_per_member_limit(
     assert template.issued_count == 3
 
 
+def test_one_claim_retried_in_parallel_with_its_key_claims_one_coupon() -> None:
+    # given a public coupon a member may hold 5 of
+    template = factories.coupon_template(total_quantity=100, per_member_limit=5)
+    person = factories.member()
+    access, _refresh = factories.member_tokens(person)
+    key = str(uuid.uuid4())
+
+    def retry(barrier: threading.Barrier) -> tuple[int, Any]:
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {access}", HTTP_IDEMPOTENCY_KEY=key)
+        barrier.wait(timeout=30)
+        response = client.post(f"/api/v1/coupons/{template.pk}/claim")
+        return response.status_code, response.json()
+
+    # when the app sends the same claim (same key) eight times at once
+    answers = run_threads([retry] * 8)
+    # then one coupon was claimed; every answer is it, or "the first is still running"
+    coupons = Coupon.objects.filter(template=template, member=person)
+    assert coupons.count() == 1, answers
+    coupon_id = coupons.get().pk
+    for status, body in answers:
+        if status == 201:
+            assert body["id"] == coupon_id
+        else:
+            assert (status, code_of(status, body)) == (409, "request_in_progress"), body
+    assert any(status == 201 for status, _body in answers)
+    # and a retry after they finished answers the coupon
+    late = Client(HTTP_AUTHORIZATION=f"Bearer {access}", HTTP_IDEMPOTENCY_KEY=key).post(
+        f"/api/v1/coupons/{template.pk}/claim"
+    )
+    assert (late.status_code, late.json()["id"]) == (201, coupon_id)
+    template.refresh_from_db()
+    assert template.issued_count == 1
+
+
 # --- 4. points --------------------------------------------------------------------------------
 def test_parallel_point_spends_never_take_a_balance_below_zero() -> None:
     # given three members holding 1,000 points each

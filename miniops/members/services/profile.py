@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,6 +19,7 @@ from miniops.core.errors import (
 from miniops.members.models import (
     MAX_ADDRESSES,
     Address,
+    Gender,
     Member,
 )
 from miniops.members.providers import (
@@ -41,10 +43,21 @@ def update_profile(*, member: Member, changes: dict[str, Any]) -> Member:
     avatar = changes.get("avatar_url")
     if avatar and not str(avatar).startswith("https://"):
         raise InvalidInput(fields={"avatar_url": _("Use an https address.")})
+    gender = changes.get("gender")
+    if gender is not None and gender not in Gender.values:
+        raise InvalidInput(fields={"gender": _("0 (unknown), 1 (male) or 2 (female).")})
     for name, value in changes.items():
-        setattr(member, name, "" if value is None and name != "birthday" else value)
+        setattr(member, name, _cleared(name) if value is None else value)
     member.save(update_fields=list(changes))
     return member
+
+
+def _cleared(name: str) -> Any:
+    """What ``None`` (the client clearing a field) stores: NULL where the column
+    allows it, otherwise the field's default (blank text, gender unknown)."""
+    field = Member._meta.get_field(name)
+    assert isinstance(field, Field)  # PROFILE_FIELDS are plain columns
+    return None if field.null else field.get_default()
 
 
 def bind_phone(*, member: Member, code: str) -> str:

@@ -1,6 +1,7 @@
 """Client API (cart, checkout, orders, payment, after-sales), the WeChat Pay
 notify endpoint, and the management API for orders."""
 
+from miniops.core.schemas import ID
 from miniops.orders.api.aftersales import (
     get_after_sale,
     list_after_sales,
@@ -18,8 +19,6 @@ from miniops.orders.api.cart import (
     update_cart,
 )
 from miniops.orders.api.common import (
-    ID,
-    _order_out,
     manage_router,
     router,
 )
@@ -96,7 +95,6 @@ __all__ = [
     "StatusFilter",
     "TimelineOut",
     "UploadOut",
-    "_order_out",
     "add_to_cart",
     "cancel_order",
     "checkout_preview",

@@ -7,19 +7,24 @@ from ninja import File, UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from miniops.accounts.api import Pagination
 from miniops.core import media
 from miniops.core.errors import NotFound
-from miniops.members.api import me_of
-from miniops.members.apiauth import member
+from miniops.core.openapi import errors
+from miniops.core.pagination import Pagination
+from miniops.core.schemas import ID
+from miniops.members.apiauth import me_of, member
 from miniops.orders import services
-from miniops.orders.api.common import ID, _own_order, router
+from miniops.orders.api.common import _own_order, router
 from miniops.orders.api.schemas import AfterSaleIn, AfterSaleOut, ReturnShipmentIn, UploadOut
 from miniops.orders.models import AfterSale
 
 
 # --- after-sales ---------------------------------------------------------------------------------
-@router.post("/orders/{order_id}/after-sales", response={201: AfterSaleOut}, auth=member())
+@router.post(
+    "/orders/{order_id}/after-sales",
+    response={201: AfterSaleOut, **errors(409)},
+    auth=member(),
+)
 def request_after_sale(
     request: HttpRequest, payload: AfterSaleIn, order_id: int = ID
 ) -> Status[AfterSale]:
@@ -58,7 +63,11 @@ def get_after_sale(request: HttpRequest, after_sale_id: int = ID) -> AfterSale:
     return _own_after_sale(request, after_sale_id)
 
 
-@router.post("/after-sales/{after_sale_id}/return-shipment", response=AfterSaleOut, auth=member())
+@router.post(
+    "/after-sales/{after_sale_id}/return-shipment",
+    response={200: AfterSaleOut, **errors(409)},
+    auth=member(),
+)
 def ship_return(
     request: HttpRequest, payload: ReturnShipmentIn, after_sale_id: int = ID
 ) -> AfterSale:
@@ -70,7 +79,11 @@ def ship_return(
     )
 
 
-@router.post("/after-sales/{after_sale_id}/withdraw", response=AfterSaleOut, auth=member())
+@router.post(
+    "/after-sales/{after_sale_id}/withdraw",
+    response={200: AfterSaleOut, **errors(409)},
+    auth=member(),
+)
 def withdraw(request: HttpRequest, after_sale_id: int = ID) -> AfterSale:
     return services.withdraw(
         after_sale=_own_after_sale(request, after_sale_id), member=me_of(request)

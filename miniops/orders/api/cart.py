@@ -5,10 +5,11 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.responses import Status
 
-from miniops.members.api import me_of
-from miniops.members.apiauth import member
+from miniops.core.openapi import errors
+from miniops.core.schemas import ID
+from miniops.members.apiauth import me_of, member
 from miniops.orders import selectors, services
-from miniops.orders.api.common import ID, router
+from miniops.orders.api.common import router
 from miniops.orders.api.schemas import (
     CartAddIn,
     CartLineOut,
@@ -27,14 +28,16 @@ def get_cart(request: HttpRequest) -> Any:
     return selectors.cart(me_of(request).pk)
 
 
-@router.post("/cart/items", response=list[CartLineOut], auth=member())
+@router.post("/cart/items", response={200: list[CartLineOut], **errors(404, 409)}, auth=member())
 def add_to_cart(request: HttpRequest, payload: CartAddIn) -> Any:
     current = me_of(request)
     services.cart.add(member=current, sku_id=payload.sku_id, quantity=payload.quantity)
     return selectors.cart(current.pk)
 
 
-@router.patch("/cart/items/{sku_id}", response=list[CartLineOut], auth=member())
+@router.patch(
+    "/cart/items/{sku_id}", response={200: list[CartLineOut], **errors(409)}, auth=member()
+)
 def update_cart(request: HttpRequest, payload: CartPatchIn, sku_id: int = ID) -> Any:
     current = me_of(request)
     services.cart.update(
@@ -57,7 +60,10 @@ def select_in_cart(request: HttpRequest, payload: CartSelectIn) -> Any:
 
 
 @router.post(
-    "/checkout/preview", response=QuoteOut, auth=member(), summary="Price breakdown before ordering"
+    "/checkout/preview",
+    response={200: QuoteOut, **errors(403, 404, 409)},
+    auth=member(),
+    summary="Price breakdown before ordering",
 )
 def checkout_preview(request: HttpRequest, payload: CheckoutIn) -> dict[str, Any]:
     quote = services.preview(

@@ -1,6 +1,5 @@
 """The management API for orders and after-sales."""
 
-from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -8,14 +7,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Schema
 from ninja.pagination import paginate
 
-from miniops.accounts.api import Pagination
 from miniops.accounts.apiauth import requires
 from miniops.accounts.context import principal_of
-from miniops.core.pagination import Mapped
+from miniops.core.openapi import errors
+from miniops.core.pagination import Mapped, Pagination
 from miniops.core.permissions import P
-from miniops.core.schemas import StrictIn
+from miniops.core.schemas import ID, IsoDateTime, StrictIn
 from miniops.orders import selectors, services
-from miniops.orders.api.common import ID, _order_out, manage_router
+from miniops.orders.api.common import manage_router
 from miniops.orders.api.schemas import AfterSaleOut, OrderOut
 from miniops.orders.models import AfterSale, Order
 
@@ -24,8 +23,8 @@ from miniops.orders.models import AfterSale, Order
 class ManageOrderFilter(Schema):
     status: Literal["unpaid", "paid", "shipped", "completed", "cancelled", "closed"] | None = None
     q: str = Field("", max_length=64, description="order number, exact phone or nickname")
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: IsoDateTime | None = None
+    created_to: IsoDateTime | None = None
 
 
 class ShipIn(StrictIn):
@@ -49,15 +48,19 @@ def manage_orders(request: HttpRequest, filters: Query[ManageOrderFilter]) -> An
         orders = orders.filter(created_at__gte=filters.created_from)
     if filters.created_to:
         orders = orders.filter(created_at__lt=filters.created_to)
-    return Mapped(orders, lambda o: _order_out(o, masked=True))
+    return Mapped(orders, lambda o: selectors.order_detail(o, masked=True))
 
 
 @manage_router.get("/orders/{order_id}", response=OrderOut, auth=requires(P.ORDERS_VIEW))
 def manage_order(request: HttpRequest, order_id: int = ID) -> dict[str, Any]:
-    return _order_out(get_object_or_404(Order, pk=order_id), timeline=True, masked=True)
+    return selectors.order_detail(get_object_or_404(Order, pk=order_id), timeline=True, masked=True)
 
 
-@manage_router.post("/orders/{order_id}/ship", response=OrderOut, auth=requires(P.ORDERS_SHIP))
+@manage_router.post(
+    "/orders/{order_id}/ship",
+    response={200: OrderOut, **errors(409)},
+    auth=requires(P.ORDERS_SHIP),
+)
 def manage_ship(request: HttpRequest, payload: ShipIn, order_id: int = ID) -> dict[str, Any]:
     order = get_object_or_404(Order, pk=order_id)
     services.ship_order(
@@ -66,16 +69,20 @@ def manage_ship(request: HttpRequest, payload: ShipIn, order_id: int = ID) -> di
         tracking_no=payload.tracking_no,
         actor=principal_of(request).operator,
     )
-    return _order_out(order, timeline=True, masked=True)
+    return selectors.order_detail(order, timeline=True, masked=True)
 
 
-@manage_router.post("/orders/{order_id}/cancel", response=OrderOut, auth=requires(P.ORDERS_MANAGE))
+@manage_router.post(
+    "/orders/{order_id}/cancel",
+    response={200: OrderOut, **errors(409)},
+    auth=requires(P.ORDERS_MANAGE),
+)
 def manage_cancel(request: HttpRequest, payload: DecisionIn, order_id: int = ID) -> dict[str, Any]:
     order = get_object_or_404(Order, pk=order_id)
     services.cancel_order(
         order=order, actor=principal_of(request).operator, reason=payload.note or "operator"
     )
-    return _order_out(order, timeline=True, masked=True)
+    return selectors.order_detail(order, timeline=True, masked=True)
 
 
 @manage_router.get("/after-sales", response=list[AfterSaleOut], auth=requires(P.ORDERS_VIEW))
@@ -95,14 +102,18 @@ def _decide(request: HttpRequest, after_sale_id: int, action: str, note: str) ->
 
 
 @manage_router.post(
-    "/after-sales/{after_sale_id}/approve", response=AfterSaleOut, auth=requires(P.ORDERS_REFUND)
+    "/after-sales/{after_sale_id}/approve",
+    response={200: AfterSaleOut, **errors(409, 503)},
+    auth=requires(P.ORDERS_REFUND),
 )
 def manage_approve(request: HttpRequest, payload: DecisionIn, after_sale_id: int = ID) -> AfterSale:
     return _decide(request, after_sale_id, "approve", payload.note)
 
 
 @manage_router.post(
-    "/after-sales/{after_sale_id}/reject", response=AfterSaleOut, auth=requires(P.ORDERS_REFUND)
+    "/after-sales/{after_sale_id}/reject",
+    response={200: AfterSaleOut, **errors(409)},
+    auth=requires(P.ORDERS_REFUND),
 )
 def manage_reject(request: HttpRequest, payload: DecisionIn, after_sale_id: int = ID) -> AfterSale:
     return _decide(request, after_sale_id, "reject", payload.note)
@@ -110,7 +121,7 @@ def manage_reject(request: HttpRequest, payload: DecisionIn, after_sale_id: int 
 
 @manage_router.post(
     "/after-sales/{after_sale_id}/receive-return",
-    response=AfterSaleOut,
+    response={200: AfterSaleOut, **errors(409, 503)},
     auth=requires(P.ORDERS_REFUND),
 )
 def manage_receive(request: HttpRequest, after_sale_id: int = ID) -> AfterSale:

@@ -7,16 +7,21 @@ from django.http import HttpRequest, HttpResponse
 
 from miniops.core.apiauth import public
 from miniops.core.errors import NotFound
+from miniops.core.openapi import errors
+from miniops.core.schemas import ID
 from miniops.members.apiauth import member
-from miniops.orders import services
-from miniops.orders.api.common import ID, _order_out, _own_order, router
+from miniops.orders import selectors, services
+from miniops.orders.api.common import _own_order, router
 from miniops.orders.api.schemas import OrderOut
 from miniops.orders.wechatpay import NoticeRejected
 
 
 # --- payments -------------------------------------------------------------------------------------
 @router.post(
-    "/payments/wechat/notify", response={204: None}, auth=public(), summary="WeChat Pay notices"
+    "/payments/wechat/notify",
+    response={204: None, **errors(401, 404, 409)},
+    auth=public(),
+    summary="WeChat Pay notices",
 )
 def wechat_notify(request: HttpRequest) -> HttpResponse:
     """Verified (platform key allow-list, timestamp, RSA-SHA256 over the raw body),
@@ -32,7 +37,7 @@ def wechat_notify(request: HttpRequest) -> HttpResponse:
 
 @router.post(
     "/payments/simulator/orders/{order_id}/pay",
-    response=OrderOut,
+    response={200: OrderOut, **errors(409)},
     auth=member(),
     summary="Demo: pay in the simulator",
 )
@@ -43,4 +48,4 @@ def simulator_pay(request: HttpRequest, order_id: int = ID) -> dict[str, Any]:
         raise NotFound()
     order = _own_order(request, order_id)
     services.simulate_payment(order=order)
-    return _order_out(_own_order(request, order_id), timeline=True)
+    return selectors.order_detail(_own_order(request, order_id), timeline=True)

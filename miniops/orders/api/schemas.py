@@ -1,21 +1,22 @@
-"""Request and answer shapes of the orders API."""
+"""Request and answer shapes of the orders API (an order itself: ``orders.schemas``)."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from miniops.core.schemas import StrictIn
+from miniops.core.schemas import Id, StrictIn
+from miniops.orders.schemas import OrderItemOut, OrderOut, TimelineOut
 
 
 # --- schemas -------------------------------------------------------------------------------
 class ItemIn(StrictIn):
-    sku_id: int = Field(..., ge=1, le=2**63 - 1)
+    sku_id: Id
     quantity: int = Field(..., ge=1, le=999)
 
 
 class CartAddIn(StrictIn):
-    sku_id: int = Field(..., ge=1, le=2**63 - 1)
+    sku_id: Id
     quantity: int = Field(1, ge=1, le=99)
 
 
@@ -25,7 +26,7 @@ class CartPatchIn(StrictIn):
 
 
 class CartSelectIn(StrictIn):
-    sku_ids: list[int] = Field(..., max_length=100)
+    sku_ids: list[Id] = Field(..., max_length=100)
     selected: bool
 
 
@@ -48,8 +49,8 @@ class CartLineOut(Schema):
 class CheckoutIn(StrictIn):
     items: list[ItemIn] | None = Field(None, max_length=50, description="or from_cart=true")
     from_cart: bool = False
-    address_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    coupon_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+    address_id: Id | None = None
+    coupon_ids: list[Id] = Field(
         default_factory=list, max_length=4, description="at most one coupon of each kind"
     )
     points: int = Field(0, ge=0, le=10_000_000, description="points to spend")
@@ -60,7 +61,7 @@ class CheckoutIn(StrictIn):
 
 
 class OrderIn(CheckoutIn):
-    address_id: int = Field(..., ge=1, le=2**63 - 1)
+    address_id: Id
     remark: str = Field("", max_length=200)
 
 
@@ -92,51 +93,6 @@ class QuoteOut(Schema):
     payable: int
 
 
-class OrderItemOut(Schema):
-    id: int
-    sku_id: int
-    product_id: int
-    title: str
-    spec_text: str
-    image: str | None
-    unit_price: int
-    quantity: int
-    paid_share: int
-    refunded_quantity: int
-
-
-class TimelineOut(Schema):
-    kind: str
-    to_status: str
-    note: str
-    created_at: datetime
-
-
-class OrderOut(Schema):
-    id: int
-    number: str
-    status: str
-    goods_amount: int
-    shipping_fee: int
-    discount_amount: int
-    payable_amount: int
-    paid_amount: int
-    refunded_amount: int
-    recipient: str
-    phone: str
-    address: str
-    remark: str
-    created_at: datetime
-    expires_at: datetime | None
-    paid_at: datetime | None
-    shipped_at: datetime | None
-    carrier: str
-    tracking_no: str
-    completed_at: datetime | None
-    items: list[OrderItemOut]
-    timeline: list[TimelineOut] = []
-
-
 class PaymentParamsOut(Schema):
     timeStamp: str
     nonceStr: str
@@ -146,7 +102,7 @@ class PaymentParamsOut(Schema):
 
 
 class AfterSaleLineIn(StrictIn):
-    item_id: int = Field(..., ge=1, le=2**63 - 1)
+    item_id: Id
     quantity: int = Field(..., ge=1, le=999)
 
 
@@ -188,3 +144,27 @@ class UploadOut(Schema):
 
 class StatusFilter(Schema):
     status: Literal["unpaid", "paid", "shipped", "completed", "cancelled", "closed"] | None = None
+
+
+__all__ = [
+    "AfterSaleIn",
+    "AfterSaleLineIn",
+    "AfterSaleOut",
+    "CartAddIn",
+    "CartLineOut",
+    "CartPatchIn",
+    "CartSelectIn",
+    "CheckoutIn",
+    "DiscountOut",
+    "ItemIn",
+    "OrderIn",
+    "OrderItemOut",
+    "OrderOut",
+    "PaymentParamsOut",
+    "QuoteLineOut",
+    "QuoteOut",
+    "ReturnShipmentIn",
+    "StatusFilter",
+    "TimelineOut",
+    "UploadOut",
+]

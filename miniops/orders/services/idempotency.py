@@ -1,4 +1,8 @@
-"""``Idempotency-Key`` for writes a client may retry (placing an order, paying).
+"""``Idempotency-Key`` for writes a client may retry (placing an order, a flash
+purchase, a group order, claiming a coupon, redeeming points).
+
+The API layer calls ``run`` with the work to do and the request's key and body;
+services know nothing of it.
 
 The first request with a key runs; its answer (success or refusal) is stored with
 a hash of the request. A replay with the same body gets that answer again; the
@@ -42,8 +46,14 @@ def run(
     key: str | None,
     payload: Any,
     work: Callable[[], tuple[int, Any]],
+    required: bool = True,
 ) -> tuple[int, bytes]:
-    """Run ``work`` once per key; returns (status, JSON body)."""
+    """Run ``work`` once per key; returns (status, JSON body). With
+    ``required=False`` a request without a key simply runs (a write that is safe
+    to repeat anyway, like claiming a coupon, accepts a key without needing one)."""
+    if not key and not required:
+        status, body = work()
+        return status, orjson.dumps(body, default=str)
     if not key:
         raise InvalidInput(
             _("Send an Idempotency-Key header (a UUID) so a retry cannot create a second order."),
