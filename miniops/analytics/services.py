@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 
 from miniops.analytics import ingest, realtime, storage
 from miniops.analytics.models import Alert, Event, Funnel, VisitorAlias, VisitorFirst
-from miniops.core import localcache
+from miniops.core import audit, localcache
 from miniops.core.errors import InvalidInput, NotFound
 from miniops.core.events import ServerEvent
+from miniops.core.permissions import P, require
 
 logger = logging.getLogger("miniops.analytics")
 
@@ -272,9 +273,22 @@ def save_funnel(
     return funnel
 
 
+@transaction.atomic
 def acknowledge_alert(*, alert: Alert, actor: Any) -> Alert:
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = actor
-        alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    """Someone has seen a fired alert. The first acknowledgement stands (one
+    conditional UPDATE, so two operators at once record one); acknowledging again
+    changes nothing and writes nothing. The acknowledgement is in the audit log."""
+    require(actor, P.ANALYTICS_ACKNOWLEDGE)
+    now = timezone.now()
+    won = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=actor
+    )
+    alert.refresh_from_db()
+    if won:
+        audit.record(
+            actor=actor,
+            action=audit.Action.UPDATE,
+            instance=alert,
+            changes={"acknowledged_at": [None, now.isoformat()]},
+        )
     return alert

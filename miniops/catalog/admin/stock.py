@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from unfold.contrib.filters.admin import RangeNumericFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.catalog import selectors, services
@@ -25,6 +25,7 @@ from miniops.catalog.resources import SkuRowResource
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
+    dialog_action,
     operator_has,
     redirect,
     site,
@@ -94,9 +95,6 @@ class SkuAdmin(ImportExportMixin, ConsoleModelAdmin):
             "actor": operator_of(request),
         }
 
-    def has_stock_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.CATALOG_MANAGE_STOCK)
-
     @display(description=_("Specification"))
     def specs_display(self, obj: Sku) -> str:
         return " / ".join(f"{k}: {v}" for k, v in obj.spec_values.items()) or "—"
@@ -116,17 +114,15 @@ class SkuAdmin(ImportExportMixin, ConsoleModelAdmin):
         labels = {"sold_out": _("Sold out"), "low": _("Low"), "in_stock": _("In stock")}
         return state, labels[state]
 
-    @action(
+    @dialog_action(
+        permission=P.CATALOG_MANAGE_STOCK,
         description=_("Adjust stock"),
+        title=_("Adjust stock"),
+        text=_("Every change is kept in the stock ledger with your name."),
         url_path="adjust-stock",
-        permissions=["stock"],
+        form_class=StockDialogForm,
+        submit=_("Save"),
         icon="inventory",
-        dialog={
-            "title": _("Adjust stock"),
-            "description": _("Every change is kept in the stock ledger with your name."),
-            "form_class": StockDialogForm,
-            "form_submit_text": _("Save"),
-        },
     )
     def adjust_stock(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         sku = get_object_or_404(Sku, pk=object_id)

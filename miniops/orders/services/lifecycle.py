@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 
 from miniops.catalog import services as catalog_services
 from miniops.catalog.models import Sku, StockReason
+from miniops.core import audit
 from miniops.core.errors import Conflict, DomainError, Forbidden, IllegalTransition, InvalidInput
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require
 from miniops.orders import hooks
 from miniops.orders.models import Carrier, Order, OrderNote, OrderStatus, Payment, PaymentStatus
 from miniops.orders.providers import AlreadyPaid, PaymentError, payment_provider
@@ -209,11 +210,21 @@ def auto_confirm(*, now: Any = None, limit: int = 500) -> int:
 
 
 @transaction.atomic
+@transaction.atomic
 def add_note(*, order: Order, text: str, actor: Any) -> OrderNote:
-    _require(actor, P.ORDERS_VIEW)
-    text = text.strip()
+    """An operator's internal note on an order (never shown to the member): on the
+    order's timeline and in the audit log, with its author."""
+    require(actor, P.ORDERS_MANAGE)
+    text = (text or "").strip()
     if not text or len(text) > 1000:
         raise InvalidInput(fields={"text": _("1 to 1,000 characters.")})
     note = OrderNote.objects.create(order=order, author=actor, text=text)
     log(order, "note", actor=actor, note=text[:120])
+    audit.record(
+        actor=actor,
+        action=audit.Action.CREATE,
+        instance=note,
+        changes={"text": [None, text]},
+        additional={"order": order.number},
+    )
     return note
