@@ -29,6 +29,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -429,6 +430,9 @@ class ConsoleModelAdmin(ModelAdmin):
     permission code, or ``None`` when nobody may do it through the console."""
 
     permissions: ClassVar[Mapping[str, str | None]] = {}
+    #: Extra URLs the page adds beyond its views and actions (an import, an
+    #: export), by the end of their URL name, with what each needs.
+    url_permissions: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, model: type[Model], admin_site: Any) -> None:
         missing = [action for action in ACTIONS if action not in self.permissions]
@@ -488,14 +492,28 @@ class ConsoleModelAdmin(ModelAdmin):
         }
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if not name or "_save" in request.POST:
+            return super().changelist_view(request, extra_context)
         # Django answers an action the operator may not run with "no action
         # selected" (a redirect); refuse it plainly instead.
-        if request.method == "POST" and "_save" not in request.POST:
-            name = request.POST.get("action", "")
-            known = {action_name for _func, action_name, _label in self._get_base_actions()}
-            if name in known and name not in self.get_actions(request):
-                raise PermissionDenied
-        return super().changelist_view(request, extra_context)
+        known = {action_name for _func, action_name, _label in self._get_base_actions()}
+        if name in known and name not in self.get_actions(request):
+            raise PermissionDenied
+        # A service refusing one row of a bulk action undoes the whole action.
+        try:
+            with transaction.atomic():
+                return super().changelist_view(request, extra_context)
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """Deleting selected rows deletes each through ``delete_model``, so the
+        service behind it (its checks, its audit row) runs for every row, as on the
+        row's own delete page."""
+        for obj in queryset:
+            self.delete_model(request, obj)
 
     # --- services refusing a save ------------------------------------------------------
     # ``save_model`` and ``delete_model`` call services, which raise DomainError when
