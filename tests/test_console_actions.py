@@ -224,3 +224,31 @@ def test_a_bulk_action_the_operator_may_not_run_is_refused(console_as: Any) -> N
     assert Operator.objects.get(pk=target.pk).is_active
     listing = client.get("/console/accounts/operator/").content.decode()
     assert "disable_selected" not in listing
+
+
+def test_deleting_selected_rows_goes_through_each_rows_service(console_as: Any) -> None:
+    from miniops.accounts.models import Role
+
+    # given a custom role in use and one that is not
+    client = console_as("super_admin")
+    used = factories.RoleFactory(permissions=["orders.view"])
+    factories.operator_with_role(used.code)
+    free = factories.RoleFactory(permissions=["orders.view"])
+    # when both are deleted together from the list
+    response = client.post(
+        "/console/accounts/role/",
+        {"action": "delete_selected", "_selected_action": [used.pk, free.pk], "post": "yes"},
+    )
+    # then the service refuses the role in use, and the whole deletion is undone
+    assert response.status_code == 302
+    assert set(Role.objects.filter(pk__in=[used.pk, free.pk]).values_list("pk", flat=True)) == {
+        used.pk,
+        free.pk,
+    }
+    # when only the free one is deleted, it goes, through the service
+    client.post(
+        "/console/accounts/role/",
+        {"action": "delete_selected", "_selected_action": [free.pk], "post": "yes"},
+    )
+    assert not Role.objects.filter(pk=free.pk).exists()
+    assert Role.objects.filter(pk=used.pk).exists()

@@ -63,6 +63,20 @@ def test_reveal_shows_and_logs_for_customer_service(console_as: Any) -> None:
     )
 
 
+def test_reveal_in_the_dialog_replaces_the_dialog(console_as: Any) -> None:
+    client = console_as("customer_service")
+    person = factories.member(phone="13912345678")
+    page = client.post(
+        f"/console/members/member/{person.pk}/reveal/",
+        {"_form_submitted": "on"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert page.status_code == 200
+    assert (page["HX-Retarget"], page["HX-Reselect"]) == ("#dialog", "#dialog")
+    assert 'id="dialog"' in page.content.decode()
+    assert "13912345678" in page.content.decode()
+
+
 def test_reveal_is_refused_without_the_permission(console_as: Any) -> None:
     client = console_as("ops_manager")
     person = factories.member(phone="13912345678")
