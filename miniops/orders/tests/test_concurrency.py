@@ -345,7 +345,7 @@ def test_a_notice_and_a_cancel_at_the_same_moment_never_deadlock() -> None:
     assert cancelled <= set(Refund.objects.values_list("order_id", flat=True))
 
 
-# --- e. two people settling one anomaly at once ----------------------------------------------------
+# --- d. two people settling one anomaly at once ------------------------------------------------
 def test_two_finance_operators_resolving_one_anomaly_record_one_resolution() -> None:
     from auditlog.models import LogEntry
 
