@@ -166,9 +166,7 @@ def test_one_password_sprayed_over_many_usernames_locks_the_address(
     assert login(Client(), people[0].username, REMOTE_ADDR="10.0.1.2").status_code == 302
 
 
-def test_a_sign_in_from_the_address_does_not_reset_its_count(
-    client: Client, settings: Any
-) -> None:
+def test_a_sign_in_from_the_address_does_not_reset_its_count(client: Client, settings: Any) -> None:
     # given an attacker who holds one valid account, spraying from one address
     own = factories.operator_with_role("customer_service")
     others = [factories.operator_with_role("customer_service") for _ in range(20)]
