@@ -121,9 +121,9 @@ def dialog_action(
     ``form_class``'s fields); the decorated method runs on the dialog's POST with a
     valid form — CSRF-checked by the admin view, and carrying the hidden field that
     only the dialog sends. The button is shown to, and the URL answers, only
-    operators holding ``permission`` (403 otherwise); the service the method calls
-    checks it again. The method gets ``(request, form)`` plus ``object_id`` on a
-    detail page or row.
+    operators holding ``permission`` (a code, or any one of a tuple of codes; 403
+    otherwise); the service the method calls checks it again. The method gets
+    ``(request, form)`` plus ``object_id`` on a detail page or row.
     """
     codes = _codes(permission)
 
