@@ -305,10 +305,13 @@ NINJA_NUM_PROXIES = MINIOPS_PROXY_COUNT
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_CID_GETTER = "miniops.core.audit.correlation_id"
 
-# django-axes: lock an account + IP pair after N failures.
+# django-axes: lock an account + IP pair after N failures, and an IP after M
+# failures over all usernames (password spraying; miniops.accounts.lockout).
 AXES_FAILURE_LIMIT = env_int("MINIOPS_LOCKOUT_FAILURES", 5, minimum=1)
+MINIOPS_LOCKOUT_IP_FAILURES = env_int("MINIOPS_LOCKOUT_IP_FAILURES", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("MINIOPS_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "miniops.accounts.lockout.ConsoleLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
 AXES_VERBOSE = False

@@ -1,11 +1,16 @@
 """The whole permission matrix, walked from what is registered.
 
 For every role (each built-in one, plus a custom role holding nothing), every
-console model page (list, add, change, delete), every custom console page and
-every management API operation is called, and the answer must match the role ->
-permission table in ``miniops.core.permissions``. The cases are generated from
-the admin site and the ninja routers, so a page or endpoint added without a
-declared permission (or without a factory below) fails here.
+console model page (list, add, change, delete), every custom console page, every
+action (detail and list buttons, "selected rows" actions, extra URLs such as an
+import) and every management API operation is called, and the answer must match
+the role -> permission table in ``miniops.core.permissions``. The cases are
+generated from the admin site and the ninja routers, so a page, action or endpoint
+added without a declared permission (or without a factory below) fails here.
+
+Every write needs a write permission (``Kind.WRITE``): checked from the table for
+pages, actions and API operations, and by walking the console as the read-only
+Analyst, posting a confirmation everywhere, with nothing written.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
-from miniops.core.console import ConsoleModelAdmin, site
-from miniops.core.permissions import ROLES, R
+from miniops.core.console import ConsoleModelAdmin, action_permissions, site
+from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
+from miniops.testing.console_routes import bulk_actions, button_actions, routes
+from miniops.testing.dbwrites import recorded
 from miniops.testing.fixtures import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -325,3 +332,188 @@ def test_member_operations_refuse_anonymous_and_accept_a_member() -> None:
         )
         checked += 1
     assert checked >= 10
+
+
+# --- actions and other writes -------------------------------------------------------------
+#: Management API operations that use POST to read (a query too long for a URL, a
+#: reveal that must not sit in a URL or a log line); every other write names a
+#: write permission.
+READS_OVER_POST = {
+    ("POST", "/api/v1/manage/analytics/funnels/query"): "a funnel query, answered and forgotten",
+    ("POST", "/api/v1/manage/members/{member_id}/reveal"): "a logged read of personal data",
+}
+#: The console URLs the "nothing written" walk does not post to, and why.
+NOT_POSTED = {
+    "login": "signing in is tested in accounts/tests/test_console_login.py",
+    "logout": "signing out ends the walk's own session",
+}
+CONFIRM = {"_form_submitted": "on", "_confirmed": "yes", "post": "yes", "index": "0"}
+
+
+def _objects(operator: Operator) -> Callable[[type[Model]], Model]:
+    made: dict[str, Model] = {}
+
+    def get(model: type[Model]) -> Model:
+        key = model_key(model)
+        if key not in made:
+            made[key] = FACTORIES[key](operator)
+        return made[key]
+
+    return get
+
+
+def _kinds(codes: tuple[str, ...] | None) -> set[Kind]:
+    return {kind(code) for code in codes or ()}
+
+
+def test_every_console_url_and_action_declares_what_it_needs() -> None:
+    operator = factories.operator_with_role("super_admin")
+    walked = routes(_objects(operator))
+    undeclared = [route.name for route in walked if route.kind == "undeclared"]
+    assert not undeclared, f"declare these (dialog_action / url_permissions): {undeclared}"
+    for route in walked:
+        for code in (route.get_needs or ()) + (route.post_needs or ()):
+            assert is_known(code), f"{route.url}: unknown permission {code}"
+    for model_admin in site._registry.values():
+        for item in button_actions(model_admin):  # type: ignore[arg-type]
+            assert getattr(item.method, "console_confirmed", False), (
+                f"{type(model_admin).__name__}.{item.method_name}: build it with dialog_action"
+            )
+        for func, name in bulk_actions(model_admin):  # type: ignore[arg-type]
+            codes = action_permissions(model_admin, func)
+            assert codes is not None, (
+                f"{type(model_admin).__name__}.{name}: build it with bulk_action"
+            )
+            confirmed = getattr(func, "console_confirmed", name == "delete_selected")
+            assert confirmed or _kinds(codes) == {Kind.READ}, (
+                f"{type(model_admin).__name__}.{name} changes data: it needs confirm=True"
+            )
+
+
+def test_every_write_needs_a_write_permission() -> None:
+    # console pages: adding, changing and deleting need a write (or own-credentials) code
+    for model, model_admin in site._registry.items():
+        perms: dict[str, str | None] = model_admin.permissions  # type: ignore[attr-defined]
+        for action in ("add", "change", "delete"):
+            code = perms[action]
+            assert code is None or kind(code) in {Kind.WRITE, Kind.OWN}, (
+                f"{model_key(model)} {action} is allowed by the read permission {code}"
+            )
+    # console actions: any action needing a write permission needs nothing weaker beside it
+    operator = factories.operator_with_role("super_admin")
+    for route in routes(_objects(operator)):
+        if route.kind == "action" and Kind.WRITE in _kinds(route.post_needs):
+            assert Kind.READ not in _kinds(route.post_needs), route.url
+    # management API: every non-GET operation needs a write permission, or reads
+    for method, path, auth in operations():
+        if method == "GET" or auth.access != "operator" or auth.permission is None:
+            continue
+        if (method, path) in READS_OVER_POST:
+            assert kind(auth.permission) == Kind.READ, (method, path)
+            continue
+        assert kind(auth.permission) in {Kind.WRITE, Kind.OWN}, (
+            f"{method} {path} changes data with the read permission {auth.permission}"
+        )
+
+
+def test_the_read_only_analyst_holds_no_write_permission() -> None:
+    held = ROLES[R.ANALYST].permissions
+    assert {code for code in held if kind(code) == Kind.WRITE} == set()
+    assert {code for code in held if kind(code) == Kind.OWN} == {P.API_TOKENS_USE}
+
+
+@pytest.mark.parametrize("role", ROLE_CASES)
+def test_console_action_matrix(role: str) -> None:
+    # given an operator holding exactly this role
+    operator = operator_for(role)
+    client = sign_in(Client(), operator)
+    held = granted(role)
+    objects = _objects(operator)
+    mismatches: list[str] = []
+    checked = 0
+    # every button (its dialog) and every extra URL
+    for route in routes(objects):
+        if route.kind not in {"action", "custom"}:
+            continue
+        expected = any(code in held for code in route.get_needs or ())
+        response = client.get(route.url)
+        if response.status_code == 405:  # a POST-only step (the import's confirmation)
+            response = client.post(route.url)
+            allowed = response.status_code != 403
+        else:
+            allowed = allowed_status(response)
+        if allowed != expected or (not expected and response.status_code != 403):
+            mismatches.append(
+                f"GET {route.url}: {response.status_code}, "
+                f"expected {'allowed' if expected else '403'} ({route.get_needs})"
+            )
+        checked += 1
+    # every "selected rows" action, asked for from the list (its confirmation page)
+    for model, model_admin in site._registry.items():
+        perms: dict[str, str | None] = model_admin.permissions  # type: ignore[attr-defined]
+        sees_list = perms["view"] in held or perms["change"] in held
+        obj = objects(model)
+        for func, name in bulk_actions(model_admin):  # type: ignore[arg-type]
+            codes = action_permissions(model_admin, func) or ()
+            expected = sees_list and any(code in held for code in codes)
+            url = admin_url(model, "changelist")
+            response = client.post(url, {"action": name, "_selected_action": [obj.pk], "index": 0})
+            if (response.status_code == 200) != expected or (
+                not expected and response.status_code != 403
+            ):
+                mismatches.append(
+                    f"POST {url} action={name}: {response.status_code}, "
+                    f"expected {'allowed' if expected else '403'} ({codes})"
+                )
+            checked += 1
+    assert checked >= 30, "the walker found too few actions"
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_the_analyst_writes_nothing_anywhere_in_the_console() -> None:
+    # given the read-only Analyst, signed in, and one object of every kind
+    analyst = factories.operator_with_role(R.ANALYST)
+    client = sign_in(Client(raise_request_exception=False), analyst)
+    client.get("/console/")
+    held = granted(R.ANALYST)
+    objects = _objects(analyst)
+    failures: list[str] = []
+    own: list[str] = []
+
+    def post(url: str, data: dict[str, Any], must_refuse: bool, label: str) -> None:
+        with recorded() as writes:
+            response = client.post(url, data)
+        if response.status_code >= 500:
+            failures.append(f"{label}: {response.status_code}")
+        if must_refuse and response.status_code != 403:
+            failures.append(f"{label}: {response.status_code}, expected 403")
+        if writes.business_tables(allow_access_rows=True):
+            failures.append(f"{label} wrote {sorted(writes.tables)}")
+
+    # when they post a confirmation to every URL of the console
+    for route in routes(objects):
+        if route.name in NOT_POSTED:
+            continue
+        needs = route.post_needs
+        if needs and _kinds(needs) & {Kind.OWN} and any(code in held for code in needs):
+            own.append(route.url)  # their own API tokens: see the tokens tests
+            continue
+        writes_here = route.kind in {"action", "custom"} or route.view in {
+            "add",
+            "change",
+            "delete",
+        }
+        refuses = writes_here and not any(code in held for code in needs or ())
+        post(route.url, CONFIRM, refuses, f"POST {route.url}")
+    # and run every "selected rows" action, confirmed
+    for model, model_admin in site._registry.items():
+        obj = objects(model)
+        for func, name in bulk_actions(model_admin):  # type: ignore[arg-type]
+            codes = action_permissions(model_admin, func) or ()
+            data = {"action": name, "_selected_action": [obj.pk], **CONFIRM}
+            refuses = not any(code in held for code in codes)
+            post(admin_url(model, "changelist"), data, refuses, f"{model_key(model)} {name}")
+    # then every write was refused, and nothing but reads were recorded
+    assert not failures, "\n".join(failures)
+    assert own, "the walk skipped no own-credentials URL: is the token factory still used?"
+    assert all("/accounts/apitoken/" in url for url in own), own

@@ -83,10 +83,6 @@ class ApiTokenCreateForm(forms.Form):
         self.fields["permissions"].choices = permission_choices(operator.permissions)  # type: ignore[attr-defined]
 
 
-class ConfirmDialogForm(BaseDialogForm):
-    """A POST-only confirmation for state-changing console actions."""
-
-
 class ReasonDialogForm(BaseDialogForm):
     reason = forms.CharField(
         label=_("Reason"), max_length=255, required=False, widget=UnfoldAdminTextInputWidget

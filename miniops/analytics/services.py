@@ -28,9 +28,9 @@ from miniops.analytics.models import (
     VisitorFirst,
 )
 from miniops.core import audit, localcache
-from miniops.core.errors import Forbidden, InvalidInput, NotFound
+from miniops.core.errors import InvalidInput, NotFound
 from miniops.core.events import ServerEvent
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require, require_if_operator
 
 logger = logging.getLogger("miniops.analytics")
 
@@ -257,23 +257,13 @@ def clean_steps(steps: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-def _require(actor: Any, code: str) -> None:
-    """Operators need ``code``; ``None`` (the system, a command) may."""
-    if (
-        actor is not None
-        and getattr(actor, "is_operator", False)
-        and not actor.has_permission(code)
-    ):
-        raise Forbidden()
-
-
 @transaction.atomic
 def save_funnel(
     *, name: str, steps: Any, window_hours: int, actor: Any, funnel_id: int | None = None
 ) -> Funnel:
     """Save a funnel for everyone to reuse (new, or ``funnel_id`` changed); the
     audit log keeps who saved which steps."""
-    _require(actor, P.ANALYTICS_ALERTS)
+    require_if_operator(actor, P.ANALYTICS_ALERTS)
     name = (name or "").strip()
     if not 1 <= len(name) <= 80:
         raise InvalidInput(fields={"name": _("1 to 80 characters.")})
@@ -298,7 +288,7 @@ def save_funnel(
 
 @transaction.atomic
 def delete_funnel(*, funnel: Funnel, actor: Any) -> None:
-    _require(actor, P.ANALYTICS_ALERTS)
+    require_if_operator(actor, P.ANALYTICS_ALERTS)
     with audit.acting_as(actor):
         funnel.delete()
 
@@ -364,7 +354,7 @@ def save_alert_rule(
 ) -> AlertRule:
     """Create an alert rule, or change ``rule``. The audit row keeps every field
     but the webhook URL, of which it keeps the host (see ``models._register_audit``)."""
-    _require(actor, P.ANALYTICS_ALERTS)
+    require_if_operator(actor, P.ANALYTICS_ALERTS)
     if rule is not None and rule.pk is not None:
         locked = AlertRule.objects.select_for_update().filter(pk=rule.pk).first()
         if locked is None:
@@ -392,14 +382,26 @@ def save_alert_rule(
 @transaction.atomic
 def delete_alert_rule(*, rule: AlertRule, actor: Any) -> None:
     """Delete a rule and its alert history (the audit log keeps the rule)."""
-    _require(actor, P.ANALYTICS_ALERTS)
+    require_if_operator(actor, P.ANALYTICS_ALERTS)
     with audit.acting_as(actor):
         rule.delete()
 
 
 def acknowledge_alert(*, alert: Alert, actor: Any) -> Alert:
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = actor
-        alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    """Someone has seen a fired alert. The first acknowledgement stands (one
+    conditional UPDATE, so two operators at once record one); acknowledging again
+    changes nothing and writes nothing. The acknowledgement is in the audit log."""
+    require(actor, P.ANALYTICS_ACKNOWLEDGE)
+    now = timezone.now()
+    won = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=actor
+    )
+    alert.refresh_from_db()
+    if won:
+        audit.record(
+            actor=actor,
+            action=audit.Action.UPDATE,
+            instance=alert,
+            changes={"acknowledged_at": [None, now.isoformat()]},
+        )
     return alert

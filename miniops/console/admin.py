@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from miniops.accounts import lockout
 from miniops.accounts.models import Operator
 from miniops.core import health
 from miniops.core.console import DashboardWidget, site
@@ -48,6 +49,7 @@ def _team(request: HttpRequest) -> dict[str, Any]:
         "active_operators": active.count(),
         "disabled_operators": Operator.objects.filter(is_active=False).count(),
         "locked_accounts": locked,
+        "locked_addresses": lockout.locked_addresses(),
         "signed_in_last_day": active.filter(
             last_login__gte=timezone.now() - timedelta(days=1)
         ).count(),

@@ -32,10 +32,10 @@ class SystemSettingsAdmin(ConsoleModelAdmin):
     ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        if not self.has_view_permission(request):
+        if not self.has_view_permission(request) or request.method == "POST":
             from django.core.exceptions import PermissionDenied
 
-            raise PermissionDenied
+            raise PermissionDenied  # one row, no list and so no bulk actions
         row = get_system_settings()
         return HttpResponseRedirect(reverse("console:core_systemsettings_change", args=[row.pk]))
 

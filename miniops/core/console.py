@@ -8,31 +8,55 @@ server-side, for every request:
 * custom pages are registered with ``site.register_page(...)`` and a permission
   (``None`` means any signed-in operator);
 * the site itself admits only active operators who passed two-factor
-  authentication when their roles require it.
+  authentication when their roles require it;
+* actions are built with ``dialog_action`` (buttons on a detail page or a list)
+  and ``bulk_action`` (the changelist's "selected rows" menu). Both name the one
+  permission they need; an action that changes data runs only on the POST of its
+  confirmation (dialog or page), never on a GET.
 
-The matrix tests walk ``site._registry`` and ``site.pages``, so a page added
-without a declared permission fails the suite.
+The matrix tests walk ``site._registry``, every admin's actions and ``site.pages``,
+so a page or action added without a declared permission fails the suite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any, ClassVar
 
-from django.contrib import messages
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db.models import Model
+from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
+from unfold.decorators import action as unfold_action
+from unfold.enums import ActionVariant
+from unfold.forms import BaseDialogForm
 from unfold.sites import UnfoldAdminSite
 
 from miniops.core.errors import DomainError
+from miniops.core.forms import ConfirmDialogForm
 
 ACTIONS = ("view", "add", "change", "delete")
+#: The unfold attributes listing an admin's action buttons.
+BUTTON_ACTIONS = ("actions_detail", "actions_list", "actions_row", "actions_submit_line")
+#: Sent only by the confirmation page of a bulk action.
+CONFIRMED = "_confirmed"
+#: What an action needs: one permission code, or a few of which any one suffices
+#: (revoking an API token: its owner's ``api_tokens.use``, or managing operators).
+Needs = str | tuple[str, ...]
+
+
+def _codes(needs: Needs) -> tuple[str, ...]:
+    return (str(needs),) if isinstance(needs, str) else tuple(str(code) for code in needs)
 
 
 def redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -65,12 +89,179 @@ def operator_has(request: HttpRequest, code: str | None) -> bool:
     return bool(getattr(user, "has_permission", lambda _c: False)(code))
 
 
+def operator_has_any(request: HttpRequest, codes: tuple[str, ...]) -> bool:
+    return any(operator_has(request, code) for code in codes)
+
+
 def second_factor_ok(request: HttpRequest) -> bool:
     user = request.user
     if not getattr(user, "requires_2fa", False):
         return True
     is_verified = getattr(user, "is_verified", None)
     return bool(is_verified and is_verified())
+
+
+# --- actions ------------------------------------------------------------------------------
+def dialog_action(
+    *,
+    permission: Needs,
+    description: str | Promise,
+    title: str | Promise,
+    url_path: str,
+    text: str | Promise = "",
+    form_class: type[BaseDialogForm] | None = None,
+    submit: str | Promise | None = None,
+    icon: str | None = None,
+    variant: ActionVariant = ActionVariant.DEFAULT,
+) -> Callable[[Callable[..., HttpResponseBase]], Any]:
+    """A button of a console page (``actions_detail``, ``actions_list`` or
+    ``actions_row``) that changes data, or shows what must be confirmed first.
+
+    A GET of its URL only answers the confirmation dialog (``title``, ``text`` and
+    ``form_class``'s fields); the decorated method runs on the dialog's POST with a
+    valid form — CSRF-checked by the admin view, and carrying the hidden field that
+    only the dialog sends. The button is shown to, and the URL answers, only
+    operators holding ``permission`` (a code, or any one of a tuple of codes; 403
+    otherwise); the service the method calls checks it again. The method gets
+    ``(request, form)`` plus ``object_id`` on a detail page or row.
+    """
+    codes = _codes(permission)
+
+    def decorator(func: Callable[..., HttpResponseBase]) -> Any:
+        @wraps(func)
+        def run(model_admin: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if request.method != "POST":  # unfold binds the form only to POST data
+                raise PermissionDenied
+            return func(model_admin, request, *args, **kwargs)
+
+        # unfold's own ``permissions=`` wants Django permission rows or
+        # ``has_<name>_permission`` methods; ours come from the role table.
+        built = unfold_action(
+            description=description,
+            url_path=url_path,
+            icon=icon,
+            variant=variant,
+            dialog={
+                "title": title,
+                "description": text,
+                "form_class": form_class or ConfirmDialogForm,
+                "form_submit_text": submit or description,
+            },
+        )(run)
+
+        @wraps(built)
+        def guarded(model_admin: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not operator_has_any(request, codes):
+                raise PermissionDenied
+            return built(model_admin, request, *args, **kwargs)
+
+        guarded.console_permissions = codes  # type: ignore[attr-defined]
+        guarded.console_confirmed = True  # type: ignore[attr-defined]
+        return guarded
+
+    return decorator
+
+
+def bulk_action(
+    *,
+    permission: Needs,
+    description: str | Promise,
+    title: str | Promise | None = None,
+    text: str | Promise = "",
+    form_class: type[forms.Form] | None = None,
+    submit: str | Promise | None = None,
+    confirm: bool = True,
+) -> Callable[[Callable[..., Any]], Any]:
+    """An entry of a changelist's "selected rows" menu (an admin's ``actions``).
+
+    Django runs it on the POST of the action bar. With ``confirm`` (required of
+    every action that changes data) that POST only answers a page naming what is
+    selected, with ``form_class``'s fields; the decorated method runs on that
+    page's own POST, with ``(request, queryset)`` and the valid ``form`` when there
+    is one. ``confirm=False`` is for reads (exports). Operators without
+    ``permission`` are not offered the action, and posting it anyway answers 403.
+    """
+    codes = _codes(permission)
+
+    def decorator(func: Callable[..., Any]) -> Any:
+        @wraps(func)
+        def run(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+            if request.method != "POST" or not operator_has_any(request, codes):
+                raise PermissionDenied
+            if not confirm:
+                return func(model_admin, request, queryset)
+            confirmed = request.POST.get(CONFIRMED) == "yes"
+            form = form_class(request.POST if confirmed else None) if form_class else None
+            if confirmed and (form is None or form.is_valid()):
+                if form is None:
+                    return func(model_admin, request, queryset)
+                return func(model_admin, request, queryset, form)
+            return _confirm_selected(
+                model_admin,
+                request,
+                queryset,
+                action_name=func.__name__,
+                title=title or description,
+                text=text,
+                form=form,
+                submit=submit or description,
+            )
+
+        built: Any = admin.action(description=description)(run)  # type: ignore[arg-type]
+        built.console_permissions = codes
+        built.console_confirmed = confirm
+        return built
+
+    return decorator
+
+
+def _confirm_selected(
+    model_admin: Any,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    action_name: str,
+    title: str | Promise,
+    text: str | Promise,
+    form: forms.Form | None,
+    submit: str | Promise,
+) -> TemplateResponse:
+    select_across = request.POST.get("select_across") == "1"
+    selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+    count = queryset.count()
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "text": text,
+        "form": form,
+        "submit": submit,
+        "count": count,
+        "preview": [str(obj) for obj in queryset[:20]],
+        "more": max(count - 20, 0),
+        "action_name": action_name,
+        "select_across": select_across,
+        "selected": selected[:1] if select_across else selected,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "confirmed_field": CONFIRMED,
+        "opts": model_admin.model._meta,
+    }
+    response = TemplateResponse(request, "console/bulk_confirm.html", context)
+    if form is not None and form.is_bound:
+        response.status_code = 400
+    return response
+
+
+def action_permissions(model_admin: Any, func: Any) -> tuple[str, ...] | None:
+    """The permissions an action of ``model_admin`` declares, any of which lets an
+    operator run it (``None``: it declares none, which the matrix tests refuse).
+    Django's own ``delete_selected`` needs the page's delete permission."""
+    codes = getattr(func, "console_permissions", None)
+    if codes is not None:
+        return tuple(codes)
+    if getattr(func, "__name__", "") == "delete_selected":
+        code = model_admin.permissions.get("delete")
+        return (str(code),) if code else ()
+    return None
 
 
 @dataclass(frozen=True)
@@ -242,6 +433,9 @@ class ConsoleModelAdmin(ModelAdmin):
     permission code, or ``None`` when nobody may do it through the console."""
 
     permissions: ClassVar[Mapping[str, str | None]] = {}
+    #: Extra URLs the page adds beyond its views and actions (an import, an
+    #: export), by the end of their URL name, with what each needs.
+    url_permissions: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, model: type[Model], admin_site: Any) -> None:
         missing = [action for action in ACTIONS if action not in self.permissions]
@@ -268,6 +462,61 @@ class ConsoleModelAdmin(ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
+
+    # --- actions --------------------------------------------------------------------------
+    def _held(self, request: HttpRequest, actions: list[Any]) -> list[Any]:
+        return [
+            item
+            for item in actions
+            if (codes := getattr(item.method, "console_permissions", None)) is None
+            or operator_has_any(request, codes)
+        ]
+
+    def get_actions_detail(self, request: HttpRequest, object_id: Any) -> list[Any]:
+        """Only the buttons whose declared permission the operator holds."""
+        return self._held(request, super().get_actions_detail(request, object_id))
+
+    def get_actions_list(self, request: HttpRequest) -> list[Any]:
+        return self._held(request, super().get_actions_list(request))
+
+    def get_actions_row(self, request: HttpRequest) -> list[Any]:
+        return self._held(request, super().get_actions_row(request))
+
+    def get_actions_submit_line(self, request: HttpRequest, object_id: Any) -> list[Any]:
+        return self._held(request, super().get_actions_submit_line(request, object_id))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """Only the actions whose declared permission the operator holds."""
+        return {
+            name: entry
+            for name, entry in super().get_actions(request).items()
+            if (codes := action_permissions(self, entry[0])) is None
+            or operator_has_any(request, codes)
+        }
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if not name or "_save" in request.POST:
+            return super().changelist_view(request, extra_context)
+        # Django answers an action the operator may not run with "no action
+        # selected" (a redirect); refuse it plainly instead.
+        known = {action_name for _func, action_name, _label in self._get_base_actions()}
+        if name in known and name not in self.get_actions(request):
+            raise PermissionDenied
+        # A service refusing one row of a bulk action undoes the whole action.
+        try:
+            with transaction.atomic():
+                return super().changelist_view(request, extra_context)
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """Deleting selected rows deletes each through ``delete_model``, so the
+        service behind it (its checks, its audit row) runs for every row, as on the
+        row's own delete page."""
+        for obj in queryset:
+            self.delete_model(request, obj)
 
     # --- services refusing a save ------------------------------------------------------
     # ``save_model`` and ``delete_model`` call services, which raise DomainError when

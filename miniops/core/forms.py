@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from miniops.core.money import MAX_FEN, MoneyError, fen_to_yuan, yuan_to_fen
@@ -76,3 +77,8 @@ class DatePicker(forms.DateInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class ConfirmDialogForm(BaseDialogForm):
+    """The confirmation of a console action that asks nothing more: its hidden
+    ``_form_submitted`` field is only sent by the dialog's POST."""

@@ -6,15 +6,23 @@ may add custom roles in the console (stored in the database, drawn from the same
 permission list). When a domain adds a permission, add it to ``P``, give it a
 label in ``PERMISSIONS`` and grant it to the built-in roles in ``ROLES``: the
 permission-matrix tests then cover every page and endpoint that uses it.
+
+Each permission also says what it lets its holder do (``Kind``): only read, change
+data, or act on nothing but the holder's own credentials. Every console action and
+every management API write names a ``WRITE`` (or ``OWN``) permission, and the
+read-only Analyst holds none: the matrix tests check both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from miniops.core.errors import Forbidden
 
 
 class P(StrEnum):
@@ -41,6 +49,7 @@ class P(StrEnum):
     ORDERS_SHIP = "orders.ship"
     ORDERS_REFUND = "orders.refund"
     ORDERS_EXPORT = "orders.export"
+    ORDERS_RECONCILE = "orders.reconcile"
     ORDERS_SETTINGS = "orders.settings"
     MARKETING_VIEW = "marketing.view"
     MARKETING_MANAGE = "marketing.manage"
@@ -48,6 +57,18 @@ class P(StrEnum):
     ANALYTICS_VIEW = "analytics.view"
     ANALYTICS_EXPORT = "analytics.export"
     ANALYTICS_ALERTS = "analytics.alerts"
+    ANALYTICS_ACKNOWLEDGE = "analytics.acknowledge"
+
+
+class Kind(StrEnum):
+    """What holding a permission lets an operator do."""
+
+    #: see (or export, or reveal with a logged view) and change nothing
+    READ = "read"
+    #: change data
+    WRITE = "write"
+    #: change only the holder's own credentials (their API tokens)
+    OWN = "own"
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,7 @@ class PermissionDef:
     code: P
     group: Promise
     label: Promise
+    kind: Kind = Kind.READ
 
 
 _SYSTEM = _("System")
@@ -65,21 +87,31 @@ _ORDERS = _("Orders")
 _ANALYTICS = _("Analytics")
 _MARKETING = _("Marketing")
 
+_W = Kind.WRITE
+
 PERMISSIONS: dict[P, PermissionDef] = {
     definition.code: definition
     for definition in [
         PermissionDef(P.DASHBOARD_VIEW, _SYSTEM, _("See the console home dashboard")),
-        PermissionDef(P.SYSTEM_MANAGE_SETTINGS, _SYSTEM, _("Change system settings")),
+        PermissionDef(P.SYSTEM_MANAGE_SETTINGS, _SYSTEM, _("Change system settings"), _W),
         PermissionDef(P.SYSTEM_VIEW_HEALTH, _SYSTEM, _("See system health")),
         PermissionDef(P.ACCOUNTS_VIEW_OPERATORS, _ACCOUNTS, _("See operators and roles")),
         PermissionDef(
-            P.ACCOUNTS_MANAGE_OPERATORS, _ACCOUNTS, _("Create, change and disable operators")
+            P.ACCOUNTS_MANAGE_OPERATORS,
+            _ACCOUNTS,
+            _("Create, change and disable operators"),
+            _W,
         ),
-        PermissionDef(P.ACCOUNTS_MANAGE_ROLES, _ACCOUNTS, _("Create and change custom roles")),
+        PermissionDef(P.ACCOUNTS_MANAGE_ROLES, _ACCOUNTS, _("Create and change custom roles"), _W),
         PermissionDef(P.AUDIT_VIEW, _SYSTEM, _("Read the audit log")),
-        PermissionDef(P.API_TOKENS_USE, _SYSTEM, _("Create management API tokens for oneself")),
+        PermissionDef(
+            P.API_TOKENS_USE,
+            _SYSTEM,
+            _("Create management API tokens for oneself"),
+            Kind.OWN,
+        ),
         PermissionDef(P.MEMBERS_VIEW, _MEMBERS, _("See members (personal data masked)")),
-        PermissionDef(P.MEMBERS_MANAGE, _MEMBERS, _("Tag, block and unblock members")),
+        PermissionDef(P.MEMBERS_MANAGE, _MEMBERS, _("Tag, block and unblock members"), _W),
         PermissionDef(
             P.MEMBERS_VIEW_SENSITIVE,
             _MEMBERS,
@@ -88,18 +120,27 @@ PERMISSIONS: dict[P, PermissionDef] = {
         PermissionDef(P.MEMBERS_EXPORT, _MEMBERS, _("Export member lists")),
         PermissionDef(P.CATALOG_VIEW, _CATALOG, _("See categories, brands and products")),
         PermissionDef(
-            P.CATALOG_MANAGE, _CATALOG, _("Create and change products, list and delist them")
+            P.CATALOG_MANAGE,
+            _CATALOG,
+            _("Create and change products, list and delist them"),
+            _W,
         ),
-        PermissionDef(P.CATALOG_MANAGE_STOCK, _CATALOG, _("Adjust stock")),
+        PermissionDef(P.CATALOG_MANAGE_STOCK, _CATALOG, _("Adjust stock"), _W),
         PermissionDef(
-            P.CATALOG_IMPORT_EXPORT, _CATALOG, _("Import and export products (CSV / XLSX)")
+            P.CATALOG_IMPORT_EXPORT, _CATALOG, _("Import and export products (CSV / XLSX)"), _W
         ),
         PermissionDef(P.ORDERS_VIEW, _ORDERS, _("See orders, payments and after-sales")),
-        PermissionDef(P.ORDERS_MANAGE, _ORDERS, _("Cancel unpaid orders, add internal notes")),
-        PermissionDef(P.ORDERS_SHIP, _ORDERS, _("Ship orders (also in bulk)")),
-        PermissionDef(P.ORDERS_REFUND, _ORDERS, _("Approve or reject after-sales and refund")),
+        PermissionDef(P.ORDERS_MANAGE, _ORDERS, _("Cancel unpaid orders, add internal notes"), _W),
+        PermissionDef(P.ORDERS_SHIP, _ORDERS, _("Ship orders (also in bulk)"), _W),
+        PermissionDef(P.ORDERS_REFUND, _ORDERS, _("Approve or reject after-sales and refund"), _W),
         PermissionDef(P.ORDERS_EXPORT, _ORDERS, _("Finance exports and the reconciliation report")),
-        PermissionDef(P.ORDERS_SETTINGS, _ORDERS, _("Change freight templates")),
+        PermissionDef(
+            P.ORDERS_RECONCILE,
+            _ORDERS,
+            _("Resolve payment anomalies (with a note)"),
+            _W,
+        ),
+        PermissionDef(P.ORDERS_SETTINGS, _ORDERS, _("Change freight templates"), _W),
         PermissionDef(
             P.MARKETING_VIEW,
             _MARKETING,
@@ -112,11 +153,13 @@ PERMISSIONS: dict[P, PermissionDef] = {
                 "Create, change and end coupons, flash sales, group buys and discounts; "
                 "issue coupons"
             ),
+            _W,
         ),
         PermissionDef(
             P.MARKETING_POINTS,
             _MARKETING,
             _("Change points rules, levels and the points shop; adjust a member's points"),
+            _W,
         ),
         PermissionDef(
             P.ANALYTICS_VIEW,
@@ -125,8 +168,12 @@ PERMISSIONS: dict[P, PermissionDef] = {
         ),
         PermissionDef(P.ANALYTICS_EXPORT, _ANALYTICS, _("Export analytics reports (CSV / XLSX)")),
         PermissionDef(
-            P.ANALYTICS_ALERTS, _ANALYTICS, _("Create and change alert rules and saved funnels")
+            P.ANALYTICS_ALERTS,
+            _ANALYTICS,
+            _("Create and change alert rules and saved funnels"),
+            _W,
         ),
+        PermissionDef(P.ANALYTICS_ACKNOWLEDGE, _ANALYTICS, _("Acknowledge fired alerts"), _W),
     ]
 }
 
@@ -179,6 +226,7 @@ ROLES: dict[R, RoleDef] = {
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_EXPORT,
                     P.ANALYTICS_ALERTS,
+                    P.ANALYTICS_ACKNOWLEDGE,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,
                     P.ORDERS_SHIP,
@@ -208,6 +256,7 @@ ROLES: dict[R, RoleDef] = {
                     P.MARKETING_VIEW,
                     P.MARKETING_MANAGE,
                     P.ANALYTICS_VIEW,
+                    P.ANALYTICS_ACKNOWLEDGE,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,
                     P.ORDERS_SHIP,
@@ -259,6 +308,7 @@ ROLES: dict[R, RoleDef] = {
                     P.ORDERS_VIEW,
                     P.ORDERS_REFUND,
                     P.ORDERS_EXPORT,
+                    P.ORDERS_RECONCILE,
                     P.DASHBOARD_VIEW,
                     P.API_TOKENS_USE,
                     P.MEMBERS_VIEW,
@@ -275,6 +325,7 @@ ROLES: dict[R, RoleDef] = {
                 {
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_ALERTS,
+                    P.ANALYTICS_ACKNOWLEDGE,
                     P.DASHBOARD_VIEW,
                     P.SYSTEM_MANAGE_SETTINGS,
                     P.SYSTEM_VIEW_HEALTH,
@@ -311,6 +362,28 @@ def is_known(code: str) -> bool:
     return code in PERMISSIONS
 
 
+def kind(code: str) -> Kind:
+    """What ``code`` lets its holder do; an unknown code counts as a write."""
+    definition = PERMISSIONS.get(P(code)) if code in PERMISSIONS else None
+    return definition.kind if definition else Kind.WRITE
+
+
 def label(code: str) -> str:
     definition = PERMISSIONS.get(P(code)) if code in PERMISSIONS else None
     return str(definition.label) if definition else code
+
+
+def require(actor: Any, code: str) -> None:
+    """The service-side check of an operator's action: refuse (``Forbidden``, 403)
+    unless ``actor`` is an active operator holding ``code``. The console and the API
+    check the same code at the door; this one holds whoever calls the service."""
+    if not (getattr(actor, "is_operator", False) and actor.has_permission(str(code))):
+        raise Forbidden()
+
+
+def require_if_operator(actor: Any, code: str) -> None:
+    """``require`` for services that others call too: an operator needs ``code``;
+    the system (``None``: a periodic task, an import, a command) and a member acting
+    on their own account (checked by the API, which scopes to the member) pass."""
+    if getattr(actor, "is_operator", False):
+        require(actor, code)

@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -22,15 +21,23 @@ from unfold.contrib.filters.admin import (
     RangeDateTimeFilter,
     RelatedDropdownFilter,
 )
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
-from miniops.core.console import ConsoleModelAdmin, DashboardWidget, operator_has, redirect, site
+from miniops.core.console import (
+    ConsoleModelAdmin,
+    DashboardWidget,
+    bulk_action,
+    dialog_action,
+    operator_has,
+    redirect,
+    site,
+)
 from miniops.core.errors import DomainError
 from miniops.core.masking import mask_name, mask_phone
 from miniops.core.permissions import P
 from miniops.members import exports, selectors, services
-from miniops.members.forms import BlockDialogForm, ConfirmDialogForm, TagForm
+from miniops.members.forms import BlockDialogForm, TagForm
 from miniops.members.models import Member, MemberStatus, MemberTag
 
 
@@ -165,66 +172,51 @@ class MemberAdmin(ConsoleModelAdmin):
         pass  # tags were saved through the service above
 
     # --- actions -------------------------------------------------------------------------
-    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MEMBERS_MANAGE)
+    @bulk_action(
+        permission=P.MEMBERS_MANAGE,
+        description=_("Add or remove tags"),
+        title=_("Tag members"),
+        form_class=TagForm,
+        submit=_("Apply"),
+    )
+    def tag_selected(
+        self, request: HttpRequest, queryset: QuerySet[Member], form: TagForm
+    ) -> HttpResponse | None:
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            count = services.tag_members(
+                member_ids=ids,
+                tags=form.cleaned_data["tags"],
+                actor=operator_of(request),
+                remove=form.cleaned_data["remove"],
+            )
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Tags updated on %(n)d member(s).") % {"n": count})
+        return None
 
-    def has_export_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MEMBERS_EXPORT)
-
-    def has_reveal_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MEMBERS_VIEW_SENSITIVE)
-
-    @admin.action(description=_("Add or remove tags"), permissions=["manage"])
-    def tag_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse | None:
-        form = TagForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            ids = list(queryset.values_list("pk", flat=True))
-            try:
-                count = services.tag_members(
-                    member_ids=ids,
-                    tags=form.cleaned_data["tags"],
-                    actor=operator_of(request),
-                    remove=form.cleaned_data["remove"],
-                )
-            except DomainError as exc:
-                messages.error(request, str(exc.message))
-            else:
-                messages.success(request, _("Tags updated on %(n)d member(s).") % {"n": count})
-            return None
-        context = site.page_context(
-            request,
-            title=_("Tag members"),
-            form=form,
-            queryset=queryset,
-            count=queryset.count(),
-            select_across=request.POST.get("select_across") == "1",
-            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
-            opts=self.model._meta,
-        )
-        return TemplateResponse(request, "members/tag_members.html", context)
-
-    @admin.action(description=_("Export selected (CSV)"), permissions=["export"])
+    @bulk_action(permission=P.MEMBERS_EXPORT, description=_("Export selected (CSV)"), confirm=False)
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
         return exports.export(queryset.order_by("pk"), fmt="csv", actor=operator_of(request))
 
-    @admin.action(description=_("Export selected (XLSX)"), permissions=["export"])
+    @bulk_action(
+        permission=P.MEMBERS_EXPORT, description=_("Export selected (XLSX)"), confirm=False
+    )
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
         return exports.export(queryset.order_by("pk"), fmt="xlsx", actor=operator_of(request))
 
     def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return redirect(request, reverse("console:members_member_change", args=[object_id]))
 
-    @action(
+    @dialog_action(
+        permission=P.MEMBERS_MANAGE,
         description=_("Block"),
+        title=_("Block this member?"),
+        text=_("They are signed out at once and cannot sign in until unblocked."),
         url_path="block",
-        permissions=["manage"],
+        form_class=BlockDialogForm,
         icon="block",
-        dialog={
-            "title": _("Block this member?"),
-            "description": _("They are signed out at once and cannot sign in until unblocked."),
-            "form_class": BlockDialogForm,
-            "form_submit_text": _("Block"),
-        },
     )
     def block(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         member = get_object_or_404(Member, pk=object_id)
@@ -237,17 +229,12 @@ class MemberAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.MEMBERS_MANAGE,
         description=_("Unblock"),
+        title=_("Unblock this member?"),
         url_path="unblock",
-        permissions=["manage"],
         icon="lock_open",
-        dialog={
-            "title": _("Unblock this member?"),
-            "description": "",
-            "form_class": ConfirmDialogForm,
-            "form_submit_text": _("Unblock"),
-        },
     )
     def unblock(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         member = get_object_or_404(Member, pk=object_id)
@@ -258,24 +245,32 @@ class MemberAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.MEMBERS_VIEW_SENSITIVE,
         description=_("Show personal data"),
+        title=_("Show full personal data?"),
+        text=_(
+            "The member's full phone number, real name and addresses will be shown. "
+            "This view is written to the audit log with your name."
+        ),
         url_path="reveal",
-        permissions=["reveal"],
+        submit=_("Show"),
         icon="visibility",
     )
-    def reveal(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        """GET asks for confirmation; only the POST reveals (and logs) the data."""
+    def reveal(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
+        """Only the dialog's POST reveals (and logs) the data; the answer replaces
+        the dialog, or is a page of its own without htmx."""
         member = get_object_or_404(Member, pk=object_id)
-        if request.method != "POST":
-            context = site.page_context(request, title=_("Show full personal data?"), member=member)
-            return TemplateResponse(request, "members/reveal_confirm.html", context)
         values = services.reveal(
             member=member, actor=operator_of(request), fields=["phone", "real_name", "addresses"]
         )
         context = site.page_context(request, title=_("Personal data"), member=member, values=values)
         response = TemplateResponse(request, "members/revealed.html", context)
         response["Cache-Control"] = "no-store"
+        if request.headers.get("HX-Request") == "true":
+            response["HX-Retarget"] = "#dialog"
+            response["HX-Reselect"] = "#dialog"
+            response["HX-Reswap"] = "outerHTML"
         return response
 
 

@@ -12,10 +12,6 @@ class BlockDialogForm(BaseDialogForm):
     reason = forms.CharField(label=_("Reason"), max_length=255, widget=UnfoldAdminTextInputWidget)
 
 
-class ConfirmDialogForm(BaseDialogForm):
-    """A POST-only confirmation."""
-
-
 class TagForm(forms.Form):
     tags = forms.ModelMultipleChoiceField(
         label=_("Tags"), queryset=MemberTag.objects.all(), widget=forms.CheckboxSelectMultiple

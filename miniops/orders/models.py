@@ -416,7 +416,16 @@ class PaymentAnomaly(models.Model):
     out_trade_no = models.CharField(max_length=32, blank=True)
     detail = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolution_note = models.CharField(_("resolution"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("payment anomaly")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from auditlog.models import LogEntry
-from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponseRedirect
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RelatedDropdownFilter
@@ -74,9 +75,8 @@ class AuditLogAdmin(ReadOnlyConsoleAdmin):
         return render_to_string("accounts/audit_changes.html", {"rows": rows})
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        if request.method == "POST":  # no bulk actions on audit rows
-            messages.error(request, _("Audit entries cannot be changed."))
-            return HttpResponseRedirect(request.path)
+        if request.method == "POST":  # no bulk actions on audit rows, whoever asks
+            raise PermissionDenied
         return super().changelist_view(request, extra_context)
 
     def get_actions(self, request: HttpRequest) -> Any:

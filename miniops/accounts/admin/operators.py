@@ -13,12 +13,11 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import RelatedDropdownFilter
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts import services
 from miniops.accounts.context import operator_of
 from miniops.accounts.forms import (
-    ConfirmDialogForm,
     OperatorChangeForm,
     OperatorCreateForm,
     ReasonDialogForm,
@@ -27,6 +26,8 @@ from miniops.accounts.forms import (
 from miniops.accounts.models import Operator, OperatorSession
 from miniops.core.console import (
     ConsoleModelAdmin,
+    bulk_action,
+    dialog_action,
     operator_has,
     redirect,
     site,
@@ -154,10 +155,12 @@ class OperatorAdmin(ConsoleModelAdmin):
             self.save_formset(request, form, formset, change=change)
 
     # --- actions -------------------------------------------------------------------------
-    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ACCOUNTS_MANAGE_OPERATORS)
-
-    @admin.action(description=_("Disable selected operators"), permissions=["manage"])
+    @bulk_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
+        description=_("Disable selected operators"),
+        text=_("They are signed out everywhere and their API tokens stop working."),
+        submit=_("Disable"),
+    )
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[Operator]) -> None:
         actor = operator_of(request)
         for operator in queryset:
@@ -167,7 +170,11 @@ class OperatorAdmin(ConsoleModelAdmin):
                 _("Disabled %(name)s; their sessions have ended.") % {"name": operator},
             )
 
-    @admin.action(description=_("Enable selected operators"), permissions=["manage"])
+    @bulk_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
+        description=_("Enable selected operators"),
+        submit=_("Enable"),
+    )
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[Operator]) -> None:
         actor = operator_of(request)
         for operator in queryset:
@@ -183,17 +190,14 @@ class OperatorAdmin(ConsoleModelAdmin):
     def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return redirect(request, reverse("console:accounts_operator_change", args=[object_id]))
 
-    @action(
+    @dialog_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
         description=_("Disable"),
+        title=_("Disable this operator?"),
+        text=_("They are signed out everywhere and their API tokens stop working."),
         url_path="disable",
-        permissions=["manage"],
+        form_class=ReasonDialogForm,
         icon="block",
-        dialog={
-            "title": _("Disable this operator?"),
-            "description": _("They are signed out everywhere and their API tokens stop working."),
-            "form_class": ReasonDialogForm,
-            "form_submit_text": _("Disable"),
-        },
     )
     def disable_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         operator = self._detail(request, object_id)
@@ -208,17 +212,12 @@ class OperatorAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
         description=_("Enable"),
+        title=_("Enable this operator?"),
         url_path="enable",
-        permissions=["manage"],
         icon="check_circle",
-        dialog={
-            "title": _("Enable this operator?"),
-            "description": "",
-            "form_class": ConfirmDialogForm,
-            "form_submit_text": _("Enable"),
-        },
     )
     def enable_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         operator = self._detail(request, object_id)
@@ -229,19 +228,14 @@ class OperatorAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
         description=_("Reset two-factor"),
+        title=_("Reset two-factor authentication?"),
+        text=_("Their authenticator is removed; they enrol a new one at next sign-in."),
         url_path="reset-2fa",
-        permissions=["manage"],
+        submit=_("Reset"),
         icon="phonelink_lock",
-        dialog={
-            "title": _("Reset two-factor authentication?"),
-            "description": _(
-                "Their authenticator is removed; they enrol a new one at next sign-in."
-            ),
-            "form_class": ConfirmDialogForm,
-            "form_submit_text": _("Reset"),
-        },
     )
     def reset_2fa_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         operator = self._detail(request, object_id)
@@ -252,17 +246,13 @@ class OperatorAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
         description=_("End sessions"),
+        title=_("Sign this operator out everywhere?"),
         url_path="end-sessions",
-        permissions=["manage"],
+        submit=_("Sign out"),
         icon="logout",
-        dialog={
-            "title": _("Sign this operator out everywhere?"),
-            "description": "",
-            "form_class": ConfirmDialogForm,
-            "form_submit_text": _("Sign out"),
-        },
     )
     def end_sessions_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         operator = self._detail(request, object_id)
@@ -274,17 +264,15 @@ class OperatorAdmin(ConsoleModelAdmin):
         self.run_service(request, call, _("Sessions ended for %(name)s.") % {"name": operator})
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ACCOUNTS_MANAGE_OPERATORS,
         description=_("Set password"),
+        title=_("Set a new password"),
+        text=_("Their other sessions end."),
         url_path="set-password",
-        permissions=["manage"],
+        form_class=SetPasswordDialogForm,
+        submit=_("Save"),
         icon="password",
-        dialog={
-            "title": _("Set a new password"),
-            "description": _("Their other sessions end."),
-            "form_class": SetPasswordDialogForm,
-            "form_submit_text": _("Save"),
-        },
     )
     def set_password_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         operator = self._detail(request, object_id)

@@ -11,17 +11,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts import services
 from miniops.accounts.context import operator_of
-from miniops.accounts.forms import (
-    ApiTokenCreateForm,
-    ConfirmDialogForm,
-)
+from miniops.accounts.forms import ApiTokenCreateForm
 from miniops.accounts.models import ApiToken
 from miniops.core.console import (
     ConsoleModelAdmin,
+    dialog_action,
     mark_invalid_post,
     operator_has,
     redirect,
@@ -122,20 +120,13 @@ class ApiTokenAdmin(ConsoleModelAdmin):
             request, TemplateResponse(request, "accounts/token_form.html", context)
         )
 
-    def has_revoke_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_view_permission(request)
-
-    @action(
+    @dialog_action(
+        permission=(P.API_TOKENS_USE, P.ACCOUNTS_MANAGE_OPERATORS),
         description=_("Revoke"),
+        title=_("Revoke this token?"),
+        text=_("Calls using it are refused at once."),
         url_path="revoke",
-        permissions=["revoke"],
         icon="key_off",
-        dialog={
-            "title": _("Revoke this token?"),
-            "description": _("Calls using it are refused at once."),
-            "form_class": ConfirmDialogForm,
-            "form_submit_text": _("Revoke"),
-        },
     )
     def revoke_one(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         token = get_object_or_404(self.get_queryset(request), pk=object_id)

@@ -146,6 +146,63 @@ def test_lockout_ends_after_the_cool_off(client: Client, settings: Any) -> None:
     assert login(client, operator.username, REMOTE_ADDR="10.0.0.3").status_code == 302
 
 
+def test_one_password_sprayed_over_many_usernames_locks_the_address(
+    client: Client, settings: Any
+) -> None:
+    # given twenty operators, and an attacker at one address trying one password on each
+    people = [factories.operator_with_role("customer_service") for _ in range(20)]
+    statuses = [
+        login(client, person.username, "Summer2026!", REMOTE_ADDR="10.0.1.1").status_code
+        for person in people
+    ]
+    # then no account reached its own limit, but the address is locked after its limit
+    limit = settings.MINIOPS_LOCKOUT_IP_FAILURES
+    assert limit < len(people)
+    assert statuses[: limit - 1] == [200] * (limit - 1)  # the form again: wrong password
+    assert set(statuses[limit:]) == {429}
+    # even a right password is refused from that address, for any account
+    assert login(client, people[0].username, REMOTE_ADDR="10.0.1.1").status_code == 429
+    # another address is not affected
+    assert login(Client(), people[0].username, REMOTE_ADDR="10.0.1.2").status_code == 302
+
+
+def test_a_sign_in_from_the_address_does_not_reset_its_count(client: Client, settings: Any) -> None:
+    # given an attacker who holds one valid account, spraying from one address
+    own = factories.operator_with_role("customer_service")
+    others = [factories.operator_with_role("customer_service") for _ in range(20)]
+    limit = settings.MINIOPS_LOCKOUT_IP_FAILURES
+    for person in others[: limit - 1]:
+        login(client, person.username, "Summer2026!", REMOTE_ADDR="10.0.1.3")
+    # when they sign in with their own account in between
+    assert login(Client(), own.username, REMOTE_ADDR="10.0.1.3").status_code == 302
+    # then the next failure still locks the address
+    login(client, others[limit].username, "Summer2026!", REMOTE_ADDR="10.0.1.3")
+    assert login(client, others[limit + 1].username, REMOTE_ADDR="10.0.1.3").status_code == 429
+
+
+def test_the_address_limit_ends_after_the_cool_off(client: Client, settings: Any) -> None:
+    people = [factories.operator_with_role("customer_service") for _ in range(12)]
+    for person in people:
+        login(client, person.username, "Summer2026!", REMOTE_ADDR="10.0.1.4")
+    assert login(client, people[0].username, REMOTE_ADDR="10.0.1.4").status_code == 429
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=5)
+    )
+    assert login(client, people[0].username, REMOTE_ADDR="10.0.1.4").status_code == 302
+
+
+def test_the_team_card_counts_locked_addresses(console_as: Any, settings: Any) -> None:
+    people = [factories.operator_with_role("customer_service") for _ in range(12)]
+    attacker = Client()
+    for person in people:
+        login(attacker, person.username, "Summer2026!", REMOTE_ADDR="10.0.1.5")
+    from miniops.accounts import lockout
+
+    assert lockout.locked_addresses() == 1
+    page = console_as("super_admin").get("/console/").content.decode()
+    assert "Addresses locked out" in page or "被锁定的地址" in page
+
+
 def test_idle_session_expires(console_as: Any, settings: Any) -> None:
     client = console_as("customer_service")
     assert client.get("/console/").status_code == 200

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from unfold.decorators import action
 
 from miniops.accounts.context import operator_of
 from miniops.analytics import forms, services
 from miniops.analytics.models import Alert, AlertRule
 from miniops.core.console import (
     ConsoleModelAdmin,
-    operator_has,
+    dialog_action,
     redirect,
     site,
 )
@@ -74,12 +73,19 @@ class AlertAdmin(ConsoleModelAdmin):
     list_filter = ["rule"]
     actions_detail = ["acknowledge"]
 
-    @action(description=_("Acknowledge"), permissions=["acknowledge"])
-    def acknowledge(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+    @dialog_action(
+        permission=P.ANALYTICS_ACKNOWLEDGE,
+        description=_("Acknowledge"),
+        title=_("Acknowledge this alert?"),
+        text=_("It is marked seen, with your name."),
+        url_path="acknowledge",
+        icon="done",
+    )
+    def acknowledge(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         alert = get_object_or_404(Alert, pk=object_id)
-        services.acknowledge_alert(alert=alert, actor=operator_of(request))
-        messages.success(request, gettext("Acknowledged."))
+        self.run_service(
+            request,
+            lambda: services.acknowledge_alert(alert=alert, actor=operator_of(request)),
+            gettext("Acknowledged."),
+        )
         return redirect(request, reverse("console:analytics_alert_change", args=[object_id]))
-
-    def has_acknowledge_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
-        return operator_has(request, P.ANALYTICS_VIEW)

@@ -385,11 +385,29 @@ def test_the_alert_history_can_be_acknowledged(console_as: Console) -> None:
     alert = factories.alert()
     client = console_as("ops_staff")
     assert "测试告警" in client.get(f"{BASE}/alert/").content.decode()
-    response = client.get(f"{BASE}/alert/{alert.pk}/acknowledge/")
+    url = f"{BASE}/alert/{alert.pk}/acknowledge/"
+    # opening "Acknowledge" shows the dialog and records nothing
+    assert client.get(url).status_code == 200
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    response = client.post(url, {"_form_submitted": "on"})
     assert response.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged_by_id == client.operator.pk
     assert alert.acknowledged_at is not None
+    [row] = LogEntry.objects.get_for_object(alert)
+    assert (row.actor_id, row.action) == (client.operator.pk, LogEntry.Action.UPDATE)
+
+
+def test_the_read_only_analyst_cannot_acknowledge_an_alert(console_as: Console) -> None:
+    alert = factories.alert()
+    analyst = console_as("analyst")
+    url = f"{BASE}/alert/{alert.pk}/acknowledge/"
+    assert analyst.get(url).status_code == 403
+    assert analyst.post(url, {"_form_submitted": "on"}).status_code == 403
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    assert not LogEntry.objects.get_for_object(alert).exists()
 
 
 def test_nobody_adds_or_deletes_alerts_by_hand(console_as: Console) -> None:

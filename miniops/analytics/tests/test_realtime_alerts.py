@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
@@ -19,6 +20,7 @@ from miniops.analytics.middleware import ServerErrorCounter
 from miniops.analytics.models import Alert, AlertRule
 from miniops.analytics.tests.helpers import MANAGE, batch, bearer, event, ms, row, send, store
 from miniops.core import events as core_events
+from miniops.core.errors import Forbidden
 from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
@@ -418,9 +420,25 @@ def test_acknowledging_an_alert_records_who_and_when() -> None:
     services.acknowledge_alert(alert=alert, actor=operator)
     first_time = Alert.objects.get(pk=alert.pk).acknowledged_at
     assert first_time is not None
-    services.acknowledge_alert(alert=alert, actor=factories.operator_with_role("analyst"))
+    # a second acknowledgement keeps the first and writes no second audit row
+    services.acknowledge_alert(alert=alert, actor=factories.operator_with_role("tech_staff"))
     alert.refresh_from_db()
     assert (alert.acknowledged_by_id, alert.acknowledged_at) == (operator.pk, first_time)
+    [row] = LogEntry.objects.get_for_object(alert)
+    assert (row.actor_id, row.action) == (operator.pk, LogEntry.Action.UPDATE)
+    assert list(row.changes) == ["acknowledged_at"]
+
+
+@pytest.mark.parametrize("role", ["analyst", "finance", "customer_service"])
+def test_acknowledging_needs_the_acknowledge_permission(role: str) -> None:
+    alert = factories.alert()
+    with pytest.raises(Forbidden):
+        services.acknowledge_alert(alert=alert, actor=factories.operator_with_role(role))
+    with pytest.raises(Forbidden):
+        services.acknowledge_alert(alert=alert, actor=None)
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    assert not LogEntry.objects.get_for_object(alert).exists()
 
 
 def test_the_in_process_counters_can_be_forgotten() -> None:

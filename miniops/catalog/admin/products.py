@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import RangeNumericFilter, RelatedDropdownFilter
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.catalog import selectors, services
@@ -27,6 +27,8 @@ from miniops.catalog.models import (
 )
 from miniops.core.console import (
     ConsoleModelAdmin,
+    bulk_action,
+    dialog_action,
     operator_has,
     redirect,
     site,
@@ -258,9 +260,6 @@ class ProductAdmin(ConsoleModelAdmin):
             services.reorder_images(product=product, sorts=sorts, actor=actor)
 
     # --- listing ------------------------------------------------------------------------
-    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.CATALOG_MANAGE)
-
     def _bulk(self, request: HttpRequest, queryset: QuerySet[Product], to: str) -> None:
         done, failures = services.bulk_change_status(
             products=queryset, to=to, actor=operator_of(request)
@@ -270,11 +269,19 @@ class ProductAdmin(ConsoleModelAdmin):
         for failure in failures[:10]:
             messages.error(request, failure)
 
-    @admin.action(description=_("Put selected on sale"), permissions=["manage"])
+    @bulk_action(
+        permission=P.CATALOG_MANAGE,
+        description=_("Put selected on sale"),
+        text=_("Members can buy them at once."),
+    )
     def list_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         self._bulk(request, queryset, ProductStatus.ON_SALE)
 
-    @admin.action(description=_("Take selected off shelf"), permissions=["manage"])
+    @bulk_action(
+        permission=P.CATALOG_MANAGE,
+        description=_("Take selected off shelf"),
+        text=_("Members can no longer buy them; orders already placed are not touched."),
+    )
     def delist_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         self._bulk(request, queryset, ProductStatus.OFF_SHELF)
 
@@ -287,32 +294,22 @@ class ProductAdmin(ConsoleModelAdmin):
         )
         return redirect(request, reverse("console:catalog_product_change", args=[object_id]))
 
-    @action(
+    @dialog_action(
+        permission=P.CATALOG_MANAGE,
         description=_("Put on sale"),
+        title=_("Put this product on sale?"),
         url_path="on-sale",
-        permissions=["manage"],
         icon="storefront",
-        dialog={
-            "title": _("Put this product on sale?"),
-            "description": "",
-            "form_class": None,
-            "form_submit_text": _("Put on sale"),
-        },
     )
     def put_on_sale(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._status(request, object_id, ProductStatus.ON_SALE)
 
-    @action(
+    @dialog_action(
+        permission=P.CATALOG_MANAGE,
         description=_("Take off shelf"),
+        title=_("Take this product off shelf?"),
         url_path="off-shelf",
-        permissions=["manage"],
         icon="remove_shopping_cart",
-        dialog={
-            "title": _("Take this product off shelf?"),
-            "description": "",
-            "form_class": None,
-            "form_submit_text": _("Take off shelf"),
-        },
     )
     def take_off_shelf(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._status(request, object_id, ProductStatus.OFF_SHELF)

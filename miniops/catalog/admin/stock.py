@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -12,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from unfold.contrib.filters.admin import RangeNumericFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.catalog import selectors, services
@@ -25,6 +27,7 @@ from miniops.catalog.resources import SkuRowResource
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
+    dialog_action,
     operator_has,
     redirect,
     site,
@@ -86,20 +89,31 @@ class SkuAdmin(EscapedImportExport, ImportExportMixin, ConsoleModelAdmin):
     actions_detail = ["adjust_stock"]
     list_select_related = ["product"]
 
+    url_permissions = {
+        "import": P.CATALOG_IMPORT_EXPORT,
+        "process_import": P.CATALOG_IMPORT_EXPORT,
+        "export": P.CATALOG_IMPORT_EXPORT,
+    }
+
     def has_import_permission(self, request: HttpRequest) -> bool:
-        return operator_has(request, P.CATALOG_IMPORT_EXPORT)
+        return operator_has(request, self.url_permissions["import"])
 
     def has_export_permission(self, request: HttpRequest) -> bool:
-        return operator_has(request, P.CATALOG_IMPORT_EXPORT)
+        return operator_has(request, self.url_permissions["export"])
+
+    def get_export_queryset(self, request: HttpRequest) -> Any:
+        # The export keeps the list's filters from the query string; one that names
+        # no field is bad input (400), as on the list itself, not a server error.
+        try:
+            return super().get_export_queryset(request)
+        except IncorrectLookupParameters as exc:
+            raise BadRequest(str(exc)) from exc
 
     def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         return {
             **super().get_import_resource_kwargs(request, **kwargs),
             "actor": operator_of(request),
         }
-
-    def has_stock_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.CATALOG_MANAGE_STOCK)
 
     @display(description=_("Specification"))
     def specs_display(self, obj: Sku) -> str:
@@ -120,17 +134,15 @@ class SkuAdmin(EscapedImportExport, ImportExportMixin, ConsoleModelAdmin):
         labels = {"sold_out": _("Sold out"), "low": _("Low"), "in_stock": _("In stock")}
         return state, labels[state]
 
-    @action(
+    @dialog_action(
+        permission=P.CATALOG_MANAGE_STOCK,
         description=_("Adjust stock"),
+        title=_("Adjust stock"),
+        text=_("Every change is kept in the stock ledger with your name."),
         url_path="adjust-stock",
-        permissions=["stock"],
+        form_class=StockDialogForm,
+        submit=_("Save"),
         icon="inventory",
-        dialog={
-            "title": _("Adjust stock"),
-            "description": _("Every change is kept in the stock ledger with your name."),
-            "form_class": StockDialogForm,
-            "form_submit_text": _("Save"),
-        },
     )
     def adjust_stock(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         sku = get_object_or_404(Sku, pk=object_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +11,7 @@ from miniops.catalog.models import (
 )
 from miniops.catalog.selectors import VERSION_KEY, product_key
 from miniops.core import localcache
-from miniops.core.errors import Forbidden, InvalidInput
+from miniops.core.errors import InvalidInput
 
 MAX_STOCK = 10_000_000
 MAX_SPECS = 3
@@ -26,16 +24,6 @@ TRANSITIONS: dict[str, set[str]] = {
     ProductStatus.ON_SALE: {ProductStatus.OFF_SHELF},
     ProductStatus.OFF_SHELF: {ProductStatus.ON_SALE, ProductStatus.DRAFT},
 }
-
-
-def _require(actor: Any, code: str) -> None:
-    """Operators need ``code``; ``None`` (the system, an import, a command) may."""
-    if (
-        actor is not None
-        and getattr(actor, "is_operator", False)
-        and not actor.has_permission(code)
-    ):
-        raise Forbidden()
 
 
 # --- cache invalidation -----------------------------------------------------------------

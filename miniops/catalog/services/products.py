@@ -27,13 +27,12 @@ from miniops.catalog.services.common import (
     MAX_SPECS,
     TRANSITIONS,
     _changed,
-    _require,
     _validation,
 )
 from miniops.core import audit, media
 from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from miniops.core.money import MAX_FEN
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require_if_operator
 
 
 # --- products --------------------------------------------------------------------------------
@@ -322,7 +321,7 @@ def _locked_image(image: ProductImage) -> ProductImage:
 def add_image(
     *, product: Product, upload: Any, actor: Any, sort: int | None = None
 ) -> ProductImage:
-    _require(actor, P.CATALOG_MANAGE)
+    require_if_operator(actor, P.CATALOG_MANAGE)
     Product.objects.select_for_update().filter(pk=product.pk).first()
     if product.images.count() >= MAX_IMAGES:
         raise Conflict(fields={"image": _("At most %d images per product.") % MAX_IMAGES})
@@ -340,7 +339,7 @@ def add_image(
 @transaction.atomic
 def replace_image(*, image: ProductImage, upload: Any, actor: Any) -> ProductImage:
     """A new file in the same place of the gallery."""
-    _require(actor, P.CATALOG_MANAGE)
+    require_if_operator(actor, P.CATALOG_MANAGE)
     image = _locked_image(image)
     image.image = media.save_image(upload, folder="catalog/products")
     with audit.acting_as(actor):
@@ -351,7 +350,7 @@ def replace_image(*, image: ProductImage, upload: Any, actor: Any) -> ProductIma
 
 @transaction.atomic
 def remove_image(*, image: ProductImage, actor: Any) -> None:
-    _require(actor, P.CATALOG_MANAGE)
+    require_if_operator(actor, P.CATALOG_MANAGE)
     image = _locked_image(image)
     product = image.product
     with audit.acting_as(actor):
@@ -364,7 +363,7 @@ def reorder_images(*, product: Product, sorts: Mapping[int, int], actor: Any) ->
     """Give the product's images new positions (``{image id: sort}``; images not
     named keep theirs). One audit row on the product holds the order before and
     after; the first image is the cover."""
-    _require(actor, P.CATALOG_MANAGE)
+    require_if_operator(actor, P.CATALOG_MANAGE)
     images = {
         image.pk: image for image in product.images.select_for_update().order_by("sort", "id")
     }

@@ -195,16 +195,24 @@ def test_bad_product_input_is_400_and_writes_nothing(
 
 
 # --- bulk actions ------------------------------------------------------------------------
+def bulk(client: Client, action: str, ids: list[Any], **extra: str) -> Any:
+    return client.post(LIST, {"action": action, "_selected_action": ids, "index": "0", **extra})
+
+
 def test_bulk_list_and_delist(console_as: Callable[..., Client]) -> None:
     # given two drafts ready to list and one without a price
     client = console_as("ops_staff")
     ready = [factories.product(status=ProductStatus.DRAFT) for _ in range(2)]
     unpriced = factories.product(status=ProductStatus.DRAFT, price=0)
     chosen = [p.pk for p in [*ready, unpriced]]
-    # when
-    response = client.post(
-        LIST, {"action": "list_selected", "_selected_action": chosen, "index": "0"}
-    )
+    # when the action is chosen: a confirmation page naming the selection, nothing listed
+    page = bulk(client, "list_selected", chosen)
+    assert page.status_code == 200
+    assert 'id="bulk-confirm"' in page.content.decode()
+    assert unpriced.title in page.content.decode()
+    assert not Product.objects.filter(status=ProductStatus.ON_SALE).exists()
+    # when it is confirmed
+    response = bulk(client, "list_selected", chosen, _confirmed="yes")
     # then
     assert response.status_code == 302
     statuses = dict(Product.objects.values_list("pk", "status"))
@@ -215,9 +223,7 @@ def test_bulk_list_and_delist(console_as: Callable[..., Client]) -> None:
     assert any(unpriced.title in note for note in notes)
 
     # when
-    response = client.post(
-        LIST, {"action": "delist_selected", "_selected_action": [ready[0].pk], "index": "0"}
-    )
+    response = bulk(client, "delist_selected", [ready[0].pk], _confirmed="yes")
     # then
     assert response.status_code == 302
     assert Product.objects.get(pk=ready[0].pk).status == ProductStatus.OFF_SHELF
@@ -229,8 +235,9 @@ def test_bulk_actions_need_manage_permission(console_as: Callable[..., Client]) 
     client = console_as("customer_service")
     draft = factories.product(status=ProductStatus.DRAFT)
     # when
-    client.post(LIST, {"action": "list_selected", "_selected_action": [draft.pk], "index": "0"})
+    response = bulk(client, "list_selected", [draft.pk], _confirmed="yes")
     # then
+    assert response.status_code == 403
     assert Product.objects.get(pk=draft.pk).status == ProductStatus.DRAFT
 
 

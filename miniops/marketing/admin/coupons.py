@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from unfold.decorators import action, display
+from unfold.decorators import display
 from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminTextInputWidget
 
@@ -19,7 +19,7 @@ from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
-    operator_has,
+    dialog_action,
     redirect,
     site,
 )
@@ -123,20 +123,15 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     def state(self, obj: CouponTemplate) -> Any:
         return obj.get_status_display() if hasattr(obj, "get_status_display") else obj.status
 
-    def has_issue_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MARKETING_MANAGE)
-
-    @action(
+    @dialog_action(
+        permission=P.MARKETING_MANAGE,
         description=_("Issue to members"),
+        title=_("Issue this coupon"),
+        text=_("Each member gets one; members at their limit are skipped."),
         url_path="issue",
-        permissions=["issue"],
+        form_class=IssueDialogForm,
+        submit=_("Issue"),
         icon="send",
-        dialog={
-            "title": _("Issue this coupon"),
-            "description": _("Each member gets one; members at their limit are skipped."),
-            "form_class": IssueDialogForm,
-            "form_submit_text": _("Issue"),
-        },
     )
     def issue_to_members(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         template = get_object_or_404(CouponTemplate, pk=object_id)
@@ -159,15 +154,20 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
             request, reverse("console:marketing_coupontemplate_change", args=[object_id])
         )
 
-    def has_end_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MARKETING_MANAGE)
-
-    @action(description=_("Stop now"), url_path="end", permissions=["end"], icon="stop")
-    def end_now(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+    @dialog_action(
+        permission=P.MARKETING_MANAGE,
+        description=_("Stop now"),
+        title=_("Stop this coupon campaign now?"),
+        text=_("No more claims or issues; coupons already held stay valid."),
+        url_path="end",
+        icon="stop",
+    )
+    def end_now(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         template = get_object_or_404(CouponTemplate, pk=object_id)
-        coupons.stop(template=template, actor=operator_of(request))
-        messages.success(
-            request, gettext("Stopped: no more claims; coupons already held stay valid.")
+        self.run_service(
+            request,
+            lambda: coupons.stop(template=template, actor=operator_of(request)),
+            gettext("Stopped: no more claims; coupons already held stay valid."),
         )
         return redirect(
             request, reverse("console:marketing_coupontemplate_change", args=[object_id])

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ConsoleModelAdmin,
+    dialog_action,
     operator_has,
     redirect,
     site,
 )
-from miniops.core.errors import DomainError
 from miniops.core.permissions import P
 from miniops.marketing.admin.common import MANAGE, ValidatedForm
 from miniops.marketing.models import (
@@ -130,15 +130,19 @@ class FlashSessionAdmin(ConsoleModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    def has_end_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MARKETING_MANAGE)
-
-    @action(description=_("End now"), url_path="end", permissions=["end"], icon="stop")
-    def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+    @dialog_action(
+        permission=P.MARKETING_MANAGE,
+        description=_("End now"),
+        title=_("End this flash sale now?"),
+        text=_("Nobody can buy from it any more; orders already placed are kept."),
+        url_path="end",
+        icon="stop",
+    )
+    def end_early(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         session = get_object_or_404(FlashSession, pk=object_id)
-        try:
-            flash.end_early(session=session, actor=operator_of(request))
-            messages.success(request, gettext("Ended."))
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+        self.run_service(
+            request,
+            lambda: flash.end_early(session=session, actor=operator_of(request)),
+            gettext("Ended."),
+        )
         return redirect(request, reverse("console:marketing_flashsession_change", args=[object_id]))

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
-    operator_has,
+    dialog_action,
     redirect,
     site,
 )
-from miniops.core.errors import DomainError
 from miniops.core.permissions import P
 from miniops.marketing.admin.common import MANAGE, VIEW_ONLY, ValidatedForm
 from miniops.marketing.models import (
@@ -61,17 +60,21 @@ class GroupBuyAdmin(ConsoleModelAdmin):
     def state(self, obj: GroupBuy) -> str:
         return obj.status
 
-    def has_end_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MARKETING_MANAGE)
-
-    @action(description=_("End now"), url_path="end", permissions=["end"], icon="stop")
-    def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+    @dialog_action(
+        permission=P.MARKETING_MANAGE,
+        description=_("End now"),
+        title=_("End this group buy now?"),
+        text=_("No new groups can open; groups already forming keep their time."),
+        url_path="end",
+        icon="stop",
+    )
+    def end_early(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         group_buy = get_object_or_404(GroupBuy, pk=object_id)
-        try:
-            groups.end_early(group_buy=group_buy, actor=operator_of(request))
-            messages.success(request, gettext("Ended: groups already forming keep their time."))
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+        self.run_service(
+            request,
+            lambda: groups.end_early(group_buy=group_buy, actor=operator_of(request)),
+            gettext("Ended: groups already forming keep their time."),
+        )
         return redirect(request, reverse("console:marketing_groupbuy_change", args=[object_id]))
 
 
@@ -112,17 +115,21 @@ class TimedDiscountAdmin(ConsoleModelAdmin):
     def state(self, obj: TimedDiscount) -> str:
         return obj.status
 
-    def has_end_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MARKETING_MANAGE)
-
-    @action(description=_("End now"), url_path="end", permissions=["end"], icon="stop")
-    def end_early(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+    @dialog_action(
+        permission=P.MARKETING_MANAGE,
+        description=_("End now"),
+        title=_("End this discount now?"),
+        text=_("Products go back to their usual price at once."),
+        url_path="end",
+        icon="stop",
+    )
+    def end_early(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         discount = get_object_or_404(TimedDiscount, pk=object_id)
-        try:
-            discounts.end_early(discount=discount, actor=operator_of(request))
-            messages.success(request, gettext("Ended."))
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+        self.run_service(
+            request,
+            lambda: discounts.end_early(discount=discount, actor=operator_of(request)),
+            gettext("Ended."),
+        )
         return redirect(
             request, reverse("console:marketing_timeddiscount_change", args=[object_id])
         )

@@ -10,13 +10,12 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from unfold.decorators import action
 
 from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
-    operator_has,
+    dialog_action,
     redirect,
     site,
 )
@@ -82,22 +81,15 @@ class PointsEntryAdmin(ReadOnlyConsoleAdmin):
     list_select_related = ["member"]
     actions_list = ["adjust_points"]
 
-    def has_adjust_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MARKETING_POINTS)
-
-    @action(
+    @dialog_action(
+        permission=P.MARKETING_POINTS,
         description=_("Adjust a member's points"),
+        title=_("Adjust a member's points"),
+        text=_("A correction or goodwill gesture: it goes into the ledger and the audit log."),
         url_path="adjust",
-        permissions=["adjust"],
+        form_class=PointsAdjustForm,
+        submit=_("Adjust"),
         icon="tune",
-        dialog={
-            "title": _("Adjust a member's points"),
-            "description": _(
-                "A correction or goodwill gesture: it goes into the ledger and the audit log."
-            ),
-            "form_class": PointsAdjustForm,
-            "form_submit_text": _("Adjust"),
-        },
     )
     def adjust_points(self, request: HttpRequest, form: Any) -> HttpResponseBase:
         data = form.cleaned_data

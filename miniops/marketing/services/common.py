@@ -8,27 +8,17 @@ from django.db import models
 from django.utils import timezone
 
 from miniops.core import audit
-from miniops.core.errors import Forbidden, IllegalTransition
+from miniops.core.errors import IllegalTransition
 
 Campaign = TypeVar("Campaign", bound=models.Model)
-
-
-def require(actor: Any, code: str) -> None:
-    """Operators need ``code``; ``None`` (the system, a periodic task) may."""
-    if (
-        actor is not None
-        and getattr(actor, "is_operator", False)
-        and not actor.has_permission(code)
-    ):
-        raise Forbidden()
 
 
 def end_early(campaign: Campaign, *, actor: Any, already_ended: str) -> Campaign:
     """End a flash session, group buy or time-limited discount now (it gets an
     ``ended_early_at``), with the audit row; refused once it has ended."""
-    from miniops.core.permissions import P
+    from miniops.core.permissions import P, require_if_operator
 
-    require(actor, P.MARKETING_MANAGE)
+    require_if_operator(actor, P.MARKETING_MANAGE)
     if campaign.status == "ended":  # type: ignore[attr-defined]
         raise IllegalTransition(already_ended)
     type(campaign)._default_manager.filter(pk=campaign.pk).update(ended_early_at=timezone.now())

@@ -13,9 +13,8 @@ from django.utils.translation import gettext as _
 
 from miniops.core import audit, events
 from miniops.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require_if_operator
 from miniops.marketing.models import Coupon, CouponStatus, CouponTemplate
-from miniops.marketing.services.common import require
 
 MAX_BULK = 50_000
 
@@ -47,7 +46,7 @@ def validate_template(template: CouponTemplate) -> None:
 
 def stop(*, template: CouponTemplate, actor: Any) -> None:
     """No more claims or issues; coupons already held stay valid until their end."""
-    require(actor, P.MARKETING_MANAGE)
+    require_if_operator(actor, P.MARKETING_MANAGE)
     CouponTemplate.objects.filter(pk=template.pk).update(is_active=False)
     audit.record(
         actor=actor,
@@ -147,7 +146,7 @@ def issue(
     limit are skipped, and issuing stops when the template runs out."""
     from miniops.members.models import Member
 
-    require(actor, P.MARKETING_MANAGE)
+    require_if_operator(actor, P.MARKETING_MANAGE)
     wanted = Q(pk__in=member_ids) | Q(tags__name=tag) if tag else Q(pk__in=member_ids)
     member_ids = list(
         Member.objects.filter(wanted).order_by("pk").values_list("pk", flat=True).distinct()

@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 from miniops.catalog.models import Sku
 from miniops.core import audit
 from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require_if_operator
 from miniops.marketing.models import FlashItem, FlashOrder, FlashSession
-from miniops.marketing.services import common, flash
+from miniops.marketing.services import flash
 
 logger = logging.getLogger("miniops.marketing")
 
@@ -136,7 +136,7 @@ def create_session(
     pay_minutes: int = 5,
     items: Sequence[ItemIn] = (),
 ) -> FlashSession:
-    common.require(actor, P.MARKETING_MANAGE)
+    require_if_operator(actor, P.MARKETING_MANAGE)
     session = FlashSession(
         name=(name or "").strip(), starts_at=starts_at, ends_at=ends_at, pay_minutes=pay_minutes
     )
@@ -166,7 +166,7 @@ def update_session(
     """Change a session and (when ``items`` is given) make its items exactly
     ``items``: those with an ``id`` are changed, the others added, the missing
     ones removed (only before the sale starts and while none is sold)."""
-    common.require(actor, P.MARKETING_MANAGE)
+    require_if_operator(actor, P.MARKETING_MANAGE)
     stored = FlashSession.objects.select_for_update().filter(pk=session.pk).first()
     if stored is None:
         raise NotFound(_("No such flash sale."))
@@ -302,7 +302,7 @@ def _remove_items(items: list[FlashItem], *, status: str) -> None:
 @transaction.atomic
 def delete_session(*, session: FlashSession, actor: Any) -> None:
     """Delete a sale that sold nothing and is not running (a mistake, a test)."""
-    common.require(actor, P.MARKETING_MANAGE)
+    require_if_operator(actor, P.MARKETING_MANAGE)
     stored = FlashSession.objects.select_for_update().filter(pk=session.pk).first()
     if stored is None:
         raise NotFound(_("No such flash sale."))

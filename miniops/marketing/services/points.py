@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from miniops.core import audit, events
 from miniops.core.db import add_if_at_least
 from miniops.core.errors import Conflict, InvalidInput, NotFound
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require_if_operator
 from miniops.core.timeutils import local_date
 from miniops.marketing.models import (
     GrowthEntry,
@@ -26,7 +26,6 @@ from miniops.marketing.models import (
     RedeemItem,
     Redemption,
 )
-from miniops.marketing.services.common import require
 
 MAX_POINTS_CHANGE = 10_000_000
 
@@ -91,7 +90,7 @@ def spend(member_id: int, points: int, reason: str, *, reference: str = "") -> P
 
 @transaction.atomic
 def adjust(*, member_id: int, delta: int, note: str, actor: Any) -> PointsEntry:
-    require(actor, P.MARKETING_POINTS)
+    require_if_operator(actor, P.MARKETING_POINTS)
     note = (note or "").strip()
     if not note:
         raise InvalidInput(fields={"note": _("Say why.")})

@@ -538,6 +538,9 @@ def test_a_member_id_beyond_64_bits_is_a_form_error(console_as: ConsoleAs) -> No
     assert response.status_code in (200, 302, 400), response.status_code
 
 
+CONFIRM = {"_form_submitted": "on"}
+
+
 def test_stopping_a_coupon_ends_claims_keeps_held_coupons_and_is_audited(
     console_as: ConsoleAs,
 ) -> None:
@@ -545,8 +548,14 @@ def test_stopping_a_coupon_ends_claims_keeps_held_coupons_and_is_audited(
     template = factories.coupon_template()
     held = factories.member_coupon(template=template)
     client = signed_in(console_as, "ops_manager")
-    # when it is stopped
-    response = client.get(f"{BASE}/coupontemplate/{template.pk}/end/")
+    url = f"{BASE}/coupontemplate/{template.pk}/end/"
+    # when "Stop now" is opened: the confirmation dialog only, nothing stops
+    dialog = client.get(url)
+    assert dialog.status_code == 200
+    assert 'id="dialog"' in dialog.content.decode()
+    assert CouponTemplate.objects.get(pk=template.pk).is_active
+    # when it is confirmed
+    response = client.post(url, CONFIRM)
     # then it is ended, the held coupon stays usable, and the audit log says who
     assert response.status_code == 302
     stopped = CouponTemplate.objects.get(pk=template.pk)
@@ -554,13 +563,27 @@ def test_stopping_a_coupon_ends_claims_keeps_held_coupons_and_is_audited(
     assert Coupon.objects.get(pk=held.pk).status == CouponStatus.UNUSED
     [row] = audit_rows(client, template)
     assert row.changes == {"is_active": [True, False]}
-    # and read-only roles may not stop a coupon
+    # and read-only roles may not stop a coupon, nor even open the dialog
     other = factories.coupon_template()
-    assert (
-        signed_in(console_as, "analyst").get(f"{BASE}/coupontemplate/{other.pk}/end/").status_code
-        == 403
-    )
+    analyst = signed_in(console_as, "analyst")
+    assert analyst.get(f"{BASE}/coupontemplate/{other.pk}/end/").status_code == 403
+    assert analyst.post(f"{BASE}/coupontemplate/{other.pk}/end/", CONFIRM).status_code == 403
     assert CouponTemplate.objects.get(pk=other.pk).is_active
+
+
+def test_a_stop_posted_from_another_site_is_refused(console_as: ConsoleAs) -> None:
+    # given an operations manager signed in, in a browser that checks CSRF
+    template = factories.coupon_template()
+    manager = factories.operator_with_role("ops_manager")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(manager)
+    url = f"{BASE}/coupontemplate/{template.pk}/end/"
+    # when another site makes the browser GET the link, or POST to it without the token
+    browser.get(url)
+    forged = browser.post(url, CONFIRM)
+    # then nothing stops
+    assert forged.status_code == 403
+    assert CouponTemplate.objects.get(pk=template.pk).is_active
 
 
 def test_ending_a_flash_sale_early_is_audited_and_permission_checked(
@@ -568,19 +591,20 @@ def test_ending_a_flash_sale_early_is_audited_and_permission_checked(
 ) -> None:
     # given a running flash sale
     session = factories.flash_session()
-    # when customer service tries, then the manager ends it
-    refused = signed_in(console_as, "customer_service").get(
-        f"{BASE}/flashsession/{session.pk}/end/"
-    )
+    url = f"{BASE}/flashsession/{session.pk}/end/"
+    # when customer service tries, then the manager opens the dialog and confirms
+    refused = signed_in(console_as, "customer_service").post(url, CONFIRM)
     client = signed_in(console_as, "ops_manager")
-    response = client.get(f"{BASE}/flashsession/{session.pk}/end/")
+    assert client.get(url).status_code == 200
+    assert FlashSession.objects.get(pk=session.pk).status != "ended"
+    response = client.post(url, CONFIRM)
     # then only the manager could, and it is audited
     assert refused.status_code == 403
     assert response.status_code == 302
     assert FlashSession.objects.get(pk=session.pk).status == "ended"
     assert len(audit_rows(client, session)) == 1
     # when it is ended again, then the console says so instead of failing
-    again = client.get(f"{BASE}/flashsession/{session.pk}/end/")
+    again = client.post(url, CONFIRM)
     assert again.status_code == 302
     assert messages_of(client, again)[-1][0] == "error"
 
@@ -592,11 +616,13 @@ def test_ending_a_group_buy_or_discount_early_is_permission_checked(
     # given a running campaign
     obj = factories.group_buy() if model == "groupbuy" else factories.timed_discount()
     url = f"{BASE}/{model}/{obj.pk}/end/"
-    # when finance tries, then the manager ends it, then ends it again
-    refused = signed_in(console_as, "finance").get(url)
+    # when finance tries, the manager opens the dialog, then ends it, then ends it again
+    refused = signed_in(console_as, "finance").post(url, CONFIRM)
     client = signed_in(console_as, "ops_manager")
-    ended = client.get(url)
-    again = client.get(url)
+    client.get(url)
+    assert type(obj).objects.get(pk=obj.pk).status != "ended"
+    ended = client.post(url, CONFIRM)
+    again = client.post(url, CONFIRM)
     # then
     assert refused.status_code == 403
     assert ended.status_code == again.status_code == 302
@@ -608,7 +634,7 @@ def test_ending_a_group_buy_or_discount_early_is_permission_checked(
 def test_ending_a_group_buy_or_discount_early_is_audited(console_as: ConsoleAs, model: str) -> None:
     obj = factories.group_buy() if model == "groupbuy" else factories.timed_discount()
     client = signed_in(console_as, "ops_manager")
-    assert client.get(f"{BASE}/{model}/{obj.pk}/end/").status_code == 302
+    assert client.post(f"{BASE}/{model}/{obj.pk}/end/", CONFIRM).status_code == 302
     assert len(audit_rows(client, obj)) == 1
 
 

@@ -576,7 +576,9 @@ def test_coupons_already_held_stay_valid_after_the_campaign_is_stopped(
     # when the operator stops the campaign from the console ("no more claims; coupons
     # already held stay valid")
     console = console_as("ops_staff")
-    stopped = console.get(f"/console/marketing/coupontemplate/{coupon.template_id}/end/")
+    stopped = console.post(
+        f"/console/marketing/coupontemplate/{coupon.template_id}/end/", {"_form_submitted": "on"}
+    )
     assert stopped.status_code == 302
     assert not CouponTemplate.objects.get(pk=coupon.template_id).is_active
     # then new claims are refused but the held coupon still applies

@@ -18,7 +18,6 @@ from miniops.members.services.favourites import (
     remove_favourite,
 )
 from miniops.members.services.operators import (
-    _require,
     block_member,
     reveal,
     tag_members,
@@ -48,7 +47,6 @@ __all__ = [
     "PROFILE_FIELDS",
     "Tokens",
     "_open_session",
-    "_require",
     "add_address",
     "add_favourite",
     "bind_phone",

@@ -11,11 +11,10 @@ from django.utils.translation import gettext as _
 
 from miniops.core import audit
 from miniops.core.errors import (
-    Forbidden,
     IllegalTransition,
     InvalidInput,
 )
-from miniops.core.permissions import P
+from miniops.core.permissions import P, require_if_operator
 from miniops.members.models import (
     Member,
     MemberStatus,
@@ -23,16 +22,12 @@ from miniops.members.models import (
 )
 from miniops.members.services.sessions import revoke_all_sessions
 
-
 # --- operators' actions ---------------------------------------------------------------------------
-def _require(actor: Any, code: str) -> None:
-    if actor is not None and not actor.has_permission(code):
-        raise Forbidden()
 
 
 @transaction.atomic
 def block_member(*, member: Member, actor: Any, reason: str) -> Member:
-    _require(actor, P.MEMBERS_MANAGE)
+    require_if_operator(actor, P.MEMBERS_MANAGE)
     reason = reason.strip()
     if not reason:
         raise InvalidInput(fields={"reason": _("Say why the member is blocked.")})
@@ -57,7 +52,7 @@ def block_member(*, member: Member, actor: Any, reason: str) -> Member:
 
 @transaction.atomic
 def unblock_member(*, member: Member, actor: Any) -> Member:
-    _require(actor, P.MEMBERS_MANAGE)
+    require_if_operator(actor, P.MEMBERS_MANAGE)
     updated = Member.objects.filter(pk=member.pk, status=MemberStatus.BLOCKED).update(
         status=MemberStatus.ACTIVE, blocked_reason="", blocked_at=None
     )
@@ -78,7 +73,7 @@ def tag_members(
     *, member_ids: Iterable[int], tags: Iterable[MemberTag], actor: Any, remove: bool = False
 ) -> int:
     """Add (or remove) tags on many members at once; one audit row per member."""
-    _require(actor, P.MEMBERS_MANAGE)
+    require_if_operator(actor, P.MEMBERS_MANAGE)
     ids = list(Member.objects.filter(pk__in=list(member_ids)).values_list("pk", flat=True))
     tags = list(tags)
     if not ids or not tags:
@@ -117,7 +112,7 @@ def reveal(
 ) -> dict[str, str]:
     """Full personal data for an operator holding ``members.view_sensitive``; each
     reveal is written to the audit log."""
-    _require(actor, P.MEMBERS_VIEW_SENSITIVE)
+    require_if_operator(actor, P.MEMBERS_VIEW_SENSITIVE)
     fields = [name for name in fields if name in {"phone", "real_name", "addresses"}]
     values: dict[str, Any] = {}
     for name in fields:

@@ -47,14 +47,34 @@ def test_reveal_shows_and_logs_for_customer_service(console_as: Any) -> None:
     client = console_as("customer_service")
     person = factories.member(phone="13912345678", real_name="赵六")
     url = f"/console/members/member/{person.pk}/reveal/"
-    client.get(url)  # the confirmation dialog reveals nothing
+    dialog = client.get(url)  # the confirmation dialog reveals nothing
+    assert dialog.status_code == 200
+    assert "13912345678" not in dialog.content.decode()
     assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS).exists()
-    page = client.post(url)
+    # a POST that is not the dialog's own (no confirmation field) reveals nothing either
+    assert "13912345678" not in client.post(url).content.decode()
+    assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS).exists()
+    page = client.post(url, {"_form_submitted": "on"})
     assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"]
     assert "13912345678" in page.content.decode()
     assert (
         LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=client.operator).count() == 1
     )
+
+
+def test_reveal_in_the_dialog_replaces_the_dialog(console_as: Any) -> None:
+    client = console_as("customer_service")
+    person = factories.member(phone="13912345678")
+    page = client.post(
+        f"/console/members/member/{person.pk}/reveal/",
+        {"_form_submitted": "on"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert page.status_code == 200
+    assert (page["HX-Retarget"], page["HX-Reselect"]) == ("#dialog", "#dialog")
+    assert 'id="dialog"' in page.content.decode()
+    assert "13912345678" in page.content.decode()
 
 
 def test_reveal_is_refused_without_the_permission(console_as: Any) -> None:
@@ -92,10 +112,17 @@ def test_bulk_tagging(console_as: Any) -> None:
         "/console/members/member/", {"action": "tag_selected", "_selected_action": ids}
     )
     assert form.status_code == 200
-    assert b"tag-members-form" in form.content
+    assert b"bulk-confirm" in form.content
+    assert not Member.objects.filter(tags=tag).exists()
+    # confirming without a tag is refused on the form
+    empty = client.post(
+        "/console/members/member/",
+        {"action": "tag_selected", "_selected_action": ids, "_confirmed": "yes"},
+    )
+    assert empty.status_code == 400
     done = client.post(
         "/console/members/member/",
-        {"action": "tag_selected", "_selected_action": ids, "tags": [tag.pk], "apply": "1"},
+        {"action": "tag_selected", "_selected_action": ids, "tags": [tag.pk], "_confirmed": "yes"},
     )
     assert done.status_code == 302
     assert set(Member.objects.filter(tags=tag).values_list("pk", flat=True)) == {

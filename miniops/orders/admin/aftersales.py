@@ -10,12 +10,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ConsoleModelAdmin,
-    operator_has,
+    dialog_action,
     redirect,
     site,
 )
@@ -98,9 +98,6 @@ class AfterSaleAdmin(ConsoleModelAdmin):
             or "—"
         )
 
-    def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ORDERS_REFUND)
-
     def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return redirect(request, reverse("console:orders_aftersale_change", args=[object_id]))
 
@@ -109,19 +106,14 @@ class AfterSaleAdmin(ConsoleModelAdmin):
         self.run_service(request, lambda: call(after_sale), done)
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_REFUND,
         description=_("Approve"),
+        title=_("Approve this request?"),
+        text=_("Refund-only requests are refunded at once; returns wait for the goods."),
         url_path="approve",
-        permissions=["refund"],
+        form_class=OptionalNoteDialogForm,
         icon="task_alt",
-        dialog={
-            "title": _("Approve this request?"),
-            "description": _(
-                "Refund-only requests are refunded at once; returns wait for the goods."
-            ),
-            "form_class": OptionalNoteDialogForm,
-            "form_submit_text": _("Approve"),
-        },
     )
     def approve(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._decide(
@@ -133,17 +125,14 @@ class AfterSaleAdmin(ConsoleModelAdmin):
             _("Approved."),
         )
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_REFUND,
         description=_("Reject"),
+        title=_("Reject this request?"),
+        text=_("The member sees your reason."),
         url_path="reject",
-        permissions=["refund"],
+        form_class=ReasonDialogForm,
         icon="block",
-        dialog={
-            "title": _("Reject this request?"),
-            "description": _("The member sees your reason."),
-            "form_class": ReasonDialogForm,
-            "form_submit_text": _("Reject"),
-        },
     )
     def reject(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._decide(
@@ -155,17 +144,15 @@ class AfterSaleAdmin(ConsoleModelAdmin):
             _("Rejected."),
         )
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_REFUND,
         description=_("Goods received"),
+        title=_("The returned goods arrived?"),
+        text=_("They go back into stock and the refund starts."),
         url_path="receive",
-        permissions=["refund"],
+        form_class=OptionalNoteDialogForm,
+        submit=_("Confirm"),
         icon="inventory",
-        dialog={
-            "title": _("The returned goods arrived?"),
-            "description": _("They go back into stock and the refund starts."),
-            "form_class": OptionalNoteDialogForm,
-            "form_submit_text": _("Confirm"),
-        },
     )
     def receive_return(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._decide(

@@ -12,11 +12,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ConsoleModelAdmin,
+    bulk_action,
+    dialog_action,
     operator_has,
     redirect,
     site,
@@ -121,44 +123,22 @@ class OrderAdmin(ConsoleModelAdmin):
             context["order_detail"] = {
                 "order": order,
                 **privacy.masked(order),
-                "may_reveal": self.has_reveal_permission(request),
+                "may_reveal": operator_has(request, P.MEMBERS_VIEW_SENSITIVE),
                 "audit": LogEntry.objects.get_for_object(order).select_related("actor")[:20],
             }
         return super().change_view(request, object_id, form_url, context)
 
     # --- actions --------------------------------------------------------------------------
-    def has_ship_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ORDERS_SHIP)
-
-    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ORDERS_MANAGE)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj)
-
-    def has_note_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ORDERS_VIEW)
-
-    def has_export_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ORDERS_EXPORT)
-
-    def has_reveal_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.MEMBERS_VIEW_SENSITIVE)
-
     def _back(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return redirect(request, reverse("console:orders_order_change", args=[object_id]))
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_SHIP,
         description=_("Ship"),
+        title=_("Ship this order"),
         url_path="ship",
-        permissions=["ship"],
+        form_class=ShipDialogForm,
         icon="local_shipping",
-        dialog={
-            "title": _("Ship this order"),
-            "description": "",
-            "form_class": ShipDialogForm,
-            "form_submit_text": _("Ship"),
-        },
     )
     def ship(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
@@ -174,17 +154,15 @@ class OrderAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_MANAGE,
         description=_("Cancel"),
+        title=_("Cancel this unpaid order?"),
+        text=_("Its stock is released."),
         url_path="cancel",
-        permissions=["manage"],
+        form_class=ReasonDialogForm,
+        submit=_("Cancel order"),
         icon="cancel",
-        dialog={
-            "title": _("Cancel this unpaid order?"),
-            "description": _("Its stock is released."),
-            "form_class": ReasonDialogForm,
-            "form_submit_text": _("Cancel order"),
-        },
     )
     def cancel(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
@@ -197,17 +175,15 @@ class OrderAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_MANAGE,
         description=_("Add note"),
+        title=_("Internal note"),
+        text=_("Only operators see it."),
         url_path="note",
-        permissions=["note"],
+        form_class=NoteDialogForm,
+        submit=_("Save"),
         icon="sticky_note_2",
-        dialog={
-            "title": _("Internal note"),
-            "description": _("Only operators see it."),
-            "form_class": NoteDialogForm,
-            "form_submit_text": _("Save"),
-        },
     )
     def add_note(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
@@ -220,17 +196,14 @@ class OrderAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_MANAGE,
         description=_("Ask WeChat Pay"),
+        title=_("Ask WeChat Pay how this order's payment stands?"),
         url_path="sync-payment",
-        permissions=["manage"],
+        form_class=OptionalNoteDialogForm,
+        submit=_("Ask"),
         icon="sync",
-        dialog={
-            "title": _("Ask WeChat Pay how this order's payment stands?"),
-            "description": "",
-            "form_class": OptionalNoteDialogForm,
-            "form_submit_text": _("Ask"),
-        },
     )
     def sync_payment(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
@@ -240,17 +213,14 @@ class OrderAdmin(ConsoleModelAdmin):
         )
         return self._back(request, object_id)
 
-    @action(
+    @dialog_action(
+        permission=P.MEMBERS_VIEW_SENSITIVE,
         description=_("Show personal data"),
+        title=_("Show the recipient's full name, phone and address?"),
+        text=_("This view is written to the audit log with your name."),
         url_path="reveal",
-        permissions=["reveal"],
+        submit=_("Show"),
         icon="visibility",
-        dialog={
-            "title": _("Show the recipient's full name, phone and address?"),
-            "description": _("This view is written to the audit log with your name."),
-            "form_class": None,
-            "form_submit_text": _("Show"),
-        },
     )
     def reveal(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         """The dialog's GET reveals nothing; its POST reveals and logs. The answer's
@@ -262,13 +232,13 @@ class OrderAdmin(ConsoleModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description=_("Finance export (CSV)"), permissions=["export"])
+    @bulk_action(permission=P.ORDERS_EXPORT, description=_("Finance export (CSV)"), confirm=False)
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> Any:
         return exports.export(
             queryset.order_by("created_at"), fmt="csv", actor=operator_of(request)
         )
 
-    @admin.action(description=_("Finance export (XLSX)"), permissions=["export"])
+    @bulk_action(permission=P.ORDERS_EXPORT, description=_("Finance export (XLSX)"), confirm=False)
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Order]) -> Any:
         return exports.export(
             queryset.order_by("created_at"), fmt="xlsx", actor=operator_of(request)

@@ -8,20 +8,20 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter
-from unfold.decorators import action, display
+from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
 from miniops.core.console import (
     ReadOnlyConsoleAdmin,
-    operator_has,
+    dialog_action,
     redirect,
     site,
 )
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
+from miniops.orders import services
 from miniops.orders.admin.common import VIEW_ONLY
 from miniops.orders.forms import (
     OptionalNoteDialogForm,
@@ -85,38 +85,38 @@ class RefundAdmin(ReadOnlyConsoleAdmin):
 @admin.register(PaymentAnomaly, site=site)
 class PaymentAnomalyAdmin(ReadOnlyConsoleAdmin):
     permissions = {"view": P.ORDERS_EXPORT, "add": None, "change": None, "delete": None}
-    list_display = ["created_at", "kind", "order", "out_trade_no", "detail", "resolved_at"]
+    list_display = [
+        "created_at",
+        "kind",
+        "order",
+        "out_trade_no",
+        "detail",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+    ]
     list_filter = ["kind", "resolved_at"]
+    list_select_related = ["order", "resolved_by"]
     actions_detail = ["resolve"]
 
-    def has_resolve_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return operator_has(request, P.ORDERS_EXPORT)
-
-    @action(
+    @dialog_action(
+        permission=P.ORDERS_RECONCILE,
         description=_("Mark resolved"),
+        title=_("Mark this anomaly resolved?"),
+        text=_("Say how it was settled; the note is kept with your name."),
         url_path="resolve",
-        permissions=["resolve"],
+        form_class=OptionalNoteDialogForm,
+        submit=_("Resolve"),
         icon="done",
-        dialog={
-            "title": _("Mark this anomaly resolved?"),
-            "description": "",
-            "form_class": OptionalNoteDialogForm,
-            "form_submit_text": _("Resolve"),
-        },
     )
     def resolve(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
-        from miniops.core import audit
-
         anomaly = get_object_or_404(PaymentAnomaly, pk=object_id)
-        PaymentAnomaly.objects.filter(pk=anomaly.pk, resolved_at__isnull=True).update(
-            resolved_at=timezone.now()
-        )
-        audit.record(
-            actor=operator_of(request),
-            action=audit.Action.UPDATE,
-            instance=anomaly,
-            changes={"resolved": [False, True]},
-            additional={"note": form.cleaned_data.get("note", "")},
+        self.run_service(
+            request,
+            lambda: services.resolve_anomaly(
+                anomaly=anomaly, note=form.cleaned_data.get("note", ""), actor=operator_of(request)
+            ),
+            _("Marked resolved."),
         )
         return redirect(request, reverse("console:orders_paymentanomaly_change", args=[object_id]))
 

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from miniops.catalog import services as catalog_services
 from miniops.catalog.models import Sku, StockReason
 from miniops.core import events, numbers
-from miniops.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
-from miniops.core.permissions import P
+from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from miniops.core.permissions import P, require_if_operator
 from miniops.orders import hooks, states
 from miniops.orders.models import (
     AfterSale,
@@ -46,15 +46,6 @@ REASONS = {
     "other": _("Other"),
 }
 MAX_IMAGES = 9
-
-
-def _require(actor: Any, code: str) -> None:
-    if (
-        actor is not None
-        and getattr(actor, "is_operator", False)
-        and not actor.has_permission(code)
-    ):
-        raise Forbidden()
 
 
 def _move(after_sale: AfterSale, to: str, **fields: Any) -> AfterSale:
@@ -207,7 +198,7 @@ def request_after_sale(
 
 
 def approve(*, after_sale: AfterSale, actor: Any, note: str = "") -> AfterSale:
-    _require(actor, P.ORDERS_REFUND)
+    require_if_operator(actor, P.ORDERS_REFUND)
     if after_sale.kind == AfterSaleKind.RETURN_REFUND:
         with transaction.atomic():
             return _move(
@@ -225,7 +216,7 @@ def approve(*, after_sale: AfterSale, actor: Any, note: str = "") -> AfterSale:
 
 
 def reject(*, after_sale: AfterSale, actor: Any, note: str) -> AfterSale:
-    _require(actor, P.ORDERS_REFUND)
+    require_if_operator(actor, P.ORDERS_REFUND)
     if not note.strip():
         raise InvalidInput(fields={"note": _("Tell the member why.")})
     with transaction.atomic():
@@ -259,7 +250,7 @@ def ship_return(*, after_sale: AfterSale, member: Any, carrier: str, tracking_no
 
 def receive_return(*, after_sale: AfterSale, actor: Any) -> AfterSale:
     """The warehouse got the goods back: restock them and refund."""
-    _require(actor, P.ORDERS_REFUND)
+    require_if_operator(actor, P.ORDERS_REFUND)
     if (
         after_sale.kind != AfterSaleKind.RETURN_REFUND
         or after_sale.status != AfterSaleStatus.RETURNED

@@ -16,23 +16,15 @@ from django.utils.translation import gettext as _
 
 from miniops.catalog import services as catalog_services
 from miniops.catalog.models import Sku, StockReason
-from miniops.core.errors import Conflict, DomainError, Forbidden, IllegalTransition, InvalidInput
-from miniops.core.permissions import P
+from miniops.core import audit
+from miniops.core.errors import Conflict, DomainError, IllegalTransition, InvalidInput
+from miniops.core.permissions import P, require, require_if_operator
 from miniops.orders import hooks
 from miniops.orders.models import Carrier, Order, OrderNote, OrderStatus, Payment, PaymentStatus
 from miniops.orders.providers import AlreadyPaid, PaymentError, payment_provider
 from miniops.orders.services.common import TRACKING_RE, log, transition
 
 logger = logging.getLogger("miniops.orders")
-
-
-def _require(actor: Any, code: str) -> None:
-    if (
-        actor is not None
-        and getattr(actor, "is_operator", False)
-        and not actor.has_permission(code)
-    ):
-        raise Forbidden()
 
 
 def release_stock(order: Order, *, reason: str = StockReason.ORDER_RELEASED) -> None:
@@ -64,7 +56,7 @@ def cancel_order(
     cancelled runs; whoever loses a race with the payment gets IllegalTransition
     and releases nothing.
     """
-    _require(actor, P.ORDERS_MANAGE)
+    require_if_operator(actor, P.ORDERS_MANAGE)
     if order.status != OrderStatus.UNPAID:
         raise IllegalTransition(
             _("Only unpaid orders can be cancelled."), fields={"status": order.status}
@@ -124,7 +116,7 @@ def sweep_unpaid(*, now: Any = None, limit: int = 500) -> int:
 
 
 def ship_order(*, order: Order, carrier: str, tracking_no: str, actor: Any) -> Order:
-    _require(actor, P.ORDERS_SHIP)
+    require_if_operator(actor, P.ORDERS_SHIP)
     if carrier not in Carrier.values:
         raise InvalidInput(fields={"carrier": _("Choose a carrier from the list.")})
     tracking_no = tracking_no.strip()
@@ -156,7 +148,7 @@ class BulkShipResult:
 def bulk_ship(*, csv_text: str, actor: Any) -> BulkShipResult:
     """Ship from a CSV (``order_number,carrier,tracking_no``); each row stands or
     falls on its own and errors name their row."""
-    _require(actor, P.ORDERS_SHIP)
+    require_if_operator(actor, P.ORDERS_SHIP)
     reader = csv.reader(io.StringIO(csv_text.lstrip("\ufeff")))
     shipped, errors = 0, []
     for row_number, row in enumerate(reader, start=1):
@@ -207,11 +199,21 @@ def auto_confirm(*, now: Any = None, limit: int = 500) -> int:
 
 
 @transaction.atomic
+@transaction.atomic
 def add_note(*, order: Order, text: str, actor: Any) -> OrderNote:
-    _require(actor, P.ORDERS_VIEW)
-    text = text.strip()
+    """An operator's internal note on an order (never shown to the member): on the
+    order's timeline and in the audit log, with its author."""
+    require(actor, P.ORDERS_MANAGE)
+    text = (text or "").strip()
     if not text or len(text) > 1000:
         raise InvalidInput(fields={"text": _("1 to 1,000 characters.")})
     note = OrderNote.objects.create(order=order, author=actor, text=text)
     log(order, "note", actor=actor, note=text[:120])
+    audit.record(
+        actor=actor,
+        action=audit.Action.CREATE,
+        instance=note,
+        changes={"text": [None, text]},
+        additional={"order": order.number},
+    )
     return note

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from miniops.core import events, numbers
+from miniops.core import audit, events, numbers
 from miniops.core.errors import Conflict, IllegalTransition, InvalidInput, ServiceUnavailable
-from miniops.orders.models import Order, OrderStatus, Payment, PaymentStatus
+from miniops.core.permissions import P, require
+from miniops.orders.models import Order, OrderStatus, Payment, PaymentAnomaly, PaymentStatus
 from miniops.orders.providers import PaymentError, payment_provider
 from miniops.orders.services.common import anomaly, log, transition
 from miniops.orders.wechatpay import Notice, NoticeRejected, verify_notice
@@ -291,6 +292,34 @@ def reconcile(*, older_than: timedelta = timedelta(minutes=5), limit: int = 200)
     for result, count in reconcile_refunds(older_than=older_than).items():
         outcome[f"refund_{result}"] = outcome.get(f"refund_{result}", 0) + count
     return outcome
+
+
+@transaction.atomic
+def resolve_anomaly(*, anomaly: PaymentAnomaly, note: str = "", actor: Any) -> PaymentAnomaly:
+    """Finance marks a payment anomaly settled, saying how (``note``).
+
+    One conditional UPDATE: of two operators resolving the same anomaly at once,
+    exactly one does; the other (and anyone resolving it again) is told it already
+    is, and nothing is written twice. The resolution is in the audit log.
+    """
+    require(actor, P.ORDERS_RECONCILE)
+    note = (note or "").strip()
+    if len(note) > 255:
+        raise InvalidInput(fields={"note": _("At most 255 characters.")})
+    now = timezone.now()
+    won = PaymentAnomaly.objects.filter(pk=anomaly.pk, resolved_at__isnull=True).update(
+        resolved_at=now, resolved_by=actor, resolution_note=note
+    )
+    if not won:
+        raise IllegalTransition(_("This anomaly is already resolved."), code="already_resolved")
+    anomaly.refresh_from_db()
+    audit.record(
+        actor=actor,
+        action=audit.Action.UPDATE,
+        instance=anomaly,
+        changes={"resolved_at": [None, now.isoformat()], "resolution_note": ["", note]},
+    )
+    return anomaly
 
 
 def simulate_payment(*, order: Order) -> str:

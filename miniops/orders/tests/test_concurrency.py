@@ -343,3 +343,32 @@ def test_a_notice_and_a_cancel_at_the_same_moment_never_deadlock() -> None:
         PaymentAnomaly.objects.filter(kind="paid_after_cancel").values_list("order_id", flat=True)
     )
     assert cancelled <= set(Refund.objects.values_list("order_id", flat=True))
+
+
+# --- d. two people settling one anomaly at once ------------------------------------------------
+def test_two_finance_operators_resolving_one_anomaly_record_one_resolution() -> None:
+    from auditlog.models import LogEntry
+
+    # given an open anomaly and two finance operators
+    anomaly = factories.payment_anomaly()
+    people = [factories.operator_with_role("finance") for _ in range(2)]
+
+    def resolve(person: Any) -> Callable[[threading.Barrier], Any]:
+        def work(barrier: threading.Barrier) -> Any:
+            barrier.wait(timeout=30)
+            try:
+                services.resolve_anomaly(anomaly=anomaly, note=f"by {person.pk}", actor=person)
+            except DomainError as exc:
+                return exc.code
+            return "resolved"
+
+        return work
+
+    # when both confirm at the same moment
+    results = run_threads([resolve(p) for p in people])
+    # then exactly one resolution stands, with one audit row naming its author
+    assert sorted(results) == ["already_resolved", "resolved"], results
+    anomaly.refresh_from_db()
+    assert anomaly.resolution_note == f"by {anomaly.resolved_by_id}"
+    [row] = LogEntry.objects.get_for_object(anomaly)
+    assert row.actor_id == anomaly.resolved_by_id
