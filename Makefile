@@ -53,10 +53,11 @@ test-services: install-dev  ## run the whole suite on PostgreSQL + Redis
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} REDIS_URL=$${REDIS_URL:-$(REDIS_TEST_URL)} \
 		$(PY) -m pytest $(TEST_ARGS)
 
-lint: install-dev  ## ruff check, ruff format --check, mypy
+lint: install-dev  ## ruff check, ruff format --check, mypy, import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy miniops
+	$(VENV)/bin/lint-imports
 
 fmt: install-dev  ## format and autofix
 	$(VENV)/bin/ruff format .

@@ -8,4 +8,7 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        from miniops.orders import freight  # noqa: F401  (cache signals, the shipping step)
+        from miniops.orders import (
+            freight,  # noqa: F401  (cache signals, the shipping step)
+            tasks,  # noqa: F401  (listens to the order hooks)
+        )

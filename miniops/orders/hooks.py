@@ -7,9 +7,13 @@ order is released.
     hooks.register("status", fn)    fn(order=, from_=, to=)   every status transition
     hooks.register("released", fn)  fn(order=)                unpaid order cancelled or timed out
     hooks.register("refunded", fn)  fn(order=, refund=)       a refund succeeded
+    hooks.register("refund_pending", fn)  fn(refund=)         the platform took a refund; its
+                                                              result comes later by notice
 
 A hook that raises a ``DomainError`` refuses the change (the transaction rolls
-back); anything else is a bug and propagates.
+back); anything else is a bug and propagates. The orders app's own jobs listen
+here too (``orders.tasks``: the unpaid timeout, the simulator's refund notice), so
+services never import their tasks.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-EVENTS = frozenset({"placed", "status", "released", "refunded"})
+EVENTS = frozenset({"placed", "status", "released", "refunded", "refund_pending"})
 _hooks: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
 

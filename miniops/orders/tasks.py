@@ -1,10 +1,13 @@
 """Order jobs: the unpaid timeout (a delayed task per order plus a sweeper),
 auto-confirmation, payment and refund reconciliation."""
 
+from typing import Any
+
+from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
-from miniops.orders import services
+from miniops.orders import hooks, services
 
 
 @db_task()
@@ -49,3 +52,22 @@ def deliver_simulated_refund(out_refund_no: str) -> None:
     provider = payment_provider.get()
     headers, body = provider.complete_refund(out_refund_no)  # type: ignore[attr-defined]
     services.handle_wechat_notice(headers=headers, body=body)
+
+
+# --- what the services ask for, through their hooks (services never import tasks) -----------
+def _schedule_timeout(*, order: Any, **_: Any) -> None:
+    """Every new order gets its own timeout (the sweeper catches any that is lost)."""
+    transaction.on_commit(lambda: cancel_if_unpaid.schedule(args=(order.pk,), eta=order.expires_at))
+
+
+def _await_simulated_refund(*, refund: Any, **_: Any) -> None:
+    """In the simulator, WeChat's signed refund notice arrives after commit."""
+    from miniops.orders.providers import payment_provider
+
+    if hasattr(payment_provider.get(), "complete_refund"):
+        out_refund_no = refund.out_refund_no
+        transaction.on_commit(lambda: deliver_simulated_refund(out_refund_no))
+
+
+hooks.register("placed", _schedule_timeout)
+hooks.register("refund_pending", _await_simulated_refund)

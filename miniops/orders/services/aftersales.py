@@ -348,21 +348,8 @@ def _call_provider(refund: Refund) -> None:
             amount=refund.amount,
         )
     else:
-        _deliver_simulated_refund_notice(refund.out_refund_no)
-
-
-def _deliver_simulated_refund_notice(out_refund_no: str) -> None:
-    """In the simulator, WeChat's refund notice arrives (signed) after commit."""
-    provider = payment_provider.get()
-    if not hasattr(provider, "complete_refund"):
-        return
-
-    def deliver() -> None:
-        from miniops.orders.tasks import deliver_simulated_refund
-
-        deliver_simulated_refund(out_refund_no)
-
-    transaction.on_commit(deliver)
+        # The result comes later, by notice (the simulator sends one; tasks listen).
+        hooks.run("refund_pending", refund=refund)
 
 
 def record_refund_result(

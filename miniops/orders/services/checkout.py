@@ -226,14 +226,4 @@ def place_order(
             "lines": len(lines),
         },
     )
-    _schedule_timeout(order)
     return order
-
-
-def _schedule_timeout(order: Order) -> None:
-    def enqueue() -> None:
-        from miniops.orders.tasks import cancel_if_unpaid
-
-        cancel_if_unpaid.schedule(args=(order.pk,), eta=order.expires_at)
-
-    transaction.on_commit(enqueue)
