@@ -69,6 +69,18 @@ def redirect(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseRedirect(url)
 
 
+def show_in_dialog(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A dialog action's answer that is read in place (revealed personal data): the
+    page's ``#dialog`` becomes the answer's ``#dialog`` under htmx; without htmx the
+    answer is a page of its own. Never cached."""
+    response["Cache-Control"] = "no-store"
+    if request.headers.get("HX-Request") == "true":
+        response["HX-Retarget"] = "#dialog"
+        response["HX-Reselect"] = "#dialog"
+        response["HX-Reswap"] = "outerHTML"
+    return response
+
+
 def mark_invalid_post(request: HttpRequest, response: Any) -> Any:
     """A POST that re-renders its form (instead of redirecting) was refused: say
     so with 400, so clients and tests can tell bad input from success."""

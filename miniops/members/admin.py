@@ -31,6 +31,7 @@ from miniops.core.console import (
     dialog_action,
     operator_has,
     redirect,
+    show_in_dialog,
     site,
 )
 from miniops.core.errors import DomainError
@@ -265,13 +266,7 @@ class MemberAdmin(ConsoleModelAdmin):
             member=member, actor=operator_of(request), fields=["phone", "real_name", "addresses"]
         )
         context = site.page_context(request, title=_("Personal data"), member=member, values=values)
-        response = TemplateResponse(request, "members/revealed.html", context)
-        response["Cache-Control"] = "no-store"
-        if request.headers.get("HX-Request") == "true":
-            response["HX-Retarget"] = "#dialog"
-            response["HX-Reselect"] = "#dialog"
-            response["HX-Reswap"] = "outerHTML"
-        return response
+        return show_in_dialog(request, TemplateResponse(request, "members/revealed.html", context))
 
 
 @admin.register(MemberTag, site=site)

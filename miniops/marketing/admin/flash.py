@@ -124,12 +124,6 @@ class FlashSessionAdmin(ConsoleModelAdmin):
     def delete_model(self, request: HttpRequest, obj: FlashSession) -> None:
         flash_sessions.delete_session(session=obj, actor=operator_of(request))
 
-    def get_actions(self, request: HttpRequest) -> Any:
-        # One at a time from the sale's page: the service may refuse each one.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
     @dialog_action(
         permission=P.MARKETING_MANAGE,
         description=_("End now"),

@@ -234,9 +234,13 @@ def test_a_sale_is_deleted_through_the_service(console_as: ConsoleAs) -> None:
     assert list(FlashSession.objects.all()) == [running]
     (deleted,) = [r for r in rows(FlashSession, upcoming.pk) if r.action == LogEntry.Action.DELETE]
     assert deleted.actor_id == client.operator.pk
-    # and the list offers no bulk delete (each deletion can be refused)
-    page = client.get(f"{BASE}/")
-    assert "delete_selected" not in page.content.decode()
+    # and a bulk delete runs the service for each row: one refusal undoes them all
+    another = new_sale(sku_of(), starts_in=90)
+    chosen = {"action": "delete_selected", "_selected_action": [another.pk, running.pk]}
+    client.post(f"{BASE}/", {**chosen, "post": "yes"})
+    assert set(FlashSession.objects.all()) == {another, running}
+    client.post(f"{BASE}/", {**chosen, "_selected_action": [another.pk], "post": "yes"})
+    assert list(FlashSession.objects.all()) == [running]
 
 
 # --- the rules -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from miniops.core.console import (
     dialog_action,
     operator_has,
     redirect,
+    show_in_dialog,
     site,
 )
 from miniops.core.money import format_fen
@@ -223,14 +224,12 @@ class OrderAdmin(ConsoleModelAdmin):
         icon="visibility",
     )
     def reveal(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
-        """The dialog's GET reveals nothing; its POST reveals and logs. The answer's
-        ``#dialog-form`` replaces the dialog's body (unfold's htmx swap)."""
+        """The dialog's GET reveals nothing; its POST reveals and logs, and the answer
+        replaces the dialog."""
         order = get_object_or_404(Order, pk=object_id)
         values = services.reveal(order=order, actor=operator_of(request))
         context = site.page_context(request, title=_("Personal data"), order=order, values=values)
-        response = TemplateResponse(request, "orders/revealed.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        return show_in_dialog(request, TemplateResponse(request, "orders/revealed.html", context))
 
     @bulk_action(permission=P.ORDERS_EXPORT, description=_("Finance export (CSV)"), confirm=False)
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> Any:

@@ -63,11 +63,13 @@ def test_showing_personal_data_asks_first_then_reveals_and_logs(console_as: Cons
         assert value not in asked.content.decode()
     assert access_rows(order) == []
     # when they confirm
-    shown = client.post(url, {"_form_submitted": "on"})
-    # then the full values are shown, not cached, and one ACCESS row names them
+    shown = client.post(url, {"_form_submitted": "on"}, headers={"HX-Request": "true"})
+    # then the full values are shown in place of the dialog, not cached, and one
+    # ACCESS row names them
     assert shown.status_code == 200
     body = shown.content.decode()
-    assert 'id="dialog-form"' in body  # what the dialog swaps in
+    assert 'id="dialog"' in body
+    assert shown["HX-Retarget"] == "#dialog"
     for value in FULL:
         assert value in body
     assert "no-store" in shown["Cache-Control"]
