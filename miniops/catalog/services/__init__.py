@@ -10,6 +10,7 @@ from miniops.catalog.services.common import (
     TRANSITIONS,
     _changed,
     _validation,
+    catalog_changed,
 )
 from miniops.catalog.services.products import (
     _check_price,
@@ -51,6 +52,7 @@ __all__ = [
     "adjust_stock",
     "apply_schedules",
     "bulk_change_status",
+    "catalog_changed",
     "change_status",
     "clean_specs",
     "combinations",
