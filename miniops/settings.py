@@ -262,7 +262,7 @@ else:
 # of one installation sees them (the demo seeder, each web worker, the background
 # worker): in Redis when it is configured, else in files under var/ beside the
 # simulator's keys. Local memory would lose them between processes.
-CACHES["simulators"] = (
+_simulators: dict[str, Any] = (
     {**CACHES["default"], "TIMEOUT": 7 * 24 * 3600}
     if REDIS_URL
     else {
@@ -272,6 +272,7 @@ CACHES["simulators"] = (
         "OPTIONS": {"MAX_ENTRIES": 200_000},
     }
 )
+CACHES["simulators"] = _simulators
 
 HUEY = {
     **_huey_storage,

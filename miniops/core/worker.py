@@ -43,4 +43,5 @@ def quiet_huey() -> None:
     logging.getLogger("huey").setLevel(logging.WARNING)
     # Loading the ASGI application sets Django up again, and with it the logging
     # configuration: make it say the same.
-    settings.LOGGING.setdefault("loggers", {}).setdefault("huey", {})["level"] = "WARNING"
+    config: dict[str, Any] = settings.LOGGING
+    config.setdefault("loggers", {}).setdefault("huey", {})["level"] = "WARNING"

@@ -213,7 +213,10 @@ def seed(*, progress: Callable[[int], object]) -> None:
     through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
     progress(1)
     addresses = []
-    for member in rng.sample(members, k=len(members) // 3):
+    with_address = rng.sample(members, k=len(members) // 3)
+    if members[0] not in with_address:  # demo-1, the regular, has somewhere to ship to
+        with_address[-1] = members[0]
+    for member in with_address:
         province, cities = rng.choice(REGIONS)
         for number in range(rng.choice([1, 1, 1, 2])):
             addresses.append(

@@ -80,7 +80,11 @@ def seed(*, progress: Callable[[int], object]) -> None:
         return
     rng = random.Random(4)
     now = timezone.now()
-    members = list(Member.objects.filter(openid__startswith="oDEMO").only("id", "registered_at"))
+    members = list(
+        Member.objects.filter(openid__startswith="oDEMO")
+        .order_by("registered_at", "pk")
+        .only("id", "registered_at")
+    )
     skus = list(
         Sku.objects.filter(is_active=True, product__status=ProductStatus.ON_SALE)
         .select_related("product")
@@ -99,7 +103,9 @@ def seed(*, progress: Callable[[int], object]) -> None:
     plans: list[dict[str, Any]] = []
     per_step = ORDERS // (STEPS - 3)
     for index in range(ORDERS):
-        buyer = rng.choice(members)
+        # The first member to register (``demo-1`` in the login simulator) is a
+        # regular: one order in 500 is theirs, so signing in as them shows a history.
+        buyer = members[0] if index % 500 == 0 else rng.choice(members)
         start = max(buyer.registered_at, now - timedelta(days=180))
         span = max(60.0, (now - start).total_seconds())
         # more orders on weekends and in the promotion week, as the members' behaviour

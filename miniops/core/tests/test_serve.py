@@ -103,3 +103,41 @@ def test_serve_runs_web_and_embedded_worker_and_prints_the_logins_last(tmp_path:
     assert "The following commands are available" not in output
     assert "Executing miniops" not in output
     assert "Traceback" not in output
+
+
+def test_the_banner_waits_for_the_first_answer_and_prints_once() -> None:
+    import http.server
+    import io
+    import threading
+
+    from django.core.management.base import OutputWrapper
+
+    from miniops.core.management.commands.serve import announce_when_up
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    # nothing listens yet: no banner within the time allowed
+    port = free_port()
+    out = io.StringIO()
+    assert not announce_when_up(
+        f"http://127.0.0.1:{port}/healthz", ["hello"], OutputWrapper(out), timeout=0.6
+    )
+    assert out.getvalue() == ""
+    # a server that starts while we wait: the banner follows its first answer
+    server = http.server.HTTPServer(("127.0.0.1", port), Health)
+    starter = threading.Timer(0.5, server.serve_forever)
+    starter.start()
+    try:
+        lines = ["miniops is running", "  logins"]
+        assert announce_when_up(f"http://127.0.0.1:{port}/healthz", lines, OutputWrapper(out))
+    finally:
+        server.shutdown()
+        starter.join()
+        server.server_close()
+    assert out.getvalue() == "miniops is running\n  logins\n"
