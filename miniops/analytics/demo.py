@@ -344,8 +344,9 @@ def seed(*, progress: Callable[[int], object]) -> None:
     if Event.objects.filter(source="client").exists():
         progress(STEPS)
         return
-    # Server events written while other apps seeded (their orders went through the
-    # real services) are replaced by the ones generated below from the orders table.
+    # The history's server events are generated below from the orders table, with
+    # their real times; seed_demo withholds the ones the services track while the
+    # other apps seed (they would be dated now), and any stored are replaced.
     services.flush_server_events()
     Event.objects.filter(source="server").delete()
     rng = random.Random(5)
