@@ -261,13 +261,16 @@ else:
 # The local WeChat Pay simulator keeps its trades and refunds where every process
 # of one installation sees them (the demo seeder, each web worker, the background
 # worker): in Redis when it is configured, else in files under var/ beside the
-# simulator's keys. Local memory would lose them between processes.
+# simulator's keys (a folder per cache key prefix, as parallel test runs have
+# theirs). Local memory would lose them between processes.
 _simulators: dict[str, Any] = (
     {**CACHES["default"], "TIMEOUT": 7 * 24 * 3600}
     if REDIS_URL
     else {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(VAR_DIR / "wechatpay-simulator" / "state"),
+        "LOCATION": str(
+            VAR_DIR / "wechatpay-simulator" / env_str("CACHE_KEY_PREFIX", "miniops") / "state"
+        ),
         "TIMEOUT": 7 * 24 * 3600,
         "OPTIONS": {"MAX_ENTRIES": 200_000},
     }
