@@ -9,6 +9,7 @@ in README.md; keep that table in step with this file.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -259,6 +260,24 @@ else:
         "filename": str(VAR_DIR / "huey.sqlite3"),
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# The local WeChat Pay simulator keeps its trades and refunds where every process
+# of one installation sees them (the demo seeder, each web worker, the background
+# worker): in Redis when it is configured, else in files under var/ beside the
+# simulator's keys (a folder per cache key prefix, as parallel test runs have
+# theirs). Local memory would lose them between processes.
+_simulators: dict[str, Any] = (
+    {**CACHES["default"], "TIMEOUT": 7 * 24 * 3600}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(
+            VAR_DIR / "wechatpay-simulator" / env_str("CACHE_KEY_PREFIX", "miniops") / "state"
+        ),
+        "TIMEOUT": 7 * 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": 200_000},
+    }
+)
+CACHES["simulators"] = _simulators
 
 HUEY = {
     **_huey_storage,
@@ -372,6 +391,16 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Where clients reach this server, e.g. https://shop.example.com: the API answers
+# media addresses (product images, uploads) absolute under it, because a
+# mini-program cannot load a relative "/media/…" (and in production needs https).
+# Empty: the storage's own URLs (relative on local storage); `manage.py serve`
+# uses its own address outside production.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
+if PUBLIC_BASE_URL and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured(
+        f"PUBLIC_BASE_URL must be an http(s):// address, got {PUBLIC_BASE_URL!r}"
+    )
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

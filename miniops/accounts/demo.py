@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import unicodedata
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from miniops.accounts.models import Operator, Role
@@ -62,22 +66,50 @@ def seed(*, progress: Callable[[int], object]) -> None:
     progress(1)
 
 
-def describe_logins() -> list[str]:
-    """The table ``make demo`` prints."""
-    lines = [
-        f"  demo logins (password for all: {DEMO_PASSWORD})",
-        f"  {'username':<11} {'role':<22} second factor",
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: CJK (wide and full-width) characters
+    take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def _table(rows: list[list[str]], *, indent: str = "  ", gap: str = "  ") -> list[str]:
+    """Rows as lines whose columns line up by display width (the last column is
+    not padded)."""
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        indent
+        + gap.join(
+            [cell + " " * (widths[i] - display_width(cell)) for i, cell in enumerate(row[:-1])]
+            + [row[-1]]
+        )
+        for row in rows
     ]
+
+
+def describe_logins() -> list[str]:
+    """The table ``make demo`` prints: one login per role, role names in English
+    (the README's language) and, beside them, as the console shows them in its
+    default language; columns aligned for CJK characters."""
+    with translation.override("en"):
+        english = {code: str(role.name) for code, role in ROLES.items()}
+    with translation.override(settings.LANGUAGE_CODE):
+        local = {code: str(role.name) for code, role in ROLES.items()}
+        local_header = str(gettext("role"))
+    both = local != english
+    rows = [["username", "role", *([local_header] if both else []), "second factor"]]
     for username, _display, role_code, enrolled in DEMO_OPERATORS:
-        role = ROLES[role_code]
         if enrolled:
             factor = f"TOTP key {demo_totp_secret(username)}"
-        elif role.requires_2fa:
+        elif ROLES[role_code].requires_2fa:
             factor = "enrols a TOTP app at first sign-in (QR code)"
         else:
             factor = "none"
-        lines.append(f"  {username:<11} {role.name!s:<22} {factor}")
-    lines.append(
-        "  current TOTP code for a demo login: .venv/bin/python manage.py totp_code <username>"
-    )
-    return lines
+        rows.append([username, english[role_code], *([local[role_code]] if both else []), factor])
+    return [
+        f"  console logins (the password of every one: {DEMO_PASSWORD})",
+        *_table(rows),
+        "  current TOTP code of a console login: .venv/bin/python manage.py totp_code <username>",
+    ]

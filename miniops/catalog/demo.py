@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from miniops.catalog import services as catalog_services
 from miniops.catalog.models import (
     Brand,
     Category,
@@ -307,4 +308,6 @@ def seed(*, progress: Callable[[int], object]) -> None:
         prices = [s.price for s in skus if s.product_id == product.pk]
         product.min_price = min(prices)
     Product.objects.bulk_update(products, ["min_price"], batch_size=500)
+    # Written around the services: nothing cached from before may be served.
+    catalog_services.catalog_changed()
     progress(1)

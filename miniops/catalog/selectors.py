@@ -11,11 +11,10 @@ from typing import Any
 
 import orjson
 from django.core.cache import cache
-from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 
 from miniops.catalog.models import Category, Product, ProductStatus, Sku
-from miniops.core import localcache
+from miniops.core import localcache, media
 from miniops.core.errors import InvalidInput, NotFound
 from miniops.core.selectors import get_system_settings
 
@@ -57,7 +56,8 @@ def cached_bytes(key: str, ttl: int, build: Any) -> bytes:
 
 
 def media_url(name: str | None) -> str | None:
-    return default_storage.url(name) if name else None
+    """A stored image's address as the API answers it (absolute: see core.media)."""
+    return media.public_url(name)
 
 
 # --- categories --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -16,6 +16,33 @@ def simulated_providers_in_production(app_configs: Any, **kwargs: Any) -> list[E
                 "Simulated WeChat login and payment providers are configured in production.",
                 hint="Set MINIOPS_PROVIDER_MODE=live and the WeChat credentials.",
                 id="miniops.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def media_addresses_in_production(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """A mini-program loads images only from absolute https:// addresses."""
+    if not settings.PRODUCTION:
+        return []
+    base = settings.PUBLIC_BASE_URL
+    if not base and settings.MEDIA_STORAGE == "local":
+        return [
+            Warning(
+                "PUBLIC_BASE_URL is not set: the API answers media addresses as "
+                "relative /media/… paths, which a mini-program cannot load.",
+                hint="Set PUBLIC_BASE_URL to the https:// address clients reach, "
+                "e.g. https://shop.example.com.",
+                id="miniops.W001",
+            )
+        ]
+    if base and not base.startswith("https://"):
+        return [
+            Warning(
+                f"PUBLIC_BASE_URL is {base}: a mini-program loads images over https only.",
+                hint="Use the https:// address of this server.",
+                id="miniops.W002",
             )
         ]
     return []

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,23 @@ def unregister_sink(sink: Sink) -> None:
         _sinks.remove(sink)
 
 
+#: Set while ``withheld()`` runs: events tracked then are dropped.
+_withheld = False
+
+
+@contextmanager
+def withheld() -> Iterator[None]:
+    """Track nothing for the sinks while inside: the demo seeder's services would
+    record events dated at the moment of seeding, and it writes the history's
+    events itself, dated from the tables."""
+    global _withheld
+    before, _withheld = _withheld, True
+    try:
+        yield
+    finally:
+        _withheld = before
+
+
 def _deliver(events: list[ServerEvent]) -> None:
     for sink in list(_sinks):
         try:
@@ -61,7 +79,8 @@ def track(
 ) -> ServerEvent:
     """Record that ``name`` happened; delivered to sinks after commit."""
     event = ServerEvent(name, member_id, dict(properties or {}), at or timezone.now())
-    transaction.on_commit(lambda: _deliver([event]))
+    if not _withheld:
+        transaction.on_commit(lambda: _deliver([event]))
     return event
 
 

@@ -3,7 +3,9 @@
 Re-encoding with Pillow drops anything that is not pixels (EXIF with GPS
 positions, embedded scripts, polyglot payloads) and normalises the format.
 Files go through Django's storage: the local filesystem by default, S3-compatible
-object storage when ``MEDIA_STORAGE=s3`` (django-storages).
+object storage when ``MEDIA_STORAGE=s3`` (django-storages). The API gives their
+addresses through ``public_url``: absolute under ``PUBLIC_BASE_URL``, as a
+mini-program needs them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
@@ -54,6 +57,22 @@ def reencode_image(data: bytes, *, max_side: int = MAX_SIDE) -> tuple[bytes, str
             return out.getvalue(), "jpg"
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidInput(fields={"image": _("This file is not a readable image.")}) from exc
+
+
+def public_url(name: str | None) -> str | None:
+    """The address a client loads the stored file ``name`` from (None for none):
+    the one function the API builds media URLs with."""
+    return absolute_url(default_storage.url(name)) if name else None
+
+
+def absolute_url(url: str) -> str:
+    """``url`` under ``PUBLIC_BASE_URL`` when it is relative to this server
+    (``/media/…``, local storage); absolute URLs (object storage, a CDN) and an
+    empty ``PUBLIC_BASE_URL`` leave it as it is."""
+    base = settings.PUBLIC_BASE_URL
+    if base and url.startswith("/") and not url.startswith("//"):
+        return base + url
+    return url
 
 
 def save_image(upload: Any, *, folder: str) -> str:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from miniops.core import localcache
+from miniops.core import localcache, media
 from miniops.core.models import SystemSettings
 
 SETTINGS_CACHE_KEY = "core:system_settings:v1"
@@ -37,7 +37,7 @@ def _shared_public_config() -> dict[str, Any]:
     row = get_system_settings()
     config = {
         "platform_name": row.platform_name,
-        "logo_url": row.logo.url if row.logo else None,
+        "logo_url": media.public_url(row.logo.name) if row.logo else None,
         "theme": {"primary": row.theme_primary, "secondary": row.theme_secondary},
         "miniprogram_app_id": row.miniprogram_app_id or None,
         "customer_service": {

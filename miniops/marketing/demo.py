@@ -91,12 +91,15 @@ def seed(*, progress: Callable[[int], object]) -> None:
         )
         for name, rank, threshold, discount, multiplier, free in LEVELS
     ]
-    _standings(members, rng)
+    _standings(members, levels, rng)
     progress(2)
     templates = _coupons()
     _shop(templates)
     progress(1)
-    buyers = [m for m in members if m.addresses.exists()][:400]
+    from miniops.members.models import Address
+
+    with_address = set(Address.objects.values_list("member_id", flat=True).distinct())
+    buyers = [m for m in members if m.pk in with_address][:400]
     _coupon_orders(buyers, templates, rng)
     _flash_sales(buyers, rng)
     progress(1)
@@ -104,16 +107,22 @@ def seed(*, progress: Callable[[int], object]) -> None:
     _discounts()
     from miniops.marketing.services import points
 
+    # The levels were set with the standings; the real evaluation must agree
+    # (it changes nothing unless a campaign order above moved someone's growth).
     points.evaluate_levels()
-    assert levels
     progress(2)
 
 
-def _standings(members: list[Any], rng: random.Random) -> None:
+def _standings(members: list[Any], levels: list[Level], rng: random.Random) -> None:
     """Points and growth from each member's completed demo orders, plus sign-ins
-    and some spending, written as ledger rows whose sum is the balance."""
+    and some spending, written as ledger rows whose sum is the balance; the level
+    each member's growth reaches, with its history (the base level on
+    registration, each step up when an order or a sign-in crossed a threshold),
+    as ``points.evaluate_levels`` would have recorded it."""
+    from miniops.marketing.services.points import level_for
     from miniops.orders.models import Order
 
+    by_threshold = sorted(levels, key=lambda level: (level.growth_threshold, level.rank))
     completed: dict[int, list[tuple[str, int, Any]]] = {}
     for member_id, number, paid, refunded, done in Order.objects.filter(
         status="completed"
@@ -123,14 +132,47 @@ def _standings(members: list[Any], rng: random.Random) -> None:
     entries: list[PointsEntry] = []
     growth_rows: list[GrowthEntry] = []
     standings: list[MemberStanding] = []
+    changes: list[LevelChange] = []
+
+    def grow(member_id: int, state: list[Any], delta: int, reason: str, ref: str, at: Any) -> None:
+        """``state`` is [growth, level]: add ``delta`` and record a level step."""
+        state[0] += delta
+        growth_rows.append(
+            GrowthEntry(
+                member_id=member_id, delta=delta, reason=reason, reference=ref, created_at=at
+            )
+        )
+        reached = level_for(state[0], by_threshold)
+        if reached != state[1]:
+            changes.append(
+                LevelChange(
+                    member_id=member_id,
+                    from_level=state[1],
+                    to_level=reached,
+                    growth=state[0],
+                    created_at=at,
+                )
+            )
+            state[1] = reached
+
     for member in members:
-        balance = growth = 0
+        balance = 0
+        state: list[Any] = [0, level_for(0, by_threshold)]
+        if state[1] is not None:
+            changes.append(
+                LevelChange(
+                    member_id=member.pk,
+                    from_level=None,
+                    to_level=state[1],
+                    growth=0,
+                    created_at=member.registered_at,
+                )
+            )
         for number, amount, done in sorted(completed.get(member.pk, []), key=lambda r: r[2] or now):
             earned = amount // 100
             if earned <= 0:
                 continue
             balance += earned
-            growth += earned
             entries.append(
                 PointsEntry(
                     member_id=member.pk,
@@ -142,15 +184,7 @@ def _standings(members: list[Any], rng: random.Random) -> None:
                     created_at=done or now,
                 )
             )
-            growth_rows.append(
-                GrowthEntry(
-                    member_id=member.pk,
-                    delta=earned,
-                    reason="purchase",
-                    reference=number,
-                    created_at=done or now,
-                )
-            )
+            grow(member.pk, state, earned, "purchase", number, done or now)
         streak = 0
         if rng.random() < 0.3:
             streak = rng.randint(1, 9)
@@ -158,7 +192,6 @@ def _standings(members: list[Any], rng: random.Random) -> None:
                 day = now - timedelta(days=back)
                 reward = [5, 5, 10, 10, 15, 15, 30][min(streak - back, 6)]
                 balance += reward
-                growth += 1
                 entries.append(
                     PointsEntry(
                         member_id=member.pk,
@@ -170,6 +203,7 @@ def _standings(members: list[Any], rng: random.Random) -> None:
                         created_at=day,
                     )
                 )
+                grow(member.pk, state, 1, "sign_in", day.date().isoformat(), day)
         if balance > 300 and rng.random() < 0.4:
             spent = rng.randint(100, balance // 2)
             balance -= spent
@@ -187,7 +221,8 @@ def _standings(members: list[Any], rng: random.Random) -> None:
             MemberStanding(
                 member_id=member.pk,
                 points=balance,
-                growth=growth,
+                growth=state[0],
+                level=state[1],
                 sign_in_streak=streak,
                 last_sign_in=(now - timedelta(days=1)).date() if streak else None,
             )
@@ -195,6 +230,7 @@ def _standings(members: list[Any], rng: random.Random) -> None:
     MemberStanding.objects.bulk_create(standings, batch_size=2000)
     PointsEntry.objects.bulk_create(entries, batch_size=2000)
     GrowthEntry.objects.bulk_create(growth_rows, batch_size=2000)
+    LevelChange.objects.bulk_create(changes, batch_size=2000)
 
 
 def _coupons() -> dict[str, CouponTemplate]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from miniops.core import crypto
 from miniops.members.models import Address, Member, MemberTag
+from miniops.members.providers import DEMO_MEMBER_CODE, demo_openid
 
 STEPS = 20
 MEMBERS = 20_000
@@ -164,7 +165,8 @@ def seed(*, progress: Callable[[int], object]) -> None:
         )
         members.append(
             Member(
-                openid=f"oDEMO{index:07d}{rng.randint(0, 16**8):08x}",
+                # the simulator signs "demo-<index + 1>" in as this member
+                openid=demo_openid(index + 1),
                 nickname=nickname,
                 gender=rng.choices([0, 1, 2], weights=[2, 4, 5])[0],
                 birthday=date(rng.randint(1965, 2008), rng.randint(1, 12), rng.randint(1, 28))
@@ -185,7 +187,8 @@ def seed(*, progress: Callable[[int], object]) -> None:
         )
         if (index + 1) % chunk == 0:
             progress(1)
-    Member.objects.bulk_create(members, batch_size=1000)
+    # ignore_conflicts: someone may have signed in as a demo member before seeding
+    Member.objects.bulk_create(members, batch_size=1000, ignore_conflicts=True)
     members = list(
         Member.objects.filter(openid__startswith="oDEMO")
         .order_by("id")
@@ -210,7 +213,10 @@ def seed(*, progress: Callable[[int], object]) -> None:
     through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
     progress(1)
     addresses = []
-    for member in rng.sample(members, k=len(members) // 3):
+    with_address = rng.sample(members, k=len(members) // 3)
+    if members[0] not in with_address:  # demo-1, the regular, has somewhere to ship to
+        with_address[-1] = members[0]
+    for member in with_address:
         province, cities = rng.choice(REGIONS)
         for number in range(rng.choice([1, 1, 1, 2])):
             addresses.append(
@@ -227,3 +233,13 @@ def seed(*, progress: Callable[[int], object]) -> None:
             )
     Address.objects.bulk_create(addresses, batch_size=1000)
     progress(1)
+
+
+def describe_logins() -> list[str]:
+    """How to be one of the demo members in the client API (``make demo`` prints it)."""
+    first, last = DEMO_MEMBER_CODE.format(1), DEMO_MEMBER_CODE.format(MEMBERS)
+    return [
+        f'  a demo member in the client API: POST /api/v1/auth/wechat-login {{"code": "{first}"}}',
+        f"  ({first} … {last}: the demo members in the order they registered; any other code"
+        " is a new member)",
+    ]

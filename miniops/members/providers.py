@@ -11,6 +11,7 @@ token, error answers) is the shared ``miniops.core.wechat.WeChatApi``.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -100,13 +101,28 @@ class WeChatLoginClient:
         )
 
 
+#: ``demo-1`` … ``demo-20000``: the simulator signs these codes in as the members
+#: the demo seeder made (``manage.py seed_demo``), in the order they registered.
+DEMO_MEMBER_CODE = "demo-{}"
+_DEMO_CODE = re.compile(r"demo-([1-9][0-9]{0,6})")
+
+
+def demo_openid(number: int) -> str:
+    """The openid of the ``number``-th demo member (from 1): what the seeder
+    stores and what the simulator answers for ``demo-<number>``."""
+    digest = hashlib.sha256(f"miniops-demo-member:{number}".encode()).hexdigest()
+    return f"oDEMO{number:07d}{digest[:8]}"
+
+
 class LoginSimulator:
     """The platform, simulated: any code logs in as a stable person.
 
     ``code`` -> openid is deterministic (the same code always means the same
-    member), so demos and tests can log in again. Special codes:
-    ``invalid`` (40029), ``used`` (40163), ``ratelimited`` (45011), ``risky``
-    (40226), ``busy`` (-1), ``timeout`` (no answer in time).
+    member), so demos and tests can log in again; ``demo-<n>`` is the n-th
+    seeded demo member (``demo_openid``). Special codes (also with a suffix
+    after a colon, ``busy:2``): ``invalid`` (40029), ``used`` (40163),
+    ``ratelimited`` (45011), ``risky`` (40226), ``busy`` (-1), ``timeout`` (no
+    answer in time).
     """
 
     ERRORS = {
@@ -128,8 +144,9 @@ class LoginSimulator:
     def code_to_session(self, code: str) -> WeChatSession:
         self._fail_if_special(code)
         digest = hashlib.sha256(f"openid:{code}".encode()).hexdigest()
+        demo = _DEMO_CODE.fullmatch(code)
         return WeChatSession(
-            openid=f"oSIM{digest[:24]}",
+            openid=demo_openid(int(demo[1])) if demo else f"oSIM{digest[:24]}",
             session_key=hashlib.sha256(f"sk:{code}:{time.time()}".encode()).hexdigest()[:24],
             unionid=f"uSIM{digest[24:48]}",
         )

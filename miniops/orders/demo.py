@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from miniops.catalog import services as catalog_services
 from miniops.catalog.models import Product, ProductStatus, Sku, StockLedger, StockReason
 from miniops.core import crypto, numbers
 from miniops.members.models import Address, Member
@@ -79,7 +80,11 @@ def seed(*, progress: Callable[[int], object]) -> None:
         return
     rng = random.Random(4)
     now = timezone.now()
-    members = list(Member.objects.filter(openid__startswith="oDEMO").only("id", "registered_at"))
+    members = list(
+        Member.objects.filter(openid__startswith="oDEMO")
+        .order_by("registered_at", "pk")
+        .only("id", "registered_at")
+    )
     skus = list(
         Sku.objects.filter(is_active=True, product__status=ProductStatus.ON_SALE)
         .select_related("product")
@@ -98,7 +103,9 @@ def seed(*, progress: Callable[[int], object]) -> None:
     plans: list[dict[str, Any]] = []
     per_step = ORDERS // (STEPS - 3)
     for index in range(ORDERS):
-        buyer = rng.choice(members)
+        # The first member to register (``demo-1`` in the login simulator) is a
+        # regular: one order in 500 is theirs, so signing in as them shows a history.
+        buyer = members[0] if index % 500 == 0 else rng.choice(members)
         start = max(buyer.registered_at, now - timedelta(days=180))
         span = max(60.0, (now - start).total_seconds())
         # more orders on weekends and in the promotion week, as the members' behaviour
@@ -302,10 +309,15 @@ def _build_rows(
     Payment.objects.bulk_create(payments, batch_size=1000)
     payment_of = {p.order_id: p for p in Payment.objects.filter(order__in=orders)}
     order_of = {o.number: o for o in orders}
+    items_of: dict[int, list[OrderItem]] = defaultdict(list)
+    for item in OrderItem.objects.filter(order__in=orders).order_by("pk"):
+        items_of[item.order_id].append(item)
     refunds: list[Refund] = []
+    refunded_items: list[OrderItem] = []
+    refunded_orders: list[Order] = []
     for number, amount, kind in refunds_later:
         order = order_of[number]
-        first_item = next(i for i in items if i.order_id == order.pk)
+        first_item = items_of[order.pk][0]
         settled: Any = order.completed_at or order.shipped_at or order.paid_at
         when: Any = settled + timedelta(days=rng.uniform(0.5, 3))
         when = min(when, now - timedelta(minutes=10))
@@ -315,8 +327,7 @@ def _build_rows(
         else:
             lines = [
                 {"item_id": i.pk, "quantity": i.quantity, "amount": i.paid_share}
-                for i in items
-                if i.order_id == order.pk
+                for i in items_of[order.pk]
             ]
         returned = bool(order.shipped_at)
         after_sales.append(
@@ -345,8 +356,9 @@ def _build_rows(
                 created_at=when,
             )
         )
+        by_pk = {i.pk: i for i in items_of[order.pk]}
         for line in lines:
-            item = next(i for i in items if i.pk == line["item_id"])
+            item = by_pk[line["item_id"]]
             stock_moves[item.sku_id].append(
                 (
                     when,
@@ -356,15 +368,19 @@ def _build_rows(
                 )
             )
             sold[item.product_id] -= line["quantity"]
-            OrderItem.objects.filter(pk=item.pk).update(
-                refunded_quantity=line["quantity"], refunded_amount=line["amount"]
-            )
-        Order.objects.filter(pk=order.pk).update(
-            refunded_amount=amount, closed_at=when if kind == "full" else None
-        )
+            item.refunded_quantity = line["quantity"]
+            item.refunded_amount = line["amount"]
+            refunded_items.append(item)
+        order.refunded_amount = amount
+        order.closed_at = when if kind == "full" else None
+        refunded_orders.append(order)
         events.append(
             OrderEvent(order=order, kind="refunded", data={"amount": amount}, created_at=when)
         )
+    OrderItem.objects.bulk_update(
+        refunded_items, ["refunded_quantity", "refunded_amount"], batch_size=500
+    )
+    Order.objects.bulk_update(refunded_orders, ["refunded_amount", "closed_at"], batch_size=500)
     AfterSale.objects.bulk_create(after_sales, batch_size=1000)
     refunds_by_order = {a.order_id: a for a in AfterSale.objects.filter(order__in=orders)}
     for refund in refunds:
@@ -413,8 +429,16 @@ def _build_rows(
                     created_at=when,
                 )
             )
-    for sku_id, stock in final_stock.items():
-        Sku.objects.filter(pk=sku_id).update(stock=stock)
+    Sku.objects.bulk_update(
+        [Sku(pk=sku_id, stock=stock) for sku_id, stock in final_stock.items()],
+        ["stock"],
+        batch_size=500,
+    )
     StockLedger.objects.bulk_create(ledger, batch_size=2000)
-    for product_id, quantity in sold.items():
-        Product.objects.filter(pk=product_id).update(sales_count=max(0, quantity))
+    Product.objects.bulk_update(
+        [Product(pk=product_id, sales_count=max(0, n)) for product_id, n in sold.items()],
+        ["sales_count"],
+        batch_size=500,
+    )
+    # Stock and sales were written around the catalog services: drop what is cached.
+    catalog_services.catalog_changed()

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 
 from miniops.core.providers import ProviderSlot
@@ -182,8 +182,10 @@ _sim_lock = threading.Lock()
 
 
 class PaymentSimulator:
-    """WeChat Pay, simulated. Keys live under ``var/`` so every process of one
-    installation shares them; trades live in the cache (Redis at scale)."""
+    """WeChat Pay, simulated. Keys live under ``var/`` and trades and refunds in
+    the ``simulators`` cache (Redis, or files under ``var/``), so every process of
+    one installation sees the same WeChat: a refund asked for by the demo seeder
+    or a web worker is completed by the background worker."""
 
     mch_id = "1900000109"
     TTL = 7 * 24 * 3600
@@ -226,12 +228,16 @@ class PaymentSimulator:
     def apiv3_key(self) -> bytes:
         return self._apiv3
 
+    @property
+    def _store(self) -> Any:
+        return caches["simulators"]
+
     def _trade(self, out_trade_no: str) -> dict[str, Any] | None:
-        value = cache.get(f"wxsim:trade:{out_trade_no}")
+        value = self._store.get(f"wxsim:trade:{out_trade_no}")
         return dict(value) if value else None
 
     def _save(self, out_trade_no: str, trade: dict[str, Any]) -> None:
-        cache.set(f"wxsim:trade:{out_trade_no}", trade, timeout=self.TTL)
+        self._store.set(f"wxsim:trade:{out_trade_no}", trade, timeout=self.TTL)
 
     def create_jsapi(
         self, *, out_trade_no: str, amount: int, description: str, openid: str, expire_at: datetime
@@ -278,7 +284,7 @@ class PaymentSimulator:
         trade = self._trade(out_trade_no)
         if trade is None or trade["state"] not in {"SUCCESS", "REFUND"}:
             raise PaymentError("trade not paid")
-        refunds = cache.get(f"wxsim:refunds:{out_trade_no}") or {}
+        refunds = self._store.get(f"wxsim:refunds:{out_trade_no}") or {}
         if out_refund_no in refunds:  # idempotent by out_refund_no
             return RefundResult(
                 status=refunds[out_refund_no]["status"],
@@ -293,15 +299,15 @@ class PaymentSimulator:
             "amount": amount,
             "total": total,
         }
-        cache.set(f"wxsim:refunds:{out_trade_no}", refunds, timeout=self.TTL)
-        cache.set(f"wxsim:refund:{out_refund_no}", out_trade_no, timeout=self.TTL)
+        self._store.set(f"wxsim:refunds:{out_trade_no}", refunds, timeout=self.TTL)
+        self._store.set(f"wxsim:refund:{out_refund_no}", out_trade_no, timeout=self.TTL)
         trade["state"] = "REFUND"
         self._save(out_trade_no, trade)
         return RefundResult(status="PROCESSING", refund_id=refund_id)
 
     def query_refund(self, out_refund_no: str) -> RefundResult:
-        out_trade_no = cache.get(f"wxsim:refund:{out_refund_no}")
-        refunds = cache.get(f"wxsim:refunds:{out_trade_no}") or {}
+        out_trade_no = self._store.get(f"wxsim:refund:{out_refund_no}")
+        refunds = self._store.get(f"wxsim:refunds:{out_trade_no}") or {}
         if out_refund_no not in refunds:
             raise PaymentError("RESOURCE_NOT_EXISTS")
         return RefundResult(
@@ -349,11 +355,11 @@ class PaymentSimulator:
     def complete_refund(
         self, out_refund_no: str, *, status: str = "SUCCESS"
     ) -> tuple[dict[str, str], bytes]:
-        out_trade_no = cache.get(f"wxsim:refund:{out_refund_no}")
-        refunds = cache.get(f"wxsim:refunds:{out_trade_no}") or {}
+        out_trade_no = self._store.get(f"wxsim:refund:{out_refund_no}")
+        refunds = self._store.get(f"wxsim:refunds:{out_trade_no}") or {}
         refund = refunds[out_refund_no]
         refund["status"] = status
-        cache.set(f"wxsim:refunds:{out_trade_no}", refunds, timeout=self.TTL)
+        self._store.set(f"wxsim:refunds:{out_trade_no}", refunds, timeout=self.TTL)
         trade = self._trade(out_trade_no) or {}
         resource = {
             "mchid": self.mch_id,

@@ -190,12 +190,3 @@ def test_createoperator_command(capsys: Any, monkeypatch: Any) -> None:
     operator = Operator.objects.get(username="root2")
     assert operator.is_super_admin
     assert "two-factor" in capsys.readouterr().out
-
-
-def test_seed_demo_is_idempotent_and_prints_nothing_secret_twice() -> None:
-    call_command("seed_demo", "--quiet-bar")
-    first = Operator.objects.count()
-    call_command("seed_demo", "--quiet-bar")
-    assert Operator.objects.count() == first
-    assert Operator.objects.get(username="admin").is_super_admin
-    assert SystemSettings.objects.get().platform_name == "小鹿优选"

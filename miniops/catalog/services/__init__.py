@@ -10,6 +10,7 @@ from miniops.catalog.services.common import (
     TRANSITIONS,
     _changed,
     _validation,
+    catalog_changed,
 )
 from miniops.catalog.services.products import (
     MAX_IMAGES,
@@ -56,6 +57,7 @@ __all__ = [
     "adjust_stock",
     "apply_schedules",
     "bulk_change_status",
+    "catalog_changed",
     "change_status",
     "clean_specs",
     "combinations",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from miniops.catalog.models import (
+    Product,
     ProductStatus,
 )
 from miniops.catalog.selectors import VERSION_KEY, product_key
@@ -43,6 +46,15 @@ def _changed(*product_ids: int, listing: bool = True) -> None:
             localcache.forget("catalog:")
 
     transaction.on_commit(run)
+
+
+def catalog_changed(product_ids: Iterable[int] | None = None) -> None:
+    """After bulk writes that went around the services (the demo seeder): drop the
+    cached pages of ``product_ids`` (every product when None) and bump the version
+    that list and tree answers are cached under, after commit."""
+    if product_ids is None:
+        product_ids = Product.objects.values_list("pk", flat=True)
+    _changed(*product_ids)
 
 
 def _validation(exc: ValidationError) -> InvalidInput:

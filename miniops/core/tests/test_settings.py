@@ -40,6 +40,7 @@ PRODUCTION = {
     "MINIOPS_PROVIDER_MODE": "live",
     "MINIOPS_FIELD_KEYS": "7JZ2vV1d0m2i0nV8n3r3F3vQq7o9G6K0m5QbJp1rXyA=",
     "MINIOPS_BLIND_INDEX_KEY": "a-long-random-blind-index-key-for-the-deploy-check",
+    "PUBLIC_BASE_URL": "https://shop.example.com",
 }
 
 
@@ -113,3 +114,18 @@ def test_engines_follow_the_environment() -> None:
         assert "locmem" in settings.CACHES["default"]["BACKEND"]
         assert "Sqlite" in settings.HUEY["huey_class"]
         assert "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+
+
+def test_production_warns_without_an_absolute_https_media_address() -> None:
+    unset = {k: v for k, v in PRODUCTION.items() if k != "PUBLIC_BASE_URL"}
+    result = run_manage("check", env=unset)
+    assert result.returncode == 0  # a warning: the console works without it
+    assert "miniops.W001" in result.stdout + result.stderr
+    plain = run_manage("check", env={**PRODUCTION, "PUBLIC_BASE_URL": "http://shop.example.com"})
+    assert "miniops.W002" in plain.stdout + plain.stderr
+
+
+def test_a_public_base_url_that_is_not_an_address_is_refused() -> None:
+    result = run_manage("check", env={"PUBLIC_BASE_URL": "shop.example.com"})
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL" in result.stderr

@@ -98,7 +98,5 @@ def withdraw(request: HttpRequest, after_sale_id: int = ID) -> AfterSale:
 )
 def upload_image(request: HttpRequest, file: File[UploadedFile]) -> Status[dict[str, str]]:
     """JPEG, PNG, WebP or GIF up to 5 MB; re-encoded before it is stored."""
-    from django.core.files.storage import default_storage
-
     name = media.save_image(file, folder=f"uploads/members/{me_of(request).pk}")
-    return Status(201, {"url": default_storage.url(name)})
+    return Status(201, {"url": media.public_url(name) or ""})

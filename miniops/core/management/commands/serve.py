@@ -1,15 +1,27 @@
-"""Run the ASGI server (uvicorn); on the embedded default, the worker too."""
+"""Run the ASGI server (uvicorn); on the embedded default, the worker too.
+
+What a person needs (addresses, and with ``--print-logins`` the demo logins) is
+printed once the server answers, so it is the last thing on the screen: the
+server's and the worker's start-up lines come before it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import threading
+import time
+import urllib.request
 from typing import Any
 
 import uvicorn
+from django.apps import apps
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
-from django.utils.module_loading import import_string
+from django.core.management.base import BaseCommand, CommandParser, OutputWrapper
+
+#: How long to wait for the first answer before giving up on the banner.
+STARTUP_TIMEOUT = 120.0
 
 
 class Command(BaseCommand):
@@ -34,20 +46,13 @@ class Command(BaseCommand):
         embedded_worker = options["worker"]
         if embedded_worker is None:
             embedded_worker = not settings.REDIS_URL
-        base = f"http://{host}:{port}"
-        self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS("miniops is starting"))
-        self.stdout.write(f"  console   {base}/console/")
-        self.stdout.write(f"  API docs  {base}/api/v1/docs")
-        self.stdout.write(f"  health    {base}/healthz   readiness {base}/readyz")
-        engine = "PostgreSQL" if settings.USING_POSTGRES else "SQLite (var/)"
-        cache = "Redis" if settings.REDIS_URL else "local memory"
-        self.stdout.write(f"  running on {engine}, cache {cache}, {workers} web worker(s)")
-        if options["print_logins"]:
-            describe = import_string("miniops.accounts.demo.describe_logins")
-            for line in describe():
-                self.stdout.write(line)
-        self.stdout.write("")
+        self.stdout.write(f"miniops is starting on http://{host}:{port} …")
+        self.stdout.flush()
+        if not settings.PRODUCTION and not settings.PUBLIC_BASE_URL:
+            # The API's media addresses must be absolute for a mini-program (in the
+            # developer tools, on this machine): this server's own address. The
+            # environment carries it to the web workers uvicorn starts.
+            os.environ["PUBLIC_BASE_URL"] = settings.PUBLIC_BASE_URL = _own_address(host, port)
 
         consumer = None
         if embedded_worker:
@@ -56,7 +61,19 @@ class Command(BaseCommand):
             from miniops.core.worker import start_embedded
 
             consumer = start_embedded(HUEY, workers=int(settings.HUEY["consumer"]["workers"]))  # type: ignore[index]
-            self.stdout.write("  background worker: in-process")
+        lines = banner(
+            host=host,
+            port=port,
+            workers=workers,
+            embedded_worker=embedded_worker,
+            logins=options["print_logins"],
+        )
+        threading.Thread(
+            target=announce_when_up,
+            args=(_probe_url(host, port), lines, self.stdout),
+            name="serve-banner",
+            daemon=True,
+        ).start()
         try:
             uvicorn.run(
                 "miniops.asgi:application",
@@ -73,3 +90,75 @@ class Command(BaseCommand):
         finally:
             if consumer is not None:
                 consumer.stop(graceful=True)
+
+
+def banner(*, host: str, port: int, workers: int, embedded_worker: bool, logins: bool) -> list[str]:
+    base = f"http://{host}:{port}"
+    engine = "PostgreSQL" if settings.USING_POSTGRES else "SQLite (var/)"
+    cache = "Redis" if settings.REDIS_URL else "local memory"
+    worker = "in this process" if embedded_worker else "separate (manage.py worker)"
+    lines = [
+        "",
+        "miniops is running",
+        f"  console   {base}/console/",
+        f"  API docs  {base}/api/v1/docs",
+        f"  health    {base}/healthz   readiness {base}/readyz",
+        f"  {engine}, cache {cache}, {workers} web worker(s), background worker {worker}",
+    ]
+    if logins:
+        lines.append("")
+        lines.extend(demo_logins())
+    lines.append("")
+    return lines
+
+
+def demo_logins() -> list[str]:
+    """Every app's ``demo.describe_logins()``, in app order."""
+    lines: list[str] = []
+    for config in apps.get_app_configs():
+        if not config.name.startswith("miniops."):
+            continue
+        try:
+            module = importlib.import_module(f"{config.name}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.demo":
+                raise
+            continue
+        describe = getattr(module, "describe_logins", None)
+        if describe is not None:
+            lines.extend(describe())
+    return lines
+
+
+def _own_address(host: str, port: int) -> str:
+    """``http://host:port`` as a client on this machine reaches it."""
+    if host in {"0.0.0.0", "", "::"}:  # noqa: S104 - listening everywhere: ask locally
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _probe_url(host: str, port: int) -> str:
+    return f"{_own_address(host, port)}/healthz"
+
+
+def announce_when_up(
+    url: str, lines: list[str], out: OutputWrapper, *, timeout: float = STARTUP_TIMEOUT
+) -> bool:
+    """Print ``lines`` once ``url`` answers 200 (the server listens and a worker
+    serves); nothing if it does not within ``timeout`` (uvicorn said why)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own server
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    else:
+        return False
+    out.write("\n".join(lines))
+    out.flush()
+    return True
