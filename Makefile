@@ -7,6 +7,9 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 1
 TEST_ARGS ?=
+# pytest-xdist workers: one per core (the suite is safe in parallel: each worker has
+# its own database, var/ directory, cache prefix and Redis database).
+PYTEST_WORKERS ?= auto
 PG_URL ?= postgres://postgres@127.0.0.1:5432/miniops
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
@@ -47,11 +50,11 @@ worker: install  ## run the background worker on its own (with REDIS_URL set)
 	$(PY) manage.py worker
 
 test: install-dev  ## run the whole suite on the embedded default (SQLite, local cache)
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(TEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -n $(PYTEST_WORKERS) $(TEST_ARGS)
 
 test-services: install-dev  ## run the whole suite on PostgreSQL + Redis
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} REDIS_URL=$${REDIS_URL:-$(REDIS_TEST_URL)} \
-		$(PY) -m pytest $(TEST_ARGS)
+		$(PY) -m pytest -n $(PYTEST_WORKERS) $(TEST_ARGS)
 
 lint: install-dev  ## ruff check, ruff format --check, mypy, import contracts
 	$(VENV)/bin/ruff check .
