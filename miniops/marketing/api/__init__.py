@@ -1,0 +1,106 @@
+"""Marketing API: coupons, points and sign-in, the points shop, flash sales and
+group buys for the mini-program; results for integrators."""
+
+from __future__ import annotations
+
+from miniops.marketing.api.common import (
+    GROUP_CODE,
+    manage_router,
+    router,
+)
+from miniops.marketing.api.coupons import (
+    BasketItemIn,
+    CouponOut,
+    CouponsForCartIn,
+    MyCouponsQuery,
+    SuggestionOut,
+    TemplateOut,
+    claim_coupon,
+    coupon_center,
+    coupons_for_checkout,
+    my_coupons,
+)
+from miniops.marketing.api.flash import (
+    FlashBuyIn,
+    FlashItemOut,
+    FlashSessionOut,
+    flash_buy,
+    flash_sales,
+)
+from miniops.marketing.api.groups import (
+    GroupBuyOut,
+    GroupIn,
+    GroupOrderOut,
+    GroupOut,
+    group_buys,
+    group_detail,
+    join_group,
+    open_group,
+)
+from miniops.marketing.api.manage import (
+    AdjustIn,
+    AdjustOut,
+    adjust_points,
+    coupon_stats,
+    flash_stats,
+    group_stats,
+)
+from miniops.marketing.api.points import (
+    PointsEntryOut,
+    RedeemIn,
+    RedeemItemOut,
+    RedemptionOut,
+    SignInOut,
+    StandingOut,
+    my_points,
+    my_points_history,
+    points_shop,
+    redeem,
+    sign_in,
+)
+
+__all__ = [
+    "GROUP_CODE",
+    "AdjustIn",
+    "AdjustOut",
+    "BasketItemIn",
+    "CouponOut",
+    "CouponsForCartIn",
+    "FlashBuyIn",
+    "FlashItemOut",
+    "FlashSessionOut",
+    "GroupBuyOut",
+    "GroupIn",
+    "GroupOrderOut",
+    "GroupOut",
+    "MyCouponsQuery",
+    "PointsEntryOut",
+    "RedeemIn",
+    "RedeemItemOut",
+    "RedemptionOut",
+    "SignInOut",
+    "StandingOut",
+    "SuggestionOut",
+    "TemplateOut",
+    "adjust_points",
+    "claim_coupon",
+    "coupon_center",
+    "coupon_stats",
+    "coupons_for_checkout",
+    "flash_buy",
+    "flash_sales",
+    "flash_stats",
+    "group_buys",
+    "group_detail",
+    "group_stats",
+    "join_group",
+    "manage_router",
+    "my_coupons",
+    "my_points",
+    "my_points_history",
+    "open_group",
+    "points_shop",
+    "redeem",
+    "router",
+    "sign_in",
+]
