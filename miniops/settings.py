@@ -139,6 +139,13 @@ INSTALLED_APPS = [
     "miniops.orders",
     "miniops.marketing",
     "miniops.analytics",
+    "miniops.segments",
+    "miniops.notifications",
+    "miniops.recommendations",
+    "miniops.content",
+    "miniops.support",
+    "miniops.sharing",
+    "miniops.cms",
     "miniops.console",
 ]
 

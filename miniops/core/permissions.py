@@ -58,6 +58,27 @@ class P(StrEnum):
     ANALYTICS_EXPORT = "analytics.export"
     ANALYTICS_ALERTS = "analytics.alerts"
     ANALYTICS_ACKNOWLEDGE = "analytics.acknowledge"
+    CONTENT_VIEW = "content.view"
+    CONTENT_REVIEW = "content.review"
+    CONTENT_MANAGE = "content.manage"
+    CMS_VIEW = "cms.view"
+    CMS_MANAGE = "cms.manage"
+    SUPPORT_VIEW = "support.view"
+    SUPPORT_CHAT = "support.chat"
+    SUPPORT_MANAGE_TICKETS = "support.manage_tickets"
+    SUPPORT_SUPERVISE = "support.supervise"
+    SUPPORT_MANAGE_SETTINGS = "support.manage_settings"
+    SEGMENTS_VIEW = "segments.view"
+    SEGMENTS_MANAGE = "segments.manage"
+    SEGMENTS_EXPORT = "segments.export"
+    NOTIFICATIONS_VIEW = "notifications.view"
+    NOTIFICATIONS_MANAGE = "notifications.manage"
+    NOTIFICATIONS_SEND_CAMPAIGN = "notifications.send_campaign"
+    NOTIFICATIONS_MANAGE_TEMPLATES = "notifications.manage_templates"
+    SHARING_VIEW = "sharing.view"
+    SHARING_MANAGE = "sharing.manage"
+    RECOMMENDATIONS_VIEW = "recommendations.view"
+    RECOMMENDATIONS_MANAGE = "recommendations.manage"
 
 
 class Kind(StrEnum):
@@ -86,6 +107,13 @@ _CATALOG = _("Catalog")
 _ORDERS = _("Orders")
 _ANALYTICS = _("Analytics")
 _MARKETING = _("Marketing")
+_CONTENT = _("Content")
+_CMS = _("Home page and articles")
+_SUPPORT = _("Customer service")
+_SEGMENTS = _("Segments")
+_NOTIFICATIONS = _("Push messages")
+_SHARING = _("Sharing and referral")
+_RECOMMENDATIONS = _("Recommendations")
 
 _W = Kind.WRITE
 
@@ -174,6 +202,86 @@ PERMISSIONS: dict[P, PermissionDef] = {
             _W,
         ),
         PermissionDef(P.ANALYTICS_ACKNOWLEDGE, _ANALYTICS, _("Acknowledge fired alerts"), _W),
+        PermissionDef(P.CONTENT_VIEW, _CONTENT, _("See posts, comments, reviews and reports")),
+        PermissionDef(
+            P.CONTENT_REVIEW,
+            _CONTENT,
+            _("Work the review queue: approve, reject, decide appeals"),
+            _W,
+        ),
+        PermissionDef(
+            P.CONTENT_MANAGE,
+            _CONTENT,
+            _("Hide, pin and feature posts; manage the lexicon and topics"),
+            _W,
+        ),
+        PermissionDef(P.CMS_VIEW, _CMS, _("See banners, articles and the home layout")),
+        PermissionDef(P.CMS_MANAGE, _CMS, _("Change banners, articles and the home layout"), _W),
+        PermissionDef(
+            P.SUPPORT_VIEW, _SUPPORT, _("See conversations, tickets and service figures")
+        ),
+        PermissionDef(P.SUPPORT_CHAT, _SUPPORT, _("Answer conversations in the inbox"), _W),
+        PermissionDef(
+            P.SUPPORT_MANAGE_TICKETS, _SUPPORT, _("Create, assign and resolve tickets"), _W
+        ),
+        PermissionDef(
+            P.SUPPORT_SUPERVISE,
+            _SUPPORT,
+            _("Supervise the service desk: reassign, transfer any conversation, see every queue"),
+            _W,
+        ),
+        PermissionDef(
+            P.SUPPORT_MANAGE_SETTINGS,
+            _SUPPORT,
+            _("Change queues, SLA policies, business hours and shared quick replies"),
+            _W,
+        ),
+        PermissionDef(P.SEGMENTS_VIEW, _SEGMENTS, _("See segments and their members")),
+        PermissionDef(P.SEGMENTS_MANAGE, _SEGMENTS, _("Create, change and recompute segments"), _W),
+        PermissionDef(P.SEGMENTS_EXPORT, _SEGMENTS, _("Export segment members (CSV / XLSX)")),
+        PermissionDef(
+            P.NOTIFICATIONS_VIEW,
+            _NOTIFICATIONS,
+            _("See push templates, campaigns, deliveries and their results"),
+        ),
+        PermissionDef(
+            P.NOTIFICATIONS_MANAGE,
+            _NOTIFICATIONS,
+            _("Create and change push campaigns; pause, resume and cancel them"),
+            _W,
+        ),
+        PermissionDef(
+            P.NOTIFICATIONS_SEND_CAMPAIGN,
+            _NOTIFICATIONS,
+            _("Send campaigns to large audiences"),
+            _W,
+        ),
+        PermissionDef(
+            P.NOTIFICATIONS_MANAGE_TEMPLATES,
+            _NOTIFICATIONS,
+            _("Sync subscribe-message templates and change push settings"),
+            _W,
+        ),
+        PermissionDef(
+            P.SHARING_VIEW, _SHARING, _("See the sharing report, attributions and rewards")
+        ),
+        PermissionDef(
+            P.SHARING_MANAGE,
+            _SHARING,
+            _("Change attribution and reward rules; release or block rewards"),
+            _W,
+        ),
+        PermissionDef(
+            P.RECOMMENDATIONS_VIEW,
+            _RECOMMENDATIONS,
+            _("See recommendations, their reasons and evaluation figures"),
+        ),
+        PermissionDef(
+            P.RECOMMENDATIONS_MANAGE,
+            _RECOMMENDATIONS,
+            _("Pin and exclude recommended products; retrain the recommender"),
+            _W,
+        ),
     ]
 }
 
@@ -220,6 +328,32 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.SUPPORT_VIEW,
+                    P.SUPPORT_CHAT,
+                    P.SUPPORT_MANAGE_TICKETS,
+                    P.CONTENT_VIEW,
+                    P.SEGMENTS_VIEW,
+                    P.CONTENT_VIEW,
+                    P.CONTENT_REVIEW,
+                    P.CONTENT_MANAGE,
+                    P.CMS_VIEW,
+                    P.CMS_MANAGE,
+                    P.SUPPORT_VIEW,
+                    P.SUPPORT_CHAT,
+                    P.SUPPORT_MANAGE_TICKETS,
+                    P.SUPPORT_SUPERVISE,
+                    P.SUPPORT_MANAGE_SETTINGS,
+                    P.SEGMENTS_VIEW,
+                    P.SEGMENTS_MANAGE,
+                    P.SEGMENTS_EXPORT,
+                    P.NOTIFICATIONS_VIEW,
+                    P.NOTIFICATIONS_MANAGE,
+                    P.NOTIFICATIONS_SEND_CAMPAIGN,
+                    P.NOTIFICATIONS_MANAGE_TEMPLATES,
+                    P.SHARING_VIEW,
+                    P.SHARING_MANAGE,
+                    P.RECOMMENDATIONS_VIEW,
+                    P.RECOMMENDATIONS_MANAGE,
                     P.MARKETING_VIEW,
                     P.MARKETING_MANAGE,
                     P.MARKETING_POINTS,
@@ -253,6 +387,16 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.CONTENT_VIEW,
+                    P.CMS_VIEW,
+                    P.CMS_MANAGE,
+                    P.SEGMENTS_VIEW,
+                    P.SEGMENTS_MANAGE,
+                    P.NOTIFICATIONS_VIEW,
+                    P.NOTIFICATIONS_MANAGE,
+                    P.SHARING_VIEW,
+                    P.RECOMMENDATIONS_VIEW,
+                    P.RECOMMENDATIONS_MANAGE,
                     P.MARKETING_VIEW,
                     P.MARKETING_MANAGE,
                     P.ANALYTICS_VIEW,
@@ -293,7 +437,9 @@ ROLES: dict[R, RoleDef] = {
             _("Content reviewer"),
             _("The review queue for posts, comments and product reviews."),
             requires_2fa=False,
-            permissions=frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW}),
+            permissions=frozenset(
+                {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.CONTENT_VIEW, P.CONTENT_REVIEW, P.CMS_VIEW}
+            ),
         ),
         RoleDef(
             R.FINANCE,
@@ -323,6 +469,9 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=True,
             permissions=frozenset(
                 {
+                    P.NOTIFICATIONS_VIEW,
+                    P.NOTIFICATIONS_MANAGE_TEMPLATES,
+                    P.SUPPORT_VIEW,
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_ALERTS,
                     P.ANALYTICS_ACKNOWLEDGE,
@@ -343,6 +492,14 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.CONTENT_VIEW,
+                    P.CMS_VIEW,
+                    P.SUPPORT_VIEW,
+                    P.SEGMENTS_VIEW,
+                    P.SEGMENTS_EXPORT,
+                    P.NOTIFICATIONS_VIEW,
+                    P.SHARING_VIEW,
+                    P.RECOMMENDATIONS_VIEW,
                     P.MARKETING_VIEW,
                     P.ANALYTICS_VIEW,
                     P.ANALYTICS_EXPORT,
