@@ -362,13 +362,9 @@ def arm_for(*, member_id: int | None, anonymous_id: str | None) -> str:
 
 
 def _assign(unit: str) -> str:
-    try:
-        from miniops.core import experiments  # type: ignore[attr-defined,unused-ignore]
+    from miniops.core import experiments
 
-        return str(experiments.assign(EXPERIMENT_KEY, unit, ARMS))
-    except ImportError:  # pragma: no cover - core.experiments not there yet
-        digest = hashlib.sha256(f"{EXPERIMENT_KEY}:{unit}".encode()).digest()
-        return ARMS[0][0] if digest[0] < 128 else ARMS[1][0]
+    return experiments.assign(EXPERIMENT_KEY, unit, ARMS)
 
 
 def recommend(
