@@ -22,6 +22,7 @@ from miniops.notifications.api import manage_router as manage_notifications_rout
 from miniops.notifications.api import router as notifications_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
+from miniops.recommendations.api import router as recommendations_router
 
 api = Api(
     title="miniops API",
@@ -53,6 +54,7 @@ api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
 api.add_router("/", notifications_router)
+api.add_router("/", recommendations_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)
