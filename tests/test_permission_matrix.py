@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
+from miniops.cms.tests import factories as cms_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -71,6 +72,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "cms.banner": lambda me: cms_factories.banner(),
+    "cms.article": lambda me: cms_factories.article(),
+    "cms.homesection": lambda me: cms_factories.home_section(),
 }
 
 
@@ -112,6 +116,7 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "article_id": lambda: cms_factories.article().pk,
 }
 
 
