@@ -11,7 +11,7 @@ group buys, recommendations) come from their own apps' selectors behind a 2 s me
 from __future__ import annotations
 
 import base64
-import importlib
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -176,22 +176,16 @@ def best_sellers(limit: int) -> list[int]:
 
 
 def recommended_ids(*, member_id: int | None, anonymous_id: str, limit: int) -> list[int]:
-    """From the recommendations app when it offers ``home_products``; the catalog's
-    best sellers otherwise (and when it fails)."""
-    try:
-        module = importlib.import_module("miniops.recommendations.selectors")
-    except ImportError:
-        module = None
-    home_products = getattr(module, "home_products", None)
-    if home_products is not None:
-        try:
-            return list(
-                home_products(member_id=member_id, anonymous_id=anonymous_id or None, limit=limit)
-            )[:limit]
-        except Exception:  # the home page still answers; the best sellers stand in
-            import logging
+    """From the recommendations app; the catalog's best sellers when it fails (the
+    home page still answers)."""
+    from miniops.recommendations.selectors import home_products
 
-            logging.getLogger("miniops.cms").exception("home_products failed")
+    try:
+        return list(
+            home_products(member_id=member_id, anonymous_id=anonymous_id or None, limit=limit)
+        )[:limit]
+    except Exception:
+        logging.getLogger("miniops.cms").exception("home_products failed")
     return _memo(f"cms:live:best:{limit}", lambda: best_sellers(limit))
 
 

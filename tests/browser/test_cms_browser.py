@@ -69,7 +69,8 @@ def test_an_operator_reorders_the_home_and_previews_a_scheduled_banner(
     with page.expect_navigation():
         page.click("button[name=_save]")
     banner = Banner.objects.get(title="明日上新")
-    assert banner.starts_at is not None and banner.schedule_state() == "scheduled"
+    assert banner.starts_at is not None
+    assert banner.schedule_state() == "scheduled"
     # then the preview does not show it now, and shows it tomorrow at 09:30, in order
     page.goto(f"{live_server.url}/console/cms/preview/")
     assert "明日上新" not in page.locator("#cms-preview").inner_text()

@@ -117,7 +117,7 @@ def test_sections_move_only_on_the_confirmed_post(console_as: ConsoleAs) -> None
     client = signed_in(console_as, "ops_manager")
     listing = client.get(f"{BASE}/homesection/").content.decode()
     assert "move-up" in listing
-    assert "Preview the home page" in listing
+    assert 'id="cms-preview-link"' in listing
     url = f"{BASE}/homesection/{second.pk}/move-up/"
     assert client.get(url).status_code == 200  # the dialog only
     assert list(HomeSection.objects.values_list("pk", flat=True)) == [first.pk, second.pk]

@@ -136,11 +136,10 @@ def test_a_bad_token_or_bad_anonymous_id_is_refused(client: Client) -> None:
     assert client.get("/api/v1/home", {"anonymous_id": "anon-123_x"}).status_code == 200
 
 
-def test_recommendations_come_from_the_recommendations_app_when_it_offers_them(
+def test_recommendations_come_from_the_recommendations_app(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import importlib
-    import types
+    from miniops.recommendations import selectors as recommendations
 
     picked = factories.product(title="为你推荐")
     factories.product(title="别的")
@@ -150,20 +149,27 @@ def test_recommendations_come_from_the_recommendations_app_when_it_offers_them(
         calls.append(kwargs)
         return [picked.pk, 999999]
 
-    module = types.SimpleNamespace(home_products=home_products)
-    real = importlib.import_module
-
-    def fake_import(name: str, *args: Any) -> Any:
-        if name == "miniops.recommendations.selectors":
-            return module
-        return real(name, *args)
-
-    monkeypatch.setattr(importlib, "import_module", fake_import)
+    monkeypatch.setattr(recommendations, "home_products", home_products)
     someone = factories.member()
     cms.home_section(kind="recommended", limit=5)
     items = selectors.home(member_id=someone.pk, anonymous_id="a1")["sections"][0]["items"]
     assert [item["id"] for item in items] == [picked.pk]  # unknown ids are dropped
     assert calls == [{"member_id": someone.pk, "anonymous_id": "a1", "limit": 5}]
+
+
+def test_best_sellers_stand_in_when_recommendations_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    from miniops.recommendations import selectors as recommendations
+
+    def broken(**kwargs: Any) -> list[int]:
+        raise RuntimeError("model missing")
+
+    monkeypatch.setattr(recommendations, "home_products", broken)
+    best = factories.product(title="爆款")
+    best.sales_count = 50
+    best.save(update_fields=["sales_count"])
+    factories.product(title="冷门")
+    cms.home_section(kind="recommended", limit=1)
+    assert [i["id"] for i in selectors.home()["sections"][0]["items"]] == [best.pk]
 
 
 # --- the versioned cache ------------------------------------------------------------------
