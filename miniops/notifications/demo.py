@@ -150,7 +150,6 @@ def _audience() -> str:
 def _past_campaign(template: MessageTemplate, members: list[Any], rng: random.Random) -> None:
     """Sent 20 days ago to members who had consent; its treatment group bought more
     than the control group (orders placed through the services, then dated)."""
-    from miniops.marketing.demo import _backdate, _pay, _place, _skus
     from miniops.notifications.services import campaigns
 
     sent_at = timezone.now() - timedelta(days=20)
@@ -191,6 +190,45 @@ def _past_campaign(template: MessageTemplate, members: list[Any], rng: random.Ra
         if rng.random() >= rate:
             continue
         with transaction.atomic():
-            order = _place(member, rng.choice(skus).pk, context={"source": "push"})
-            _pay(order)
-        _backdate([order.pk], sent_at + timedelta(days=rng.uniform(0.2, 6)))
+            order = _place(member, rng.choice(skus).pk)
+        _backdate(order.pk, sent_at + timedelta(days=rng.uniform(0.2, 6)))
+
+
+def _place(member: Any, sku_id: int) -> Any:
+    from miniops.orders.services import place_order, simulate_payment
+
+    address = member.addresses.filter(is_default=True).first() or member.addresses.first()
+    order = place_order(
+        member=member,
+        items=[{"sku_id": sku_id, "quantity": 1}],
+        from_cart=False,
+        address_id=address.pk,
+        context={"source": "push"},
+    )
+    simulate_payment(order=order)
+    return order
+
+
+def _backdate(order_id: int, moment: Any) -> None:
+    """Date a campaign order inside the campaign's window (paid a few minutes later)."""
+    from miniops.orders.models import Order, Payment
+
+    Order.objects.filter(pk=order_id).update(
+        created_at=moment, expires_at=moment + timedelta(minutes=30)
+    )
+    Order.objects.filter(pk=order_id, paid_at__isnull=False).update(
+        paid_at=moment + timedelta(minutes=3)
+    )
+    Payment.objects.filter(order_id=order_id, paid_at__isnull=False).update(
+        paid_at=moment + timedelta(minutes=3)
+    )
+
+
+def _skus(minimum: int, count: int) -> list[Any]:
+    from miniops.catalog.models import Sku
+
+    return list(
+        Sku.objects.filter(
+            is_active=True, product__status="on_sale", price__gte=minimum, stock__gte=50
+        ).order_by("-product__sales_count")[:count]
+    )
