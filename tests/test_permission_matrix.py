@@ -71,7 +71,24 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    # recommendations
+    "recommendations.rule": lambda me: _recs_rule(),
+    "recommendations.modelversion": lambda me: _recs_version(),
 }
+
+
+def _recs_rule() -> Model:
+    from miniops.recommendations.models import Rule
+
+    return Rule.objects.create(product=factories.product(), kind="exclude")
+
+
+def _recs_version() -> Model:
+    from django.utils import timezone
+
+    from miniops.recommendations.models import ModelVersion
+
+    return ModelVersion.objects.create(trained_at=timezone.now())
 
 
 def _level_change() -> Model:

@@ -1,4 +1,4 @@
-"""Recommendation models (decision 0020): trained versions with their artefacts,
+"""Recommendation models (docs/decisions, "recommender"): trained versions with their artefacts,
 the precomputed neighbour and trending lists of each version, and the operator's
 pins, exclusions and serving settings.
 

@@ -226,6 +226,25 @@ def _changed() -> None:
     transaction.on_commit(selectors.bump_version)
 
 
+def evaluate(*, actor: Any = None, test_days: int = 14) -> dict[str, Any]:
+    """The offline evaluation on the shop's own data (the last ``test_days`` as
+    test, full catalogue), kept on the active version for the console."""
+    require_if_operator(actor, P.RECOMMENDATIONS_MANAGE)
+    from miniops.recommendations import evaluation
+
+    split, info = evaluation.shop_split(test_days=test_days)
+    figures: dict[str, Any] = {"info": info, "models": {}}
+    if split.test:
+        factors = min(training.ALS_FACTORS, max(4, split.n_items // 4))
+        figures["models"] = evaluation.compare(split, als_factors=factors)
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().filter(is_active=True).first()
+        if version is not None:
+            version.params = {**version.params, "evaluation": figures}
+            version.save(update_fields=["params"])
+    return figures
+
+
 # --- operator rules ----------------------------------------------------------------------------
 def _product(product_id: Any) -> Product:
     if isinstance(product_id, Product):
