@@ -200,6 +200,14 @@ class ModelVersionAdmin(ReadOnlyConsoleAdmin):
     exclude = ["artefact"]
 
 
+MODEL_NAMES = {
+    "item_knn_bm25": _("Item-kNN (BM25)"),
+    "als": _("ALS (matrix factorisation)"),
+    "popularity": _("Popularity"),
+    "random": _("Random"),
+}
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:+.2f} %"
 
@@ -220,7 +228,7 @@ def evaluation_page(request: HttpRequest) -> HttpResponseBase:
         for name, r in figures["models"].items():
             rows.append(
                 {
-                    "name": name,
+                    "name": MODEL_NAMES.get(name, name),
                     "ndcg": f"{r['ndcg']:.4f}",
                     "hit_rate": f"{r['hit_rate']:.4f}",
                     "recall": f"{r['recall']:.4f}",
