@@ -26,7 +26,13 @@ from miniops.core.console import (
 from miniops.core.errors import DomainError
 from miniops.core.money import MoneyError, fen_to_yuan, format_fen, yuan_to_fen
 from miniops.core.permissions import P
-from miniops.marketing.admin.common import MANAGE, VIEW_ONLY, ValidatedForm
+from miniops.marketing.admin.common import (
+    MANAGE,
+    STATUS_BADGES,
+    VIEW_ONLY,
+    ValidatedForm,
+    status_label,
+)
 from miniops.marketing.models import (
     Coupon,
     CouponTemplate,
@@ -172,9 +178,9 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     def issued_of_total(self, obj: CouponTemplate) -> str:
         return f"{obj.issued_count} / {obj.total_quantity}"
 
-    @display(description=_("status"), label=True)
+    @display(description=_("status"), label=STATUS_BADGES)
     def state(self, obj: CouponTemplate) -> Any:
-        return obj.get_status_display() if hasattr(obj, "get_status_display") else obj.status
+        return status_label(obj.status)
 
     @dialog_action(
         permission=P.MARKETING_MANAGE,
@@ -241,4 +247,23 @@ class CouponAdmin(ReadOnlyConsoleAdmin):
     ]
     list_filter = ["status", "template"]
     search_fields = ["member__nickname", "template__name"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        names = [field.name for field in self.model._meta.fields if field.name != "id"]
+        return ["source_display" if name == "source" else name for name in names]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    @display(description=_("source"))
+    def source_display(self, obj: Coupon) -> str:
+        words = {
+            "claim": _("Claimed by the member"),
+            "issue": _("Issued by the shop"),
+            "points": _("Redeemed with points"),
+        }
+        if obj.source.startswith("auto:"):
+            return gettext("Issued automatically")
+        return str(words.get(obj.source, obj.source))
+
     list_select_related = ["template", "member", "order"]
