@@ -274,7 +274,7 @@ class Campaign(models.Model):
     )
     audience = models.CharField(
         _("audience"),
-        max_length=64,
+        max_length=100,
         blank=True,
         help_text=_("A segment or a tag, e.g. segment:12 or tag:vip."),
     )
