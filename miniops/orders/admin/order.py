@@ -161,6 +161,7 @@ class OrderAdmin(ConsoleModelAdmin):
         url_path="ship",
         form_class=ShipDialogForm,
         icon="local_shipping",
+        shown_if=lambda order: order.status == OrderStatus.PAID,
     )
     def ship(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
@@ -185,6 +186,7 @@ class OrderAdmin(ConsoleModelAdmin):
         form_class=ReasonDialogForm,
         submit=_("Cancel order"),
         icon="cancel",
+        shown_if=lambda order: order.status == OrderStatus.UNPAID,
     )
     def cancel(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
