@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
+from miniops.cms.tests import factories as cms_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -74,6 +75,12 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     # recommendations
     "recommendations.rule": lambda me: _recs_rule(),
     "recommendations.modelversion": lambda me: _recs_version(),
+    "notifications.messagetemplate": lambda me: factories.message_template(),
+    "notifications.consent": lambda me: factories.consent(),
+    "notifications.pushsettings": lambda me: factories.push_settings(),
+    "cms.banner": lambda me: cms_factories.banner(),
+    "cms.article": lambda me: cms_factories.article(),
+    "cms.homesection": lambda me: cms_factories.home_section(),
 }
 
 
@@ -129,6 +136,7 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "article_id": lambda: cms_factories.article().pk,
 }
 
 

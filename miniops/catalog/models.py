@@ -26,7 +26,7 @@ class Category(models.Model):
         verbose_name=_("parent"),
     )
     level = models.PositiveSmallIntegerField(_("level"), default=1, editable=False)
-    sort = models.IntegerField(_("order"), default=0, help_text=_("Smaller comes first."))
+    sort = models.IntegerField(_("sort order"), default=0, help_text=_("Smaller comes first."))
     icon = models.ImageField(_("icon"), upload_to="catalog/categories/", blank=True)
     is_active = models.BooleanField(_("shown"), default=True)
 
@@ -55,7 +55,7 @@ class Category(models.Model):
 class Brand(models.Model):
     name = models.CharField(_("name"), max_length=64, unique=True)
     logo = models.ImageField(_("logo"), upload_to="catalog/brands/", blank=True)
-    sort = models.IntegerField(_("order"), default=0)
+    sort = models.IntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("shown"), default=True)
 
     class Meta:
@@ -103,7 +103,7 @@ class Product(models.Model):
     #: [{"name": "颜色", "values": ["红", "蓝"]}, ...] — the SKU matrix is built from it.
     specs = models.JSONField(_("specifications"), default=list, blank=True)
     #: Lowest active SKU price, kept by services for listing and price filters.
-    min_price = MoneyField(_("lowest price (fen)"), default=0)
+    min_price = MoneyField(_("lowest price"), default=0)
     sales_count = models.PositiveIntegerField(_("sold"), default=0)
     cover = models.CharField(_("cover image"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -133,7 +133,7 @@ class Product(models.Model):
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     image = models.ImageField(_("image"), upload_to="catalog/products/")
-    sort = models.IntegerField(_("order"), default=0)
+    sort = models.IntegerField(_("sort order"), default=0)
 
     class Meta:
         verbose_name = _("product image")
@@ -155,8 +155,8 @@ class Sku(models.Model):
     spec_values = models.JSONField(_("specification values"), default=dict)
     #: Canonical text of spec_values ("尺码:M|颜色:红") so a combination exists once.
     spec_key = models.CharField(max_length=255, editable=False)
-    price = MoneyField(_("price (fen)"))
-    original_price = MoneyField(_("original price (fen)"), default=0)
+    price = MoneyField(_("price"))
+    original_price = MoneyField(_("original price"), default=0)
     stock = models.IntegerField(_("stock"), default=0, editable=False)
     weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
     is_active = models.BooleanField(_("available"), default=True)
@@ -215,7 +215,7 @@ class StockLedger(models.Model):
         indexes = [models.Index(fields=["sku", "-id"], name="stock_ledger_sku_idx")]
 
     def __str__(self) -> str:
-        return f"{self.sku_id} {self.delta:+d} ({self.reason})"
+        return f"{self.sku_id} {self.delta:+d} ({self.get_reason_display()})"
 
 
 def _register_audit() -> None:

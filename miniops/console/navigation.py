@@ -79,6 +79,14 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Push messages"),
+        [
+            (_("Message templates"), "mark_email_read", "notifications.messagetemplate"),
+            (_("Consents"), "how_to_reg", "notifications.consent"),
+            (_("Push settings"), "tune", "notifications.pushsettings"),
+        ],
+    ),
+    (
         _("Catalog"),
         [
             (_("Products"), "inventory_2", "catalog.product"),
@@ -86,6 +94,15 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
             (_("Brands"), "verified", "catalog.brand"),
             (_("SKUs and stock"), "warehouse", "catalog.sku"),
             (_("Stock ledger"), "receipt_long", "catalog.stockledger"),
+        ],
+    ),
+    (
+        _("Home page and articles"),
+        [
+            (_("Home layout"), "view_agenda", "cms.homesection"),
+            (_("Home preview"), "preview", "page:cms_home_preview"),
+            (_("Banners"), "view_carousel", "cms.banner"),
+            (_("Articles"), "article", "cms.article"),
         ],
     ),
     (

@@ -18,9 +18,7 @@ from .test_console_browser import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_analyst_reads_a_members_recommendations_with_reasons(
-    page: Any, live_server: Any
-) -> None:
+def test_analyst_reads_a_members_recommendations_with_reasons(page: Any, live_server: Any) -> None:
     # given a shop where two products are bought together, a trained model, and a
     # member who viewed the first one
     a, b = co_purchases(shop())

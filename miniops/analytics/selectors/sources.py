@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from miniops.analytics.models import EventDay, SourceDay
 from miniops.analytics.scenes import scene_name
 from miniops.analytics.selectors.common import Table, _days
+from miniops.core.exports import yuan
+from miniops.members.channels import channel_label
 
 
 # --- traffic sources and feature usage --------------------------------------------------------
@@ -30,6 +32,8 @@ def sources(first: date, last: date, *, by: str = "scene") -> dict[str, Any]:
         value = entry.get(field_name) if field_name else entry["via_share"]
         if by == "scene":
             label = scene_name(value)
+        elif by == "channel" and value:
+            label = channel_label(str(value))
         elif not field_name:
             label = _("Share links") if value else _("Not from a share")
         else:
@@ -45,11 +49,11 @@ def sources(first: date, last: date, *, by: str = "scene") -> dict[str, Any]:
             }
         )
     table = Table(
-        columns=[_("Source"), _("Visitors"), _("New members"), _("Orders"), _("GMV (fen)")]
+        columns=[_("Source"), _("Visitors"), _("New members"), _("Orders"), _("GMV (yuan)")]
     )
     for row in rows:
         table.rows.append(
-            [row["label"], row["visitors"], row["new_members"], row["orders"], row["gmv"]]
+            [row["label"], row["visitors"], row["new_members"], row["orders"], yuan(row["gmv"])]
         )
     return {"by": by, "rows": rows, "table": table}
 

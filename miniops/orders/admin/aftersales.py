@@ -31,6 +31,7 @@ from miniops.orders.models import (
     AfterSale,
     AfterSaleStatus,
 )
+from miniops.orders.services import aftersales
 
 
 @admin.register(AfterSale, site=site)
@@ -42,7 +43,7 @@ class AfterSaleAdmin(ConsoleModelAdmin):
         "kind",
         "status_badge",
         "amount_display",
-        "reason",
+        "reason_display",
         "created_at",
     ]
     list_filter = ["status", "kind", ("created_at", RangeDateTimeFilter)]
@@ -54,10 +55,10 @@ class AfterSaleAdmin(ConsoleModelAdmin):
         "member",
         "kind",
         "status",
-        "reason",
+        "reason_display",
         "description",
         "images_display",
-        "lines",
+        "lines_display",
         "amount_display",
         "include_shipping",
         "decided_by",
@@ -83,6 +84,36 @@ class AfterSaleAdmin(ConsoleModelAdmin):
     @display(description=_("Refund amount"))
     def amount_display(self, obj: AfterSale) -> str:
         return format_fen(obj.amount)
+
+    @display(description=_("reason"), ordering="reason")
+    def reason_display(self, obj: AfterSale) -> str:
+        return str(aftersales.REASONS.get(obj.reason, obj.reason))
+
+    @display(description=_("Lines"))
+    def lines_display(self, obj: AfterSale) -> str:
+        from django.utils.html import format_html_join
+
+        lines = [line for line in obj.lines or [] if isinstance(line, dict)]
+        titles = dict(
+            obj.order.items.filter(pk__in=[line.get("item_id") for line in lines]).values_list(
+                "pk", "title"
+            )
+        )
+        return (
+            format_html_join(
+                "",
+                "<div>{} × {} · {}</div>",
+                (
+                    (
+                        titles.get(int(line.get("item_id") or 0), "—"),
+                        line.get("quantity", "—"),
+                        format_fen(int(line.get("amount") or 0)),
+                    )
+                    for line in lines
+                ),
+            )
+            or "—"
+        )
 
     @display(description=_("Images"))
     def images_display(self, obj: AfterSale) -> str:
