@@ -182,7 +182,7 @@ def compare(
 def shop_split(*, test_days: int = 14, now: Any = None) -> tuple[Split, dict[str, Any]]:
     """The shop's own interactions (orders, browsing history, analytics views and
     cart adds), the last ``test_days`` as test."""
-    from miniops.recommendations.services import load_interactions
+    from miniops.recommendations.interactions import load_interactions
 
     data = load_interactions(now)
     user_ids = {u: i for i, u in enumerate(sorted(set(data.users)))}

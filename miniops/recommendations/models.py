@@ -122,7 +122,7 @@ class Rule(models.Model):
         constraints = [models.UniqueConstraint(fields=["product"], name="recs_rule_once")]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.product_id}"
+        return f"{self.get_kind_display()}: {self.product}"
 
 
 class RecsSettings(models.Model):
