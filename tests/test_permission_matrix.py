@@ -112,6 +112,9 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "post_id": lambda: 1,
+    "comment_id": lambda: 1,
+    "review_id": lambda: 1,
 }
 
 
