@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
+from miniops.content.tests import factories as content_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -71,6 +72,15 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "content.post": lambda me: content_factories.post(),
+    "content.comment": lambda me: content_factories.comment(),
+    "content.review": lambda me: content_factories.review(),
+    "content.report": lambda me: content_factories.report(),
+    "content.moderationcase": lambda me: content_factories.case(),
+    "content.appeal": lambda me: content_factories.appeal(),
+    "content.platformcheck": lambda me: content_factories.platform_check(),
+    "content.topic": lambda me: content_factories.topic(),
+    "content.lexiconentry": lambda me: content_factories.lexicon_entry(),
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
