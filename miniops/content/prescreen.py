@@ -9,8 +9,8 @@ Text is normalised before matching, the lexicon's terms the same way:
    punctuation, symbols, zero-width and other format characters), so ``敏@感``,
    ``敏 感`` and ``敏\u200b感`` all read ``敏感``.
 
-Matching is one Aho–Corasick automaton (``pyahocorasick``) over the whole
-lexicon: time linear in the text, whatever the number of terms. Every hit keeps
+Matching is one Aho–Corasick automaton (``ahocorasick-rs``, a Rust DFA) over
+the whole lexicon: time linear in the text, whatever the number of terms. Every hit keeps
 its span in the original text (to mask it, or to highlight it for the
 reviewer). ``allow`` entries cancel the hits they overlap (an innocent word that
 contains a listed one). A built-in "ads" rule finds phone numbers, WeChat ids
@@ -22,14 +22,14 @@ This module knows nothing of the database: ``content.services.lexicon`` builds a
 
 from __future__ import annotations
 
+import bisect
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 import opencc
 
 BLOCK, REVIEW, MASK, ALLOW = "block", "review", "mask", "allow"
@@ -42,26 +42,101 @@ _converter = opencc.OpenCC("t2s")
 
 
 @cache
-def _noise_table() -> dict[int, None]:
-    """Every code point that is not a letter, a mark or a digit, mapped to deletion
-    (for ``str.translate``). The BMP plus the tag characters above it."""
-    table: dict[int, None] = {}
-    ranges = [range(0x10000), range(0xE0000, 0xE0080), range(0x1F000, 0x1FB00)]
-    for block in ranges:
+def _noise_ranges() -> list[tuple[int, int]]:
+    """Every code point that is not a letter, a mark or a digit (punctuation,
+    symbols, spaces, controls, format and zero-width characters), as ranges: the
+    BMP plus the tag characters and symbol blocks above it."""
+    ranges: list[tuple[int, int]] = []
+    blocks = [range(0x10000), range(0x1F000, 0x1FB00), range(0xE0000, 0xE0080)]
+    for block in blocks:
         for code in block:
             category = unicodedata.category(chr(code))
-            if category[0] in "PSZC" and category != "Co":
-                table[code] = None
-    return table
+            if category[0] in "PSZC" and category not in ("Co", "Cs"):
+                if ranges and ranges[-1][1] == code - 1:
+                    ranges[-1] = (ranges[-1][0], code)
+                else:
+                    ranges.append((code, code))
+    return ranges
+
+
+def _char_class(ranges: list[tuple[int, int]]) -> str:
+    def esc(code: int) -> str:
+        return f"\\U{code:08x}"
+
+    return "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in ranges)
+
+
+@cache
+def _noise() -> re.Pattern[str]:
+    return re.compile(f"[{_char_class(_noise_ranges())}]+")
+
+
+@cache
+def _kept_runs() -> re.Pattern[str]:
+    return re.compile(f"[^{_char_class(_noise_ranges())}]+")
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+@cache
+def _tables() -> tuple[list[int], list[int | None]]:
+    """``str.translate`` tables over the BMP (a list lookup per character, no
+    exceptions): full-width ASCII and the ideographic space to ASCII (what NFKC
+    changes in nearly every Chinese text: its punctuation), and noise deleted."""
+    half: list[int] = list(range(0x10000))
+    for code in range(0xFF01, 0xFF5F):
+        half[code] = code - 0xFEE0
+    half[0x3000] = 0x20
+    clean: list[int | None] = list(range(0x10000))
+    for first, last in _noise_ranges():
+        for code in range(first, min(last, 0xFFFF) + 1):
+            clean[code] = None
+    return half, clean
+
+
+@cache
+def _traditional() -> re.Pattern[str]:
+    """The characters OpenCC's t2s changes: a text without any skips OpenCC."""
+    chars = "".join(chr(c) for c in range(0x3400, 0xA000))
+    converted = _converter.convert(chars)
+    changed = (
+        [a for a, b in zip(chars, converted, strict=True) if a != b]
+        if len(converted) == len(chars)
+        else list(chars)
+    )
+    ranges: list[tuple[int, int]] = []
+    for char in changed:
+        code = ord(char)
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return re.compile(f"[{_char_class(ranges)}]")
 
 
 def _fold(text: str) -> str:
-    return _converter.convert(unicodedata.normalize("NFKC", text).lower())
+    half, _clean = _tables()
+    text = text.translate(half)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
+    if _traditional().search(text) is not None:
+        text = _converter.convert(text)
+    return text
+
+
+def _strip_noise(folded: str) -> str:
+    _half, clean = _tables()
+    stripped = folded.translate(clean)
+    if _ASTRAL.search(stripped) is not None:  # astral symbols (emoji, tags)
+        stripped = _noise().sub("", stripped)
+    return stripped
 
 
 def normalize(text: str) -> str:
     """The form the automaton matches: folded, then without noise characters."""
-    return _fold(text).translate(_noise_table())
+    return _strip_noise(_fold(text))
 
 
 def _folded_with_sources(text: str) -> tuple[str, list[int]]:
@@ -133,6 +208,36 @@ _WECHAT_ID = re.compile(
 )
 
 
+_PHONE_LOOSE = re.compile(r"(?<!\d)1(?:[^\d\n]{0,2}\d){10}(?!\d)")
+_NON_DIGIT = re.compile(r"\D")
+#: cheap test before the ads expressions
+_SEVEN_DIGITS = re.compile(r"\d(?:\D{0,2}\d){6}")
+_ADS_WORDS = (
+    "微信",
+    "威信",
+    "薇信",
+    "徽信",
+    "v信",
+    "vx",
+    "wx",
+    "weixin",
+    "wechat",
+    "加v",
+    "+v",
+    "http",
+    "www",
+)
+
+
+def _may_have_ads(folded: str) -> bool:
+    """Cheap tests before the ads expressions: a word of theirs, a dot, digits."""
+    return (
+        any(word in folded for word in _ADS_WORDS)
+        or ("." in folded and _URL.search(folded) is not None)
+        or _SEVEN_DIGITS.search(folded) is not None
+    )
+
+
 def _ads_hits(folded: str, sources: list[int], length: int) -> list[Hit]:
     hits: list[Hit] = []
 
@@ -143,21 +248,10 @@ def _ads_hits(folded: str, sources: list[int], length: int) -> list[Hit]:
         for match in pattern.finditer(folded):
             start, end = span(match.start(), match.end())
             hits.append(Hit(term, "ads", REVIEW, start, end, rule=term))
-    # phone numbers, also with spaces or dashes between the digits: digits at most
-    # two characters apart are one run
-    runs: list[list[int]] = []
-    for index, char in enumerate(folded):
-        if char.isdigit() and char.isascii():
-            if runs and index - runs[-1][-1] <= 3:
-                runs[-1].append(index)
-            else:
-                runs.append([index])
-    for run in runs:
-        if len(run) < 11:
-            continue
-        joined = "".join(folded[i] for i in run)
-        for match in _PHONE.finditer(joined):
-            start, end = span(run[match.start()], run[match.end() - 1] + 1)
+    # phone numbers, also with spaces or dashes between the digits
+    for match in _PHONE_LOOSE.finditer(folded):
+        if _PHONE.fullmatch(_NON_DIGIT.sub("", match.group())):
+            start, end = span(match.start(), match.end())
             hits.append(Hit("phone", "ads", REVIEW, start, end, rule="phone"))
     return hits
 
@@ -169,44 +263,66 @@ class Matcher:
     def __init__(self, entries: list[Entry], *, version: int = 0, ads_rule: bool = True) -> None:
         self.version = version
         self.ads_rule = ads_rule
-        self.size = 0
-        automaton: Any = ahocorasick.Automaton()
+        self._entries: list[Entry] = []
+        keys: list[str] = []
+        seen: set[str] = set()
         for entry in entries:
             key = normalize(entry.term)
-            if not key:
+            if not key or key in seen:
                 continue
-            automaton.add_word(key, (len(key), entry))
-            self.size += 1
-        self._automaton = automaton if self.size else None
-        if self._automaton is not None:
-            self._automaton.make_automaton()
-        self._noise = _noise_table()
+            seen.add(key)
+            keys.append(key)
+            self._entries.append(entry)
+        self.size = len(keys)
+        self._automaton: Any = (
+            ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)
+            if keys
+            else None
+        )
+
+    def _raw(self, clean: str) -> list[tuple[int, int, Entry]]:
+        if self._automaton is None:
+            return []
+        return [
+            (start, end, self._entries[index])
+            for index, start, end in self._automaton.find_matches_as_indexes(
+                clean, overlapping=True
+            )
+        ]
 
     def scan(self, text: str, *, ads: bool | None = None) -> Screen:
         folded = _fold(text)
-        clean = folded.translate(self._noise)
-        raw: list[tuple[int, int, Entry]] = []
-        if self._automaton is not None:
-            for end, (length, entry) in self._automaton.iter(clean):
-                raw.append((end - length + 1, end + 1, entry))
+        clean = _strip_noise(folded)
+        raw = self._raw(clean)
         use_ads = self.ads_rule if ads is None else ads
         ads_candidates = use_ads and _may_have_ads(folded)
         if not raw and not ads_candidates:
             return Screen(PASS, [], text)
-        # hits found: map spans of the cleaned text back to the original
-        slow, sources = _folded_with_sources(text)
-        if slow != folded:  # folding changed the length: match what was mapped
-            folded = slow
-            clean = folded.translate(self._noise)
-            raw = []
-            if self._automaton is not None:
-                for end, (length, entry) in self._automaton.iter(clean):
-                    raw.append((end - length + 1, end + 1, entry))
-        kept = [i for i, c in enumerate(folded) if ord(c) not in self._noise]
+        # something to report: map spans of the folded and cleaned text back
+        if len(folded) == len(text):
+            sources: list[int] | range = range(len(text))
+        else:
+            folded, sources = _folded_with_sources(text)
+            clean = _strip_noise(folded)
+            raw = self._raw(clean)
+
+        # runs of kept characters: (start in folded, start in clean)
+        runs: list[tuple[int, int]] = []
+        kept = 0
+        for match in _kept_runs().finditer(folded):
+            runs.append((match.start(), kept))
+            kept += match.end() - match.start()
+        clean_starts = [at_clean for _at, at_clean in runs]
+
+        def original(j: int) -> int:
+            """The index in ``folded`` of character ``j`` of ``clean``."""
+            at, at_clean = runs[bisect.bisect_right(clean_starts, j) - 1]
+            return at + (j - at_clean)
+
         hits: list[Hit] = []
         allows: list[tuple[int, int]] = []
         for start, end, entry in raw:
-            span = (sources[kept[start]], sources[kept[end - 1]] + 1)
+            span = (sources[original(start)], sources[original(end - 1)] + 1)
             if entry.action == ALLOW:
                 allows.append(span)
             else:
@@ -216,18 +332,11 @@ class Matcher:
                 hit for hit in hits if not any(a < hit.end and hit.start < b for a, b in allows)
             ]
         if ads_candidates:
-            hits.extend(_ads_hits(folded, sources, len(text)))
+            hits.extend(_ads_hits(folded, list(sources), len(text)))
         if not hits:
             return Screen(PASS, [], text)
         verdict = max((hit.action for hit in hits), key=_STRENGTH.__getitem__)
         return Screen(verdict, hits, _masked(text, hits))
-
-
-def _may_have_ads(folded: str) -> bool:
-    """Cheap test before the ads expressions: digits enough for a phone, a dot or
-    a WeChat word."""
-    digits = sum(1 for c in folded if c.isdigit()) if len(folded) < 4000 else 11
-    return digits >= 11 or "." in folded or "v" in folded or "信" in folded or "wechat" in folded
 
 
 def _masked(text: str, hits: list[Hit]) -> str:
@@ -240,12 +349,3 @@ def _masked(text: str, hits: list[Hit]) -> str:
             if not chars[index].isspace():
                 chars[index] = MASK_CHAR
     return "".join(chars)
-
-
-def matcher_memory(matcher: Matcher) -> int:
-    """Approximate bytes the automaton holds (for the console's figures)."""
-    automaton = matcher._automaton
-    if automaton is None:
-        return 0
-    stats = automaton.get_stats()
-    return int(stats.get("total_size", 0)) or sys.getsizeof(automaton)
