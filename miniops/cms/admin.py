@@ -23,7 +23,7 @@ from unfold.decorators import display
 from miniops.accounts.context import operator_of
 from miniops.catalog.html import sanitise
 from miniops.cms import audience, selectors, services
-from miniops.cms.models import Article, Banner, HomeSection, LinkKind
+from miniops.cms.models import Article, Banner, HomeSection, LinkKind, SectionKind
 from miniops.core.console import ConsoleModelAdmin, dialog_action, redirect, site
 from miniops.core.errors import InvalidInput
 from miniops.core.permissions import P
@@ -357,6 +357,7 @@ def home_preview(request: HttpRequest) -> HttpResponseBase:
         at=at,
         errors=errors,
         home=data,
+        kind_labels=SectionKind.choices,
         layout_url=reverse("console:cms_homesection_changelist"),
     )
     return TemplateResponse(

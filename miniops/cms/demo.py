@@ -107,7 +107,12 @@ def seed(*, progress: Callable[[int], object]) -> None:
         ("整点秒杀", LinkKind.FLASH, _first_id(FlashSession), None),
         ("领券中心", LinkKind.PAGE, "/pages/coupons/index", None),
         ("冬季护肤指南", LinkKind.ARTICLE, str(articles[0].pk), None),
-        ("家居焕新", LinkKind.CATEGORY, _first_id(Category, parent__isnull=True), None),
+        (
+            "家居焕新",
+            LinkKind.CATEGORY,
+            _first_id(Category, name="家居家装") or _first_id(Category),
+            None,
+        ),
         ("明日上新（已排期）", LinkKind.PAGE, "/pages/index/index", now + timedelta(days=1)),
     ]
     colours = [(250, 81, 81), (255, 150, 40), (7, 193, 96), (16, 174, 255), (112, 84, 255)]

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -293,8 +292,9 @@ def save_section(
     active = _flag(is_active, "is_active")
     if section is None:
         section = HomeSection()
-        last = HomeSection.objects.select_for_update().aggregate(n=Max("position"))["n"]
-        section.position = (last or 0) + 1
+        # Lock the layout (as moves do), then go below its last section.
+        taken = HomeSection.objects.select_for_update().values_list("position", flat=True)
+        section.position = max(taken, default=0) + 1
     section.kind, section.title, section.audience, section.limit = kind, title, key, limit
     section.starts_at, section.ends_at, section.is_active = start, end, active
     with audit.acting_as(actor):
