@@ -82,6 +82,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "content.platformcheck": lambda me: content_factories.platform_check(),
     "content.topic": lambda me: content_factories.topic(),
     "content.lexiconentry": lambda me: content_factories.lexicon_entry(),
+    # recommendations
+    "recommendations.rule": lambda me: _recs_rule(),
+    "recommendations.modelversion": lambda me: _recs_version(),
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
@@ -89,6 +92,20 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
 }
+
+
+def _recs_rule() -> Model:
+    from miniops.recommendations.models import Rule
+
+    return Rule.objects.create(product=factories.product(), kind="exclude")
+
+
+def _recs_version() -> Model:
+    from django.utils import timezone
+
+    from miniops.recommendations.models import ModelVersion
+
+    return ModelVersion.objects.create(trained_at=timezone.now())
 
 
 def _level_change() -> Model:
