@@ -150,6 +150,66 @@ print(f"1,000,000 interactions ({m.shape[0]:,} users x {m.shape[1]:,} products):
     print(out.stdout.strip())
 
 
+def serving() -> None:
+    """In one process, without sockets, on the seeded database the environment
+    names: /healthz, then GET /api/v1/recommendations (cached answer) and
+    /products/{id}/related, 3 x 500 calls each, interleaved; then the uncached
+    list (``selectors.recommend``) for 500 distinct members: p50 and p99."""
+    import statistics
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miniops.settings")
+    os.environ["MINIOPS_API_RATE_ANON"] = os.environ["MINIOPS_API_RATE_AUTH"] = "100000000/minute"
+    django.setup()
+    from django.test import Client
+
+    from miniops.members.models import Member
+    from miniops.recommendations import selectors
+    from miniops.recommendations.models import ItemNeighbor
+    from miniops.testing import factories
+
+    c = Client()
+    product = ItemNeighbor.objects.values_list("product_id", flat=True).first()
+    member = Member.objects.filter(orders__isnull=False).first()
+    access, _ = factories.member_tokens(member)
+    signed = Client(HTTP_AUTHORIZATION=f"Bearer {access}")
+    calls = {
+        "/healthz": (c, "/healthz"),
+        "recommendations (member, cached)": (signed, "/api/v1/recommendations?limit=10"),
+        "related (cached)": (c, f"/api/v1/products/{product}/related?limit=10"),
+    }
+    for client, path in calls.values():
+        for _ in range(50):
+            assert client.get(path).status_code == 200, path
+    timings: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(3):
+        for name, (client, path) in calls.items():
+            started = time.perf_counter()
+            for _ in range(500):
+                client.get(path)
+            timings[name].append((time.perf_counter() - started) / 500 * 1e6)
+    base = statistics.median(timings["/healthz"])
+    print("| endpoint | µs per request (median of 3 x 500) | ratio (healthz cost / this cost) |")
+    print("|---|---|---|")
+    for name, values in timings.items():
+        value = statistics.median(values)
+        print(f"| {name} | {value:.0f} | {base / value:.2f} |")
+    ids = list(
+        Member.objects.filter(orders__isnull=False).distinct().values_list("pk", flat=True)[:500]
+    )
+    took = []
+    for member_id in ids:
+        started = time.perf_counter()
+        selectors.recommend(member_id=member_id, anonymous_id=None, limit=10)
+        took.append((time.perf_counter() - started) * 1000)
+    took.sort()
+    print(
+        f"uncached list for {len(ids)} distinct members with orders: p50 "
+        f"{took[len(took) // 2]:.1f} ms, p99 {took[int(len(took) * 0.99) - 1]:.1f} ms"
+    )
+
+
 def shop(test_days: int) -> None:
     import django
 
@@ -167,9 +227,12 @@ def main() -> None:
     parser.add_argument("--test-days", type=int, default=14)
     parser.add_argument("--skip-1m", action="store_true")
     parser.add_argument("--sweep", action="store_true", help="model variants on the same split")
+    parser.add_argument("--serving", action="store_true", help="serving cost vs /healthz")
     args = parser.parse_args()
     started = time.perf_counter()
-    if args.sweep:
+    if args.serving:
+        serving()
+    elif args.sweep:
         sweep(args.test_weeks)
     elif args.shop:
         shop(args.test_days)
