@@ -71,7 +71,18 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "segments.segment": lambda me: _segment(),
 }
+
+
+def _segment() -> Model:
+    from miniops.segments import services as segment_services
+
+    return segment_services.create_segment(
+        actor=None,
+        name=f"segment-{factories.member().pk}",
+        rules={"type": "profile", "field": "gender", "value": [1]},
+    )
 
 
 def _level_change() -> Model:
