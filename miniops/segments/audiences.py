@@ -1,54 +1,58 @@
-"""The ``segment`` kind of ``miniops.core.audiences`` (coupon issue,
-notifications and CMS list segments with their counts): ``segment:<id>``."""
+"""The ``segment`` audience kind (``segment:<id>``): coupon issue, push
+campaigns and CMS sections target segments through ``miniops.core.audiences``
+without importing segments. Member ids come from the current membership
+version; counts from the segment row (kept by every recompute)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from django.utils.translation import gettext_lazy as _
+
+from miniops.core import audiences
+from miniops.segments import selectors
+from miniops.segments.models import Segment
 
 
-def _choices() -> list[Any]:
-    from miniops.segments.selectors import active
-
-    audiences = importlib.import_module("miniops.core.audiences")
-    return [
-        audiences.Audience(
-            ref=f"segment:{segment.pk}",
-            label=segment.name,
-            count=segment.member_count,
+def _segment(ref: str) -> Segment:
+    text = str(ref).strip()
+    segment = Segment.objects.filter(pk=int(text)).first() if text.isdigit() else None
+    if segment is None or not segment.is_active:
+        raise audiences.UnknownAudience(
+            _("No active segment has the id “%(ref)s”.") % {"ref": text[:40]},
+            fields={"audience": _("Pick an audience from the list.")},
         )
-        for segment in active()
+    return segment
+
+
+def _choices() -> list[audiences.Choice]:
+    return [
+        audiences.Choice(str(segment.pk), segment.name, segment.member_count)
+        for segment in selectors.active()
     ]
 
 
-def _id(ref: Any) -> int:
-    from miniops.core.errors import InvalidInput
-
-    text = str(ref).removeprefix("segment:")
-    if not text.isdigit():
-        raise InvalidInput(code="unknown_audience")
-    return int(text)
+def _member_ids(ref: str) -> list[int]:
+    return list(selectors.member_ids(_segment(ref).pk))
 
 
-def _member_ids(ref: Any) -> Any:
-    from miniops.segments.selectors import get, member_ids
-
-    return member_ids(get(_id(ref)).pk)
+def _count(ref: str) -> int:
+    return selectors.count(_segment(ref).pk)
 
 
-def _count(ref: Any) -> int:
-    from miniops.segments.selectors import count, get
+def _contains(ref: str, member_id: int) -> bool:
+    return selectors.is_member(_segment(ref).pk, member_id)
 
-    return count(get(_id(ref)).pk)
+
+def _describe(ref: str) -> str:
+    return str(_("Segment: %(name)s") % {"name": _segment(ref).name})
 
 
 def register() -> None:
-    try:
-        audiences = importlib.import_module("miniops.core.audiences")
-    except ImportError:  # the registry lands on main separately
-        return
-    from django.utils.translation import gettext_lazy as _
-
     audiences.register(
-        "segment", label=_("Segment"), choices=_choices, member_ids=_member_ids, count=_count
+        "segment",
+        label=_("Segment"),
+        choices=_choices,
+        member_ids=_member_ids,
+        count=_count,
+        contains=_contains,
+        describe=_describe,
     )

@@ -161,3 +161,19 @@ def test_segments_of_member() -> None:
     a = member(gender=2)
     segment = services.create_segment(actor=None, name="w", rules=SHANGHAI)
     assert list(selectors.segments_of(a.pk)) == [segment]
+
+
+def test_segment_audience_kind() -> None:
+    from miniops.core import audiences
+
+    a = member(gender=2)
+    segment = services.create_segment(actor=None, name="aud", rules=SHANGHAI)
+    key = f"segment:{segment.pk}"
+    assert audiences.member_ids(key) == [a.pk]
+    assert audiences.count(key) == 1
+    assert audiences.contains(key, a.pk)
+    assert any(x.key == key and x.count == 1 for x in audiences.choices(["segment"]))
+    with pytest.raises(audiences.UnknownAudience):
+        audiences.count("segment:999999")
+    with pytest.raises(audiences.UnknownAudience):
+        audiences.count("segment:abc")
