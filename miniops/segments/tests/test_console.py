@@ -66,7 +66,12 @@ def test_bad_rules_in_the_form_are_400(console_as: Any) -> None:
     client = console_as("ops_manager")
     answer = client.post(
         reverse("console:segments_segment_add"),
-        {"name": "x", "kind": "dynamic", "refresh_minutes": 15, "rules": '{"op": "and", "rules": [{"type": "nope"}]}'},
+        {
+            "name": "x",
+            "kind": "dynamic",
+            "refresh_minutes": 15,
+            "rules": '{"op": "and", "rules": [{"type": "nope"}]}',
+        },
     )
     assert answer.status_code == 400
     assert not Segment.objects.exists()
@@ -100,4 +105,4 @@ def test_export_and_member_card(console_as: Any) -> None:
     )
     assert card.status_code == 200
     assert "女性".encode() in card.content
-    assert 'id="member-segments"'.encode() in card.content
+    assert b'id="member-segments"' in card.content
