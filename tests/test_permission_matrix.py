@@ -72,6 +72,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
     "segments.segment": lambda me: _segment(),
+    "notifications.messagetemplate": lambda me: factories.message_template(),
+    "notifications.consent": lambda me: factories.consent(),
+    "notifications.pushsettings": lambda me: factories.push_settings(),
 }
 
 
