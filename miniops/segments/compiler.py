@@ -21,18 +21,12 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Count,
-    Exists,
     F,
-    IntegerField,
     Max,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -69,10 +63,34 @@ class Context:
     lake_ms: float = 0.0
 
 
-def _compare(op: str, lhs: Any, value: Any) -> Q:
-    if op == "ne":
-        return ~Q(Exact(lhs, value))
-    return Q(LOOKUPS[op](lhs, value))
+def _in(ids: Any) -> Q:
+    """Members whose id is in the one-column query ``ids`` — uncorrelated, so
+    both databases compute the set once (a hashed subplan / an ephemeral index)
+    instead of probing per member. The ids are never NULL, so ``NOT IN`` is safe."""
+    return Q(pk__in=ids)
+
+
+def _metric(grouped: Any, name: str, op: str, value: Any) -> Q:
+    """``value_of(member) op value`` where ``grouped`` gives (member, ``name``)
+    for the members that have any rows, and every other member counts 0."""
+    members = grouped.values("member")
+    everyone = Q(pk__isnull=False)  # not Q(): an empty Q negates to itself
+    if op == "gte":
+        return everyone if value <= 0 else _in(members.filter(**{f"{name}__gte": value}))
+    if op == "gt":
+        return everyone if value < 0 else _in(members.filter(**{f"{name}__gt": value}))
+    if op == "lte":
+        return ~_in(members.filter(**{f"{name}__gt": value}))
+    if op == "lt":
+        return Q(pk__in=[]) if value <= 0 else ~_in(members.filter(**{f"{name}__gte": value}))
+    if op == "eq":
+        if value == 0:
+            return ~_in(members.exclude(**{name: 0}))
+        return _in(members.filter(**{name: value}))
+    # ne
+    if value == 0:
+        return _in(members.exclude(**{name: 0}))
+    return ~_in(members.filter(**{name: value}))
 
 
 def _local_start(day: dt.date) -> dt.datetime:
@@ -94,7 +112,7 @@ def _date_q(prefix: str, window: r.DateRange, ctx: Context) -> Q:
 
 
 def _paid_orders(ctx: Context, days: int | None) -> QuerySet[Order]:
-    orders = Order.objects.filter(member=OuterRef("pk"), paid_at__isnull=False)
+    orders = Order.objects.filter(paid_at__isnull=False)
     if days is not None:
         orders = orders.filter(paid_at__gte=ctx.now - dt.timedelta(days=days))
     return orders
@@ -107,26 +125,24 @@ def _fen(value: Decimal) -> int:
 # --- leaves ------------------------------------------------------------------------------
 def _profile(leaf: Any, ctx: Context) -> Q:
     if isinstance(leaf, r.LevelLeaf):
-        q = Q(Exists(MemberStanding.objects.filter(member=OuterRef("pk"), level_id__in=leaf.value)))
+        q = _in(MemberStanding.objects.filter(level_id__in=leaf.value).values("member_id"))
         return ~q if leaf.op == "not_in" else q
     if isinstance(leaf, r.TagsLeaf):
         through = Member.tags.through.objects
         if leaf.op == "all":
             q = Q()
             for tag in leaf.value:
-                q &= Q(Exists(through.filter(member_id=OuterRef("pk"), membertag_id=tag)))
+                q &= _in(through.filter(membertag_id=tag).values("member_id"))
             return q
-        q = Q(Exists(through.filter(member_id=OuterRef("pk"), membertag_id__in=leaf.value)))
+        q = _in(through.filter(membertag_id__in=leaf.value).values("member_id"))
         return ~q if leaf.op == "none" else q
     if isinstance(leaf, r.ChoiceLeaf):
         if leaf.field == "channel":
             q = Q(registration_channel__in=leaf.value)  # never NULL
         else:
-            q = Q(
-                Exists(
-                    Address.objects.filter(
-                        member=OuterRef("pk"), is_default=True, **{f"{leaf.field}__in": leaf.value}
-                    )
+            q = _in(
+                Address.objects.filter(is_default=True, **{f"{leaf.field}__in": leaf.value}).values(
+                    "member_id"
                 )
             )
         return ~q if leaf.op == "not_in" else q
@@ -137,11 +153,7 @@ def _profile(leaf: Any, ctx: Context) -> Q:
     if isinstance(leaf, r.RegisteredLeaf):
         return _date_q("registered_at", leaf.value, ctx)
     if isinstance(leaf, r.PointsLeaf):
-        points = Coalesce(
-            Subquery(MemberStanding.objects.filter(member=OuterRef("pk")).values("points")[:1]),
-            Value(0),
-        )
-        return _compare(leaf.op, points, leaf.value)
+        return _metric(MemberStanding.objects.all(), "points", leaf.op, leaf.value)
     raise TypeError(leaf)
 
 
@@ -152,24 +164,19 @@ def _commerce(leaf: Any, ctx: Context) -> Q:
             # gmv / orders compared without a division: sum op value × count
             grouped = orders.annotate(s=Sum("paid_amount"), c=Count("pk"))
             target = _fen(leaf.value)
-            lookup = {"eq": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
+            buyers = _in(grouped.values("member"))
             if leaf.op == "ne":
-                return Q(Exists(grouped)) & ~Q(Exists(grouped.filter(s=F("c") * target)))
-            return Q(Exists(grouped.filter(**{f"s__{lookup[leaf.op]}": F("c") * target})))
+                return buyers & ~_in(grouped.filter(s=F("c") * target).values("member"))
+            lookup = {"eq": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}[leaf.op]
+            return _in(grouped.filter(**{f"s__{lookup}": F("c") * target}).values("member"))
         if leaf.metric == "orders":
-            value: Any = Subquery(orders.annotate(c=Count("pk")).values("c")[:1])
-            target = int(leaf.value)
-            if Decimal(target) != leaf.value:  # 2.5 orders: compare with the fraction
-                return _compare(leaf.op, Coalesce(value, Value(0)) * 100, _fen(leaf.value))
-        else:
-            value = Subquery(orders.annotate(s=Sum("paid_amount")).values("s")[:1])
-            target = _fen(leaf.value)
-        return _compare(leaf.op, Coalesce(value, Value(0), output_field=IntegerField()), target)
+            return _metric(orders.annotate(n=Count("pk")), "n", leaf.op, leaf.value)
+        return _metric(orders.annotate(s=Sum("paid_amount")), "s", leaf.op, _fen(leaf.value))
     if isinstance(leaf, r.LastOrderLeaf):
         last = _paid_orders(ctx, None).order_by().values("member").annotate(last=Max("paid_at"))
-        return Q(Exists(last.filter(_date_q("last", leaf.value, ctx))))
+        return _in(last.filter(_date_q("last", leaf.value, ctx)).values("member"))
     if isinstance(leaf, r.BoughtLeaf):
-        lines = OrderItem.objects.filter(order__member=OuterRef("pk"), order__paid_at__isnull=False)
+        lines = OrderItem.objects.filter(order__paid_at__isnull=False)
         if leaf.days is not None:
             lines = lines.filter(order__paid_at__gte=ctx.now - dt.timedelta(days=leaf.days))
         which = Q()
@@ -177,30 +184,30 @@ def _commerce(leaf: Any, ctx: Context) -> Q:
             which |= Q(product_id__in=leaf.products)
         if leaf.categories:
             which |= Q(product__category_id__in=leaf.categories)
-        return Q(Exists(lines.filter(which)))
+        return _in(lines.filter(which).values("order__member_id"))
     if isinstance(leaf, r.CouponLeaf):
         status = CouponStatus.UNUSED if leaf.state == "held" else CouponStatus.USED
-        coupons = Coupon.objects.filter(member=OuterRef("pk"), status=status)
+        coupons = Coupon.objects.filter(status=status)
         if leaf.state == "held":
             coupons = coupons.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=ctx.now))
         if leaf.templates:
             coupons = coupons.filter(template_id__in=leaf.templates)
-        return Q(Exists(coupons))
+        return _in(coupons.values("member_id"))
     if isinstance(leaf, r.RefundedLeaf):
-        refunded = Order.objects.filter(member=OuterRef("pk"), refunded_amount__gt=0)
+        refunded = Order.objects.filter(refunded_amount__gt=0)
         if leaf.days is not None:
             refunded = refunded.filter(paid_at__gte=ctx.now - dt.timedelta(days=leaf.days))
-        return Q(Exists(refunded))
+        return _in(refunded.values("member_id"))
     raise TypeError(leaf)
 
 
 def _rfm(leaf: r.RfmLeaf) -> Q:
-    scores = MemberRfm.objects.filter(member=OuterRef("pk"))
+    scores = MemberRfm.objects.all()
     for name in ("r", "f", "m"):
         bound = getattr(leaf, name)
         if bound is not None:
             scores = scores.filter(**{f"{name}__gte": bound[0], f"{name}__lte": bound[1]})
-    return Q(Exists(scores))
+    return _in(scores.values("member_id"))
 
 
 # --- behaviour: DuckDB over the event lake ------------------------------------------------------
@@ -282,7 +289,7 @@ def _insert_rows(leafset_id: int, ids: list[int]) -> None:
 
 def _event(leaf: r.EventLeaf, ctx: Context) -> Q:
     pk = leafset(leaf, ctx)
-    q = Q(Exists(LeafRow.objects.filter(leafset_id=pk, member_id=OuterRef("pk"))))
+    q = _in(LeafRow.objects.filter(leafset_id=pk).values("member_id"))
     return ~q if leaf.mode == "did_not" else q
 
 
