@@ -75,7 +75,7 @@ BUILDER_LABELS = {
     "days": _("in the last (days)"),
     "where": _("where"),
     "property": _("property"),
-    "value": _("value"),
+    "value": _("property value"),
     "rfm": _("RFM quintiles"),
     "in": _("is one of"),
     "not_in": _("is none of"),
