@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
+from miniops.cms.tests import factories as cms_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -75,6 +76,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
+    "cms.banner": lambda me: cms_factories.banner(),
+    "cms.article": lambda me: cms_factories.article(),
+    "cms.homesection": lambda me: cms_factories.home_section(),
 }
 
 
@@ -126,6 +130,7 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "article_id": lambda: cms_factories.article().pk,
 }
 
 
