@@ -27,6 +27,7 @@ from django.urls import reverse
 from miniops.accounts.models import Operator
 from miniops.api import api
 from miniops.cms.tests import factories as cms_factories
+from miniops.content.tests import factories as content_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -73,6 +74,18 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
     "segments.segment": lambda me: _segment(),
+    "content.post": lambda me: content_factories.post(),
+    "content.comment": lambda me: content_factories.comment(),
+    "content.review": lambda me: content_factories.review(),
+    "content.report": lambda me: content_factories.report(),
+    "content.moderationcase": lambda me: content_factories.case(),
+    "content.appeal": lambda me: content_factories.appeal(),
+    "content.platformcheck": lambda me: content_factories.platform_check(),
+    "content.topic": lambda me: content_factories.topic(),
+    "content.lexiconentry": lambda me: content_factories.lexicon_entry(),
+    # recommendations
+    "recommendations.rule": lambda me: _recs_rule(),
+    "recommendations.modelversion": lambda me: _recs_version(),
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
@@ -90,6 +103,20 @@ def _segment() -> Model:
         name=f"segment-{factories.member().pk}",
         rules={"type": "profile", "field": "gender", "value": [1]},
     )
+
+
+def _recs_rule() -> Model:
+    from miniops.recommendations.models import Rule
+
+    return Rule.objects.create(product=factories.product(), kind="exclude")
+
+
+def _recs_version() -> Model:
+    from django.utils import timezone
+
+    from miniops.recommendations.models import ModelVersion
+
+    return ModelVersion.objects.create(trained_at=timezone.now())
 
 
 def _level_change() -> Model:
@@ -130,6 +157,9 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "post_id": lambda: 1,
+    "comment_id": lambda: 1,
+    "review_id": lambda: 1,
     "article_id": lambda: cms_factories.article().pk,
 }
 

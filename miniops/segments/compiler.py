@@ -1,4 +1,4 @@
-"""Rules → one query over members (decision 0016).
+"""Rules → one query over members (decision 0019).
 
 Each leaf becomes a boolean SQL expression that is never NULL (an ``EXISTS`` or a
 ``COALESCE``d comparison), so ``and`` / ``or`` / ``not`` are plain boolean algebra

@@ -1,5 +1,5 @@
 """Segments: audiences defined by rules over members' profile, orders and
-behaviour (decision 0016), materialized as versioned membership.
+behaviour (decision 0019), materialized as versioned membership.
 
 * ``Segment.rules`` is the rule JSON (``segments.rules``), compiled once to one
   SQL query over members (``segments.compiler``); behaviour leaves run on the
