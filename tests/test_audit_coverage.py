@@ -37,6 +37,11 @@ READ_ONLY, SERVICES = "read_only", "services"
 
 #: label -> (kind, why the model is not registered with django-auditlog)
 EXEMPT: dict[str, tuple[str, str]] = {
+    "notifications.delivery": (
+        READ_ONLY,
+        "the delivery ledger, written by the engine; operators settling rows in doubt go "
+        "through notifications.services (audit.record_bulk)",
+    ),
     "content.report": (
         READ_ONLY,
         "members' reports, written by the client API; the console only reads them",

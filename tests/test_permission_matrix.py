@@ -89,6 +89,8 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
+    "notifications.campaign": lambda me: factories.push_campaign(),
+    "notifications.delivery": lambda me: factories.push_delivery(),
     "cms.banner": lambda me: cms_factories.banner(),
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
