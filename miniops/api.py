@@ -20,6 +20,8 @@ from miniops.members.api import manage_router as manage_members_router
 from miniops.members.api import router as members_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
+from miniops.support.api import manage_router as manage_support_router
+from miniops.support.api import router as support_router
 
 api = Api(
     title="miniops API",
@@ -50,9 +52,11 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
+api.add_router("/", support_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)
 api.add_router("/manage/", manage_orders_router)
 api.add_router("/manage/", manage_marketing_router)
 api.add_router("/manage/", manage_analytics_router)
+api.add_router("/manage/", manage_support_router)

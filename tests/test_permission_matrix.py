@@ -71,6 +71,13 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "support.conversation": lambda me: factories.conversation(),
+    "support.ticket": lambda me: factories.ticket(),
+    "support.quickreply": lambda me: factories.quick_reply(owner=me),
+    "support.queue": lambda me: factories.support_queue(),
+    "support.agentstatus": lambda me: factories.agent_status(),
+    "support.slapolicy": lambda me: factories.sla_policy(),
+    "support.businesscalendar": lambda me: factories.sla_policy().calendar,
 }
 
 
@@ -112,6 +119,8 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "conversation_id": lambda: 1,
+    "ticket_id": lambda: 1,
 }
 
 
