@@ -5,8 +5,6 @@ are its HTTP fallback — send by POST, receive by long-poll with ``after`` — 
 tickets, ratings and the one-use socket ticket.
 """
 
-from __future__ import annotations
-
 import time
 from datetime import datetime
 from typing import Any, Literal
