@@ -51,6 +51,11 @@ EXEMPT: dict[str, tuple[str, str]] = {
         READ_ONLY,
         "the ticket's own append-only timeline, written by support.services",
     ),
+    "notifications.consent": (
+        READ_ONLY,
+        "written by members' answers to wx.requestSubscribeMessage and by sends; "
+        "each report is kept as a subscription report",
+    ),
     "auditlog.logentry": (
         READ_ONLY,
         "the audit log itself: append-only, UPDATE and DELETE refused by triggers",

@@ -78,6 +78,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "support.agentstatus": lambda me: factories.agent_status(),
     "support.slapolicy": lambda me: factories.sla_policy(),
     "support.businesscalendar": lambda me: factories.sla_policy().calendar,
+    "notifications.messagetemplate": lambda me: factories.message_template(),
+    "notifications.consent": lambda me: factories.consent(),
+    "notifications.pushsettings": lambda me: factories.push_settings(),
 }
 
 
