@@ -270,7 +270,7 @@ def seed(*, progress: Callable[[int], object]) -> None:
         states = [TicketState.OPEN, TicketState.PENDING, TicketState.RESOLVED, TicketState.CLOSED]
         for i, member in enumerate(members[CONVERSATIONS : CONVERSATIONS + TICKETS]):
             category, subject = TICKET_SUBJECTS[i % len(TICKET_SUBJECTS)]
-            state = states[i % 4]
+            ticket_state = states[i % 4]
             created = now - timedelta(days=rng.randint(0, 10), hours=rng.randint(0, 8))
             answered = created + timedelta(minutes=rng.randint(10, 300))
             ticket = Ticket.objects.create(
@@ -279,16 +279,18 @@ def seed(*, progress: Callable[[int], object]) -> None:
                 subject=subject,
                 description="会员反馈：" + subject,
                 priority=rng.choice(["normal", "normal", "high", "urgent"]),
-                state=state,
+                state=ticket_state,
                 assignee=agents[0] if i % 3 else None,
                 sla_policy=policies.get(category) or policies.get(""),
                 created_at=created,
-                first_response_at=None if state == TicketState.OPEN and i % 2 else answered,
-                awaiting_since=created if state == TicketState.OPEN else None,
+                first_response_at=None if ticket_state == TicketState.OPEN and i % 2 else answered,
+                awaiting_since=created if ticket_state == TicketState.OPEN else None,
                 resolved_at=answered + timedelta(hours=5)
-                if state in (TicketState.RESOLVED, TicketState.CLOSED)
+                if ticket_state in (TicketState.RESOLVED, TicketState.CLOSED)
                 else None,
-                closed_at=answered + timedelta(days=1) if state == TicketState.CLOSED else None,
+                closed_at=answered + timedelta(days=1)
+                if ticket_state == TicketState.CLOSED
+                else None,
             )
             TicketEvent.objects.create(
                 ticket=ticket,
@@ -306,12 +308,12 @@ def seed(*, progress: Callable[[int], object]) -> None:
                     text="您好，已收到，正在为您处理。",
                     at=answered,
                 )
-            if state != TicketState.OPEN:
+            if ticket_state != TicketState.OPEN:
                 TicketEvent.objects.create(
                     ticket=ticket,
                     kind="state",
                     from_state="open",
-                    to_state=state,
+                    to_state=ticket_state,
                     actor=agents[0],
                     at=answered,
                 )

@@ -463,7 +463,8 @@ def quick_reply(owner: Any = None) -> Any:
 def agent_status(operator: Any = None) -> Any:
     from miniops.support.models import AgentStatus
 
-    return AgentStatus.objects.get_or_create(operator=operator or OperatorFactory())[0]
+    target: Any = operator or OperatorFactory()
+    return AgentStatus.objects.get_or_create(operator=target)[0]
 
 
 def sla_policy() -> Any:
