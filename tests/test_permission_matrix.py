@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
+from miniops.cms.tests import factories as cms_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -81,6 +82,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
+    "cms.banner": lambda me: cms_factories.banner(),
+    "cms.article": lambda me: cms_factories.article(),
+    "cms.homesection": lambda me: cms_factories.home_section(),
 }
 
 
@@ -124,6 +128,7 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "code": lambda: "nosuchgroup",
     "conversation_id": lambda: 1,
     "ticket_id": lambda: 1,
+    "article_id": lambda: cms_factories.article().pk,
 }
 
 

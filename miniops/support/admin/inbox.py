@@ -66,7 +66,7 @@ def inbox_page(request: HttpRequest) -> HttpResponseBase:
         for r in selectors.quick_replies(_me(request))
     ]
     agents = [
-        {"id": s.operator_id, "name": str(s.operator), "state": s.state}
+        {"id": s.operator_id, "name": str(s.operator), "state": str(s.get_state_display())}
         for s in AgentStatus.objects.select_related("operator").exclude(operator_id=_me(request))
     ]
     queues = [{"id": q.pk, "name": q.name} for q in Queue.objects.filter(active=True)]
