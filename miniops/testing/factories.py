@@ -424,7 +424,7 @@ def support_queue() -> Any:
     from miniops.support.models import Queue
 
     found, _created = Queue.objects.get_or_create(
-        code="general", defaults={"name": "综合咨询", "is_default": True}
+        code="kf01", defaults={"name": "综合咨询", "is_default": True}
     )
     return found
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -71,6 +72,20 @@ class ConversationAdmin(ReadOnlyConsoleAdmin):
     search_fields = ["member__nickname", "=id"]
     list_select_related = ["member", "queue", "assignee"]
     inlines = [MessageInline]
+    fields = [
+        "member",
+        "channel",
+        "queue",
+        "state",
+        "assignee",
+        "order",
+        "product",
+        "created_at",
+        "assigned_at",
+        "first_reply_at",
+        "closed_at",
+        "last_message_at",
+    ]
     actions_detail = ["claim_it", "close_it", "reopen_it", "make_ticket"]
 
     def _done(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
@@ -226,7 +241,7 @@ site.register(QuickReply, QuickReplyAdmin)
 @admin.register(Queue, site=site)
 class QueueAdmin(ConsoleModelAdmin):
     permissions = SETTINGS
-    list_display = ["name", "code", "sort", "is_default", "active"]
+    list_display = ["name", "sort", "is_default", "active"]
 
 
 @admin.register(AgentStatus, site=site)
@@ -241,7 +256,7 @@ class AgentStatusAdmin(ConsoleModelAdmin):
     list_filter = ["state"]
     fields = ["operator", "state", "capacity", "queues"]
     readonly_fields: list[str] = []
-    filter_horizontal = ["queues"]
+    formfield_overrides = {models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["operator"] if obj is not None else []

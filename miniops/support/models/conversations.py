@@ -182,20 +182,30 @@ class Message(models.Model):
     """One message, written once and never edited: the row is its own record."""
 
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("conversation"),
     )
-    seq = models.PositiveIntegerField()
-    sender = models.CharField(max_length=8, choices=SenderKind.choices)
+    seq = models.PositiveIntegerField(_("number"))
+    sender = models.CharField(_("from"), max_length=8, choices=SenderKind.choices)
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agent"),
     )
-    kind = models.CharField(max_length=12, choices=MessageKind.choices, default=MessageKind.TEXT)
-    text = models.TextField(blank=True)
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=MessageKind.choices, default=MessageKind.TEXT
+    )
+    text = models.TextField(_("text"), blank=True)
     #: what a card shows (product id/title/price, order number/state, image name…)
-    payload = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(_("card"), default=dict, blank=True)
     #: the sender's own id for the message: a resend after a reconnect is stored once
-    client_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    client_id = models.CharField(_("client id"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
 
     class Meta:
         verbose_name = _("message")

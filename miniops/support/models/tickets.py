@@ -176,16 +176,22 @@ class TicketEvent(models.Model):
         NOTE = "note", _("Internal note")
         ASSIGNED = "assigned", _("Assigned")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    from_state = models.CharField(max_length=8, blank=True)
-    to_state = models.CharField(max_length=8, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
     )
-    by_member = models.BooleanField(default=False)
-    text = models.TextField(blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    from_state = models.CharField(_("from"), max_length=8, choices=TicketState.choices, blank=True)
+    to_state = models.CharField(_("to"), max_length=8, choices=TicketState.choices, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("operator"),
+    )
+    by_member = models.BooleanField(_("by the member"), default=False)
+    text = models.TextField(_("text"), blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
         verbose_name = _("ticket event")
@@ -193,7 +199,7 @@ class TicketEvent(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.ticket_id} {self.kind}"
+        return str(self.get_kind_display())
 
 
 class SlaMetric(models.TextChoices):
