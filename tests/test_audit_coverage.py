@@ -51,6 +51,23 @@ EXEMPT: dict[str, tuple[str, str]] = {
         READ_ONLY,
         "the ticket's own append-only timeline, written by support.services",
     ),
+    "content.report": (
+        READ_ONLY,
+        "members' reports, written by the client API; the console only reads them",
+    ),
+    "content.moderationcase": (
+        READ_ONLY,
+        "review cases: every decision goes through content.services.moderation, which "
+        "writes its audit row (and a Decision row) with the reviewer",
+    ),
+    "content.appeal": (
+        READ_ONLY,
+        "members' appeals; deciding one is a decision on its case, audited there",
+    ),
+    "content.platformcheck": (
+        READ_ONLY,
+        "the ledger of WeChat content-security calls: the system's own record",
+    ),
     "notifications.consent": (
         READ_ONLY,
         "written by members' answers to wx.requestSubscribeMessage and by sends; "

@@ -27,6 +27,7 @@ from django.urls import reverse
 from miniops.accounts.models import Operator
 from miniops.api import api
 from miniops.cms.tests import factories as cms_factories
+from miniops.content.tests import factories as content_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -79,6 +80,18 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "support.agentstatus": lambda me: factories.agent_status(),
     "support.slapolicy": lambda me: factories.sla_policy(),
     "support.businesscalendar": lambda me: factories.sla_policy().calendar,
+    "content.post": lambda me: content_factories.post(),
+    "content.comment": lambda me: content_factories.comment(),
+    "content.review": lambda me: content_factories.review(),
+    "content.report": lambda me: content_factories.report(),
+    "content.moderationcase": lambda me: content_factories.case(),
+    "content.appeal": lambda me: content_factories.appeal(),
+    "content.platformcheck": lambda me: content_factories.platform_check(),
+    "content.topic": lambda me: content_factories.topic(),
+    "content.lexiconentry": lambda me: content_factories.lexicon_entry(),
+    # recommendations
+    "recommendations.rule": lambda me: _recs_rule(),
+    "recommendations.modelversion": lambda me: _recs_version(),
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
@@ -86,6 +99,20 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
 }
+
+
+def _recs_rule() -> Model:
+    from miniops.recommendations.models import Rule
+
+    return Rule.objects.create(product=factories.product(), kind="exclude")
+
+
+def _recs_version() -> Model:
+    from django.utils import timezone
+
+    from miniops.recommendations.models import ModelVersion
+
+    return ModelVersion.objects.create(trained_at=timezone.now())
 
 
 def _level_change() -> Model:
@@ -128,6 +155,9 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "code": lambda: "nosuchgroup",
     "conversation_id": lambda: 1,
     "ticket_id": lambda: 1,
+    "post_id": lambda: 1,
+    "comment_id": lambda: 1,
+    "review_id": lambda: 1,
     "article_id": lambda: cms_factories.article().pk,
 }
 

@@ -35,6 +35,14 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Recommendations"),
+        [
+            (_("Recommendation quality"), "recommend", "page:recommendations_evaluation"),
+            (_("Pins and exclusions"), "push_pin", "recommendations.rule"),
+            (_("Model versions"), "model_training", "recommendations.modelversion"),
+        ],
+    ),
+    (
         _("Members"),
         [
             (_("Members"), "group", "members.member"),
@@ -90,6 +98,24 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
             (_("Message templates"), "mark_email_read", "notifications.messagetemplate"),
             (_("Consents"), "how_to_reg", "notifications.consent"),
             (_("Push settings"), "tune", "notifications.pushsettings"),
+        ],
+    ),
+    (
+        _("Content"),
+        [
+            (_("Review queue"), "fact_check", "page:content_queue"),
+            (_("Posts"), "forum", "content.post"),
+            (_("Comments"), "chat", "content.comment"),
+            (_("Product reviews"), "reviews", "content.review"),
+            (_("Reports"), "flag", "content.report"),
+            (_("Review cases"), "inventory", "content.moderationcase"),
+            (_("Appeals"), "gavel", "content.appeal"),
+            (_("Topics"), "tag", "content.topic"),
+            (_("Lexicon"), "spellcheck", "content.lexiconentry"),
+            (_("Test a sentence"), "science", "page:content_lexicon_test"),
+            (_("Lexicon import and export"), "upload_file", "page:content_lexicon_import"),
+            (_("Platform checks"), "verified_user", "content.platformcheck"),
+            (_("Reviewer figures"), "leaderboard", "page:content_figures"),
         ],
     ),
     (
