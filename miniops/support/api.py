@@ -278,7 +278,7 @@ class TicketOut(Schema):
     events: list[TicketEventOut]
 
 
-class CommentIn(StrictIn):
+class TicketCommentIn(StrictIn):
     text: str = Field(..., min_length=1, max_length=2000)
 
 
@@ -353,7 +353,7 @@ def my_ticket(request: HttpRequest, ticket_id: int = ID) -> dict[str, Any]:
     auth=member(),
     summary="Add to the ticket (reopens a resolved one within the reopen window)",
 )
-def comment(request: HttpRequest, payload: CommentIn, ticket_id: int = ID) -> dict[str, Any]:
+def comment(request: HttpRequest, payload: TicketCommentIn, ticket_id: int = ID) -> dict[str, Any]:
     ticket = _my_ticket(request, ticket_id)
     services.reply_to_ticket(ticket_id=ticket.pk, text=payload.text, member=me_of(request))
     return _ticket(Ticket.objects.get(pk=ticket.pk))
