@@ -51,6 +51,11 @@ EXEMPT: dict[str, tuple[str, str]] = {
         READ_ONLY,
         "the ticket's own append-only timeline, written by support.services",
     ),
+    "notifications.delivery": (
+        READ_ONLY,
+        "the delivery ledger, written by the engine; operators settling rows in doubt go "
+        "through notifications.services (audit.record_bulk)",
+    ),
     "content.report": (
         READ_ONLY,
         "members' reports, written by the client API; the console only reads them",

@@ -80,6 +80,7 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "support.agentstatus": lambda me: factories.agent_status(),
     "support.slapolicy": lambda me: factories.sla_policy(),
     "support.businesscalendar": lambda me: factories.sla_policy().calendar,
+    "segments.segment": lambda me: _segment(),
     "content.post": lambda me: content_factories.post(),
     "content.comment": lambda me: content_factories.comment(),
     "content.review": lambda me: content_factories.review(),
@@ -95,10 +96,22 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
+    "notifications.campaign": lambda me: factories.push_campaign(),
+    "notifications.delivery": lambda me: factories.push_delivery(),
     "cms.banner": lambda me: cms_factories.banner(),
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
 }
+
+
+def _segment() -> Model:
+    from miniops.segments import services as segment_services
+
+    return segment_services.create_segment(
+        actor=None,
+        name=f"segment-{factories.member().pk}",
+        rules={"type": "profile", "field": "gender", "value": [1]},
+    )
 
 
 def _recs_rule() -> Model:

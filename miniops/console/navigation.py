@@ -50,6 +50,13 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Segments"),
+        [
+            (_("Segments"), "groups", "segments.segment"),
+            (_("Export segment members"), "download", "page:segments_export"),
+        ],
+    ),
+    (
         _("Orders"),
         [
             (_("Orders"), "receipt", "orders.order"),
@@ -95,6 +102,10 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
     (
         _("Push messages"),
         [
+            (_("Campaigns"), "campaign", "notifications.campaign"),
+            (_("Campaign results"), "insights", "page:notifications_results"),
+            (_("Scheduled and running"), "schedule", "page:notifications_tasks"),
+            (_("Deliveries"), "outgoing_mail", "notifications.delivery"),
             (_("Message templates"), "mark_email_read", "notifications.messagetemplate"),
             (_("Consents"), "how_to_reg", "notifications.consent"),
             (_("Push settings"), "tune", "notifications.pushsettings"),
