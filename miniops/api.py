@@ -25,6 +25,8 @@ from miniops.notifications.api import router as notifications_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
 from miniops.recommendations.api import router as recommendations_router
+from miniops.support.api import manage_router as manage_support_router
+from miniops.support.api import router as support_router
 
 api = Api(
     title="miniops API",
@@ -55,6 +57,7 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
+api.add_router("/", support_router)
 api.add_router("/", content_router)
 api.add_router("/", notifications_router)
 api.add_router("/", recommendations_router)
@@ -65,4 +68,5 @@ api.add_router("/manage/", manage_catalog_router)
 api.add_router("/manage/", manage_orders_router)
 api.add_router("/manage/", manage_marketing_router)
 api.add_router("/manage/", manage_analytics_router)
+api.add_router("/manage/", manage_support_router)
 api.add_router("/manage/", manage_notifications_router)
