@@ -23,7 +23,7 @@ EVENTS = frozenset({"entered", "exited"})
 _hooks: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
 
-def register(event: str, fn: Callable[..., None]) -> None:
+def register(event: str, fn: Callable[..., object]) -> None:
     if event not in EVENTS:
         raise ValueError(f"unknown segment hook {event!r}")
     if fn not in _hooks[event]:
