@@ -20,7 +20,7 @@ from typing import Any
 logger = logging.getLogger("miniops.segments")
 
 EVENTS = frozenset({"entered", "exited"})
-_hooks: dict[str, list[Callable[..., None]]] = defaultdict(list)
+_hooks: dict[str, list[Callable[..., object]]] = defaultdict(list)
 
 
 def register(event: str, fn: Callable[..., object]) -> None:
