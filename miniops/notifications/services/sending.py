@@ -297,7 +297,10 @@ class Sender:
                     raise Final(capped, state=LedgerState.SKIPPED)
             if not _take_consent(row.member_id, template):
                 raise Final("no_consent", state=LedgerState.SKIPPED)
-            if not _held(row).update(sent_at=timezone.now()):
+            # sending starts now: renew the lease, so a long batch (rate-limit waits)
+            # does not let recovery take a row in the middle of its send
+            started = timezone.now()
+            if not _held(row).update(sent_at=started, lease_until=started + lease()):
                 raise Final("lost_claim")  # recovered meanwhile: roll the consent back
         try:
             msgid = self.provider.send(
@@ -352,5 +355,11 @@ def recover() -> int:
     (no ``sent_at``: the consent was not taken, nothing went out) go back to the
     queue; those it may have sent become ``doubt`` — never repeated blindly.
     Returns how many became doubt."""
-    ledger.recover_expired(Delivery.objects.filter(sent_at__isnull=True), retry_safe=True)
-    return ledger.recover_expired(Delivery.objects.all(), retry_safe=False)
+    # One ``now`` for both statements, and doubt only for rows that had started
+    # sending: a lease that ran out between the two (a slow batch, not a dead
+    # worker) must not turn a never-sent row into doubt.
+    now = timezone.now()
+    ledger.recover_expired(Delivery.objects.filter(sent_at__isnull=True), retry_safe=True, now=now)
+    return ledger.recover_expired(
+        Delivery.objects.filter(sent_at__isnull=False), retry_safe=False, now=now
+    )

@@ -171,6 +171,59 @@ def test_worker_killed_between_claim_and_finish_leaves_doubt(wechat: SubscribeSt
     assert len(wechat.receipts) == 2
 
 
+def test_a_lease_that_runs_out_without_a_send_never_becomes_doubt(wechat: SubscribeState) -> None:
+    """A slow batch, not a dead worker: rows whose lease ran out before their send
+    started go back to the queue, whenever recovery looks at them."""
+    audience(2, grant=wechat)
+    row = campaign()
+    campaigns.start(campaign=row, actor=None)
+    claimed = ledger.claim(sending.pending(), limit=2)
+    Delivery.objects.filter(pk__in=[r.pk for r in claimed]).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    # the first statement of recovery requeues only what had expired at its own
+    # ``now``; a row expiring a moment later must not be caught by the second
+    original = ledger.recover_expired
+    calls: list[bool] = []
+
+    def later_second_call(queryset: Any, *, retry_safe: bool, now: Any = None) -> int:
+        calls.append(retry_safe)
+        if not retry_safe:
+            Delivery.objects.filter(pk=claimed[1].pk).update(
+                state=LedgerState.CLAIMED, lease_until=timezone.now() - timedelta(seconds=1)
+            )
+        return original(queryset, retry_safe=retry_safe, now=now)
+
+    ledger.recover_expired = later_second_call  # type: ignore[assignment]
+    try:
+        assert sending.recover() == 0
+    finally:
+        ledger.recover_expired = original  # type: ignore[assignment]
+    assert calls == [True, False]
+    assert not Delivery.objects.filter(state=LedgerState.DOUBT).exists()
+
+
+def test_starting_a_send_renews_the_lease(wechat: SubscribeState) -> None:
+    audience(1, grant=wechat)
+    row = campaign()
+    campaigns.start(campaign=row, actor=None)
+    seen: list[Any] = []
+    provider_send = sending.subscribe_provider.get().send
+
+    def watch(**kwargs: Any) -> str:
+        seen.append(Delivery.objects.get(campaign=row).lease_until)
+        return provider_send(**kwargs)
+
+    sender = sending.Sender(push_settings())
+    sender.provider = type("P", (), {"send": staticmethod(watch)})()
+    claimed = ledger.claim(sending.pending(), limit=1, lease=timedelta(seconds=1))
+    Delivery.objects.filter(pk=claimed[0].pk).update(
+        lease_until=timezone.now() + timedelta(milliseconds=1)
+    )
+    sender(claimed[0])
+    assert seen[0] > timezone.now() + sending.lease() - timedelta(seconds=30)
+
+
 @pytest.mark.parametrize(
     ("local", "start", "end", "until"),
     [
