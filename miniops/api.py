@@ -20,6 +20,7 @@ from miniops.members.api import manage_router as manage_members_router
 from miniops.members.api import router as members_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
+from miniops.sharing.api import router as sharing_router
 
 api = Api(
     title="miniops API",
@@ -50,6 +51,7 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
+api.add_router("/", sharing_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)
