@@ -18,8 +18,11 @@ from miniops.marketing.api import manage_router as manage_marketing_router
 from miniops.marketing.api import router as marketing_router
 from miniops.members.api import manage_router as manage_members_router
 from miniops.members.api import router as members_router
+from miniops.notifications.api import manage_router as manage_notifications_router
+from miniops.notifications.api import router as notifications_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
+from miniops.recommendations.api import router as recommendations_router
 from miniops.sharing.api import router as sharing_router
 
 api = Api(
@@ -51,6 +54,8 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
+api.add_router("/", notifications_router)
+api.add_router("/", recommendations_router)
 api.add_router("/", sharing_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
@@ -58,3 +63,4 @@ api.add_router("/manage/", manage_catalog_router)
 api.add_router("/manage/", manage_orders_router)
 api.add_router("/manage/", manage_marketing_router)
 api.add_router("/manage/", manage_analytics_router)
+api.add_router("/manage/", manage_notifications_router)

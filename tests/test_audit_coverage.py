@@ -37,6 +37,11 @@ READ_ONLY, SERVICES = "read_only", "services"
 
 #: label -> (kind, why the model is not registered with django-auditlog)
 EXEMPT: dict[str, tuple[str, str]] = {
+    "notifications.consent": (
+        READ_ONLY,
+        "written by members' answers to wx.requestSubscribeMessage and by sends; "
+        "each report is kept as a subscription report",
+    ),
     "auditlog.logentry": (
         READ_ONLY,
         "the audit log itself: append-only, UPDATE and DELETE refused by triggers",

@@ -71,6 +71,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "notifications.messagetemplate": lambda me: factories.message_template(),
+    "notifications.consent": lambda me: factories.consent(),
+    "notifications.pushsettings": lambda me: factories.push_settings(),
 }
 
 

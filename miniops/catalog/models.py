@@ -103,7 +103,7 @@ class Product(models.Model):
     #: [{"name": "颜色", "values": ["红", "蓝"]}, ...] — the SKU matrix is built from it.
     specs = models.JSONField(_("specifications"), default=list, blank=True)
     #: Lowest active SKU price, kept by services for listing and price filters.
-    min_price = MoneyField(_("lowest price (fen)"), default=0)
+    min_price = MoneyField(_("lowest price"), default=0)
     sales_count = models.PositiveIntegerField(_("sold"), default=0)
     cover = models.CharField(_("cover image"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -155,8 +155,8 @@ class Sku(models.Model):
     spec_values = models.JSONField(_("specification values"), default=dict)
     #: Canonical text of spec_values ("尺码:M|颜色:红") so a combination exists once.
     spec_key = models.CharField(max_length=255, editable=False)
-    price = MoneyField(_("price (fen)"))
-    original_price = MoneyField(_("original price (fen)"), default=0)
+    price = MoneyField(_("price"))
+    original_price = MoneyField(_("original price"), default=0)
     stock = models.IntegerField(_("stock"), default=0, editable=False)
     weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
     is_active = models.BooleanField(_("available"), default=True)

@@ -71,6 +71,14 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Push messages"),
+        [
+            (_("Message templates"), "mark_email_read", "notifications.messagetemplate"),
+            (_("Consents"), "how_to_reg", "notifications.consent"),
+            (_("Push settings"), "tune", "notifications.pushsettings"),
+        ],
+    ),
+    (
         _("Catalog"),
         [
             (_("Products"), "inventory_2", "catalog.product"),

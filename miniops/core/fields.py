@@ -40,3 +40,24 @@ class MoneyField(models.BigIntegerField):
     """An amount in fen (integer). Pair with a CheckConstraint where it must be >= 0."""
 
     description = "Amount in fen"
+
+    def formfield(self, **kwargs: Any) -> Any:
+        """Operators type and read yuan: every console form of a money field is a
+        :class:`miniops.core.forms.YuanField` (the model keeps fen)."""
+        from miniops.core.forms import YuanField
+
+        defaults: dict[str, Any] = {
+            "form_class": YuanField,
+            "required": not self.blank,
+            "label": self.verbose_name,
+            "help_text": self.help_text,
+        }
+        defaults.update(kwargs)
+        form_class = defaults.pop("form_class")
+        for ignored in ("min_value", "max_value", "step_size", "choices_form_class"):
+            defaults.pop(ignored, None)
+        if self.has_default() and "initial" not in defaults:
+            default = self.get_default()
+            if default is not None:
+                defaults["initial"] = default
+        return form_class(**defaults)

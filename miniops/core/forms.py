@@ -13,14 +13,26 @@ from miniops.core.money import MAX_FEN, MoneyError, fen_to_yuan, yuan_to_fen
 
 
 class YuanField(forms.CharField):
-    """Operators type yuan ("12.50"); the model stores fen (1250)."""
+    """Operators type yuan ("12.50"); the model stores fen (1250).
+
+    The form field of every :class:`miniops.core.fields.MoneyField`; use it too for
+    an amount on a plain form. Its display twin is the ``yuan`` template filter
+    (``{% load money %}``)."""
 
     default_error_messages = {"invalid": _("Enter an amount in yuan with at most two decimals.")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # No max_length: Django would check it against the cleaned *integer*.
         kwargs.setdefault(
-            "widget", UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal", "maxlength": 16})
+            "widget",
+            UnfoldAdminTextInputWidget(
+                attrs={
+                    "inputmode": "decimal",
+                    "maxlength": 16,
+                    "prefix": "¥",
+                    "placeholder": "0.00",
+                }
+            ),
         )
         super().__init__(*args, **kwargs)
 

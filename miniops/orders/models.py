@@ -77,10 +77,10 @@ class FreightTemplate(models.Model):
         _("charge by"), max_length=8, choices=ChargeBy.choices, default=ChargeBy.PIECE
     )
     first_units = models.PositiveIntegerField(_("first units"), default=1)
-    first_fee = MoneyField(_("first fee (fen)"), default=0)
+    first_fee = MoneyField(_("first fee"), default=0)
     additional_units = models.PositiveIntegerField(_("additional units"), default=1)
-    additional_fee = MoneyField(_("additional fee (fen)"), default=0)
-    free_over = MoneyField(_("free shipping from (fen)"), null=True, blank=True)
+    additional_fee = MoneyField(_("additional fee"), default=0)
+    free_over = MoneyField(_("free shipping from"), null=True, blank=True)
     is_default = models.BooleanField(_("default template"), default=False)
 
     class Meta:
@@ -105,8 +105,8 @@ class FreightRule(models.Model):
 
     template = models.ForeignKey(FreightTemplate, on_delete=models.CASCADE, related_name="rules")
     provinces = models.JSONField(_("provinces"), default=list)
-    first_fee = MoneyField(_("first fee (fen)"), default=0)
-    additional_fee = MoneyField(_("additional fee (fen)"), default=0)
+    first_fee = MoneyField(_("first fee"), default=0)
+    additional_fee = MoneyField(_("additional fee"), default=0)
     no_delivery = models.BooleanField(_("no delivery"), default=False)
 
     class Meta:

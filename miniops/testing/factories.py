@@ -417,3 +417,43 @@ def redeem_item(**fields: Any) -> Any:
     }
     data.update(fields)
     return RedeemItem.objects.create(**data)
+
+
+# --- push messages (notifications) ---------------------------------------------------------
+def message_template(wx_id: str = "SIM-coupon-received", **fields: Any) -> Any:
+    """One of the simulator's templates (``SIMULATED_TEMPLATES``), as synced."""
+    from miniops.notifications.models import MessageTemplate, TemplateKind
+    from miniops.notifications.providers import SIMULATED_TEMPLATES, parse_template
+
+    remote = parse_template(next(t for t in SIMULATED_TEMPLATES if t["priTmplId"] == wx_id))
+    defaults = {
+        "title": remote.title,
+        "kind": TemplateKind.LONG_TERM if remote.type == 3 else TemplateKind.ONE_TIME,
+        "keywords": remote.keywords,
+        "content": remote.content,
+        **fields,
+    }
+    row, _created = MessageTemplate.objects.get_or_create(wx_template_id=wx_id, defaults=defaults)
+    return row
+
+
+def consent(owner: Any = None, template: Any = None, remaining: int = 1) -> Any:
+    from miniops.notifications.models import Consent, TemplateKind
+
+    template = template or message_template()
+    row, _created = Consent.objects.update_or_create(
+        member=owner or member(),
+        template=template,
+        defaults={
+            "remaining": remaining,
+            "long_term": template.kind == TemplateKind.LONG_TERM,
+            "last_choice": "accept",
+        },
+    )
+    return row
+
+
+def push_settings() -> Any:
+    from miniops.notifications.selectors import push_settings as row
+
+    return row()

@@ -168,3 +168,114 @@ class FakeWeChat:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- subscribe messages --------------------------------------------------------------------
+class SubscribeState:
+    """WeChat's subscribe-message side, simulated with its rules, for tests and
+    benchmarks: the account's templates (``/wxaapi/newtmpl/gettemplate``), the
+    consent each openid gave per template (``grant``), and ``subscribe/send``
+    answering as WeChat does:
+
+    * 40003 unknown openid (empty), 40037 unknown template, 41030 bad page;
+    * 47003 ``argument invalid! data.<key>.value invalid`` for a value breaking
+      its keyword's rule (the same table as ``miniops.notifications.rules``);
+    * 43101 when the openid has no consent left for a one-time template
+      (``strict_consent``; each success takes one);
+    * 45009 past ``rate_limit`` sends per second (one window for all callers);
+    * ``busy`` sends in a row answered -1 (scripted outages).
+
+    ``receipts`` is what WeChat accepted (openid, template, page, data): what a
+    benchmark checks for duplicates and losses. ``refused`` counts errcodes.
+    """
+
+    SEND = "/cgi-bin/message/subscribe/send"
+    LIST = "/wxaapi/newtmpl/gettemplate"
+
+    def __init__(
+        self,
+        templates: list[dict[str, Any]] | None = None,
+        *,
+        rate_limit: int = 0,
+        strict_consent: bool = False,
+    ) -> None:
+        from miniops.notifications.providers import SIMULATED_TEMPLATES
+
+        self.templates = list(templates if templates is not None else SIMULATED_TEMPLATES)
+        self.rate_limit = rate_limit
+        self.strict_consent = strict_consent
+        self.grants: dict[tuple[str, str], int] = {}
+        self.receipts: list[dict[str, Any]] = []
+        self.refused: dict[int, int] = {}
+        self.busy = 0
+        self._window = (0, 0)
+        self._lock = threading.Lock()
+        self._msgid = 0
+
+    def grant(self, openid: str, template_id: str, n: int = 1) -> None:
+        with self._lock:
+            self.grants[(openid, template_id)] = self.grants.get((openid, template_id), 0) + n
+
+    def _refuse(self, code: int, msg: str) -> dict[str, Any]:
+        self.refused[code] = self.refused.get(code, 0) + 1
+        return {"errcode": code, "errmsg": msg}
+
+    def list_answer(self, call: Call) -> dict[str, Any]:
+        return {"errcode": 0, "errmsg": "ok", "data": self.templates}
+
+    def send_answer(self, call: Call) -> dict[str, Any]:
+        from miniops.notifications import rules
+
+        body = call.json or {}
+        openid = str(body.get("touser", ""))
+        template_id = str(body.get("template_id", ""))
+        page = str(body.get("page", ""))
+        data = body.get("data") or {}
+        with self._lock:
+            if self.busy > 0:
+                self.busy -= 1
+                return self._refuse(-1, "system error")
+            if self.rate_limit:
+                second = int(time.time())
+                start, count = self._window
+                if start != second:
+                    start, count = second, 0
+                count += 1
+                self._window = (start, count)
+                if count > self.rate_limit:
+                    return self._refuse(45009, "reach max api daily quota limit")
+            template = next((t for t in self.templates if t["priTmplId"] == template_id), None)
+            if not openid:
+                return self._refuse(40003, "invalid openid")
+            if template is None:
+                return self._refuse(40037, "invalid template_id")
+            if page and (page.startswith("/") or " " in page or len(page) > 1024):
+                return self._refuse(41030, "invalid page")
+            keys = rules.keywords_of(str(template.get("content", "")))
+            for key in keys:
+                value = (data.get(key) or {}).get("value") if isinstance(data, dict) else None
+                try:
+                    if value is None or rules.check(key, str(value), shorten=False) != value:
+                        raise rules.FieldRefused(key, "invalid")
+                except rules.FieldRefused:
+                    return self._refuse(47003, f"argument invalid! data.{key}.value invalid")
+            one_time = int(template.get("type", 2)) == 2
+            if self.strict_consent and one_time:
+                left = self.grants.get((openid, template_id), 0)
+                if left <= 0:
+                    return self._refuse(43101, "user refuse to accept the msg")
+                self.grants[(openid, template_id)] = left - 1
+            self._msgid += 1
+            self.receipts.append(
+                {"openid": openid, "template_id": template_id, "page": page, "data": data}
+            )
+            return {"errcode": 0, "errmsg": "ok", "msgid": self._msgid}
+
+
+def install_subscribe(server: FakeWeChat, **options: Any) -> SubscribeState:
+    """Make ``server`` answer the subscribe-message endpoints with a fresh
+    ``SubscribeState`` (returned, for the test to grant consent and read receipts)."""
+    state = SubscribeState(**options)
+    server.script(SubscribeState.LIST, state.list_answer)
+    server.script(SubscribeState.SEND, state.send_answer)
+    return state

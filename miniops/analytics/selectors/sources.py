@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from miniops.analytics.models import EventDay, SourceDay
 from miniops.analytics.scenes import scene_name
 from miniops.analytics.selectors.common import Table, _days
+from miniops.core.exports import yuan
 
 
 # --- traffic sources and feature usage --------------------------------------------------------
@@ -45,11 +46,11 @@ def sources(first: date, last: date, *, by: str = "scene") -> dict[str, Any]:
             }
         )
     table = Table(
-        columns=[_("Source"), _("Visitors"), _("New members"), _("Orders"), _("GMV (fen)")]
+        columns=[_("Source"), _("Visitors"), _("New members"), _("Orders"), _("GMV (yuan)")]
     )
     for row in rows:
         table.rows.append(
-            [row["label"], row["visitors"], row["new_members"], row["orders"], row["gmv"]]
+            [row["label"], row["visitors"], row["new_members"], row["orders"], yuan(row["gmv"])]
         )
     return {"by": by, "rows": rows, "table": table}
 

@@ -24,6 +24,7 @@ from miniops.core.console import (
     site,
 )
 from miniops.core.errors import DomainError
+from miniops.core.money import MoneyError, fen_to_yuan, format_fen, yuan_to_fen
 from miniops.core.permissions import P
 from miniops.marketing.admin.common import MANAGE, VIEW_ONLY, ValidatedForm
 from miniops.marketing.models import (
@@ -32,10 +33,50 @@ from miniops.marketing.models import (
 )
 from miniops.marketing.services import coupons, points
 
+MONEY_KINDS = (CouponTemplate.Kind.FIXED, CouponTemplate.Kind.THRESHOLD)
+
+
+def coupon_value(template: CouponTemplate) -> str:
+    """``¥20.00`` off, ``15%`` off, or a dash for free shipping."""
+    if template.kind in MONEY_KINDS:
+        return format_fen(template.value)
+    if template.kind == CouponTemplate.Kind.PERCENT:
+        return f"{template.value}%"
+    return "—"
+
 
 # --- coupons ------------------------------------------------------------------------------
 class CouponTemplateForm(ValidatedForm):
+    """The value is yuan off for a fixed or threshold coupon, percent off for a
+    percentage one (the model keeps fen or percent)."""
+
     validator = staticmethod(coupons.validate_template)
+    value = forms.CharField(
+        label=_("value"),
+        max_length=16,
+        required=False,
+        help_text=_("Yuan off (e.g. 20 or 19.90), or percent off (1-99) for a percentage coupon."),
+        widget=UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk and instance.kind in MONEY_KINDS and not self.is_bound:
+            self.initial["value"] = fen_to_yuan(instance.value)
+
+    def clean_value(self) -> int:
+        text = str(self.cleaned_data.get("value") or "0").strip()
+        if self.data.get(self.add_prefix("kind")) in MONEY_KINDS:
+            try:
+                return int(yuan_to_fen(text))
+            except MoneyError as exc:
+                raise forms.ValidationError(
+                    gettext("Enter an amount in yuan with at most two decimals.")
+                ) from exc
+        if not (text.isascii() and text.isdigit()):
+            raise forms.ValidationError(gettext("Percent off between 1 and 99."))
+        return int(text)
 
     class Meta:
         model = CouponTemplate
@@ -108,12 +149,24 @@ class PointsAdjustForm(BaseDialogForm):
 class CouponTemplateAdmin(ConsoleModelAdmin):
     permissions = MANAGE
     form = CouponTemplateForm
-    list_display = ["name", "kind", "value", "min_spend", "issued_of_total", "state", "is_active"]
+    list_display = [
+        "name",
+        "kind",
+        "value_display",
+        "min_spend",
+        "issued_of_total",
+        "state",
+        "is_active",
+    ]
     list_filter = ["kind", "issue", "is_active"]
     search_fields = ["name"]
     autocomplete_fields = ["categories", "products", "excluded_products"]
     readonly_fields = ["issued_count"]
     actions_detail = ["issue_to_members", "end_now"]
+
+    @display(description=_("value"), ordering="value")
+    def value_display(self, obj: CouponTemplate) -> str:
+        return coupon_value(obj)
 
     @display(description=_("issued"))
     def issued_of_total(self, obj: CouponTemplate) -> str:

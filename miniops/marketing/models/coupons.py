@@ -40,9 +40,9 @@ class CouponTemplate(models.Model):
     #: fixed / threshold: fen off; percent: percent off (1-99)
     value = models.PositiveIntegerField(_("value"), default=0)
     #: percent: the most it takes off (fen, 0 = no cap)
-    max_discount = MoneyField(_("maximum discount (fen)"), default=0)
+    max_discount = MoneyField(_("maximum discount"), default=0)
     #: the order's eligible goods must reach this (fen) for the coupon to apply
-    min_spend = MoneyField(_("minimum spend (fen)"), default=0)
+    min_spend = MoneyField(_("minimum spend"), default=0)
     scope = models.CharField(
         _("applies to"), max_length=12, choices=Scope.choices, default=Scope.ALL
     )

@@ -33,7 +33,7 @@ class TimedDiscount(models.Model):
     )
     #: percent off (1-99) or a fixed price for the SKU
     percent_off = models.PositiveSmallIntegerField(_("percent off"), null=True, blank=True)
-    price = MoneyField(_("price (fen)"), null=True, blank=True)
+    price = MoneyField(_("price"), null=True, blank=True)
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     ended_early_at = models.DateTimeField(_("ended early at"), null=True, blank=True)

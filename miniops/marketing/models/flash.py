@@ -42,7 +42,7 @@ class FlashItem(models.Model):
     sku = models.ForeignKey(
         "catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU")
     )
-    flash_price = MoneyField(_("flash price (fen)"))
+    flash_price = MoneyField(_("flash price"))
     stock = models.PositiveIntegerField(_("flash stock"))
     sold = models.PositiveIntegerField(_("sold"), default=0)
     per_member_limit = models.PositiveSmallIntegerField(_("per member"), default=1)

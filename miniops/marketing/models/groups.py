@@ -17,7 +17,7 @@ class GroupBuy(models.Model):
     sku = models.ForeignKey(
         "catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU")
     )
-    group_price = MoneyField(_("group price (fen)"))
+    group_price = MoneyField(_("group price"))
     group_size = models.PositiveSmallIntegerField(_("group size"), default=2)
     hours_to_fill = models.PositiveSmallIntegerField(_("hours to fill a group"), default=24)
     per_member_limit = models.PositiveSmallIntegerField(_("per member"), default=1)

@@ -23,7 +23,7 @@ def validate_template(template: CouponTemplate) -> None:
     """The rules a template must follow, whoever saves it (console or API)."""
     kind, errors = template.kind, {}
     if kind in (CouponTemplate.Kind.FIXED, CouponTemplate.Kind.THRESHOLD) and template.value < 1:
-        errors["value"] = _("The amount off, in fen, at least 1.")
+        errors["value"] = _("The amount off, at least ¥0.01.")
     if kind == CouponTemplate.Kind.PERCENT and not 1 <= template.value <= 99:
         errors["value"] = _("Percent off between 1 and 99.")
     if kind == CouponTemplate.Kind.THRESHOLD and template.min_spend <= template.value:

@@ -208,7 +208,7 @@ def group_buy_form(sku: Any, **overrides: str) -> dict[str, str]:
     data = {
         "name": "三人团",
         "sku": str(sku.pk),
-        "group_price": "3990",
+        "group_price": "39.90",
         "group_size": "3",
         "hours_to_fill": "24",
         "per_member_limit": "1",
@@ -246,7 +246,7 @@ def flash_form(sku: Any, **overrides: str) -> dict[str, str]:
         "items-MIN_NUM_FORMS": "0",
         "items-MAX_NUM_FORMS": "1000",
         "items-0-sku": str(sku.pk),
-        "items-0-flash_price": "990",
+        "items-0-flash_price": "9.90",
         "items-0-stock": "10",
         "items-0-per_member_limit": "1",
     }
@@ -258,7 +258,7 @@ def coupon_form(**overrides: str) -> dict[str, str]:
     data = {
         "name": "新人 5 元券",
         "kind": "fixed",
-        "value": "500",
+        "value": "5",
         "max_discount": "0",
         "min_spend": "0",
         "scope": "all",
@@ -346,7 +346,7 @@ def test_a_coupon_is_changed_through_its_form(console_as: ConsoleAs) -> None:
     )
     client = signed_in(console_as, "ops_manager")
     # when its amount is changed
-    response = client.post(f"{BASE}/coupontemplate/{template.pk}/change/", coupon_form(value="800"))
+    response = client.post(f"{BASE}/coupontemplate/{template.pk}/change/", coupon_form(value="8"))
     # then
     assert response.status_code == 302
     assert CouponTemplate.objects.get(pk=template.pk).value == 800
@@ -356,7 +356,7 @@ def test_a_coupon_is_changed_through_its_form(console_as: ConsoleAs) -> None:
     ("overrides", "field"),
     [
         ({"kind": "percent", "value": "100"}, "value"),
-        ({"kind": "threshold", "value": "1000", "min_spend": "1000"}, "min_spend"),
+        ({"kind": "threshold", "value": "10", "min_spend": "10"}, "min_spend"),
         ({"valid_days": "", "valid_until_0": "", "valid_until_1": ""}, "valid_days"),
         ({"total_quantity": "0"}, "total_quantity"),
         ({"value": "abc"}, "value"),
@@ -404,12 +404,12 @@ def test_an_invalid_coupon_form_is_400_with_the_error_on_its_field(
         ("groupbuy", {"ends_at_0": "2020-01-01"}, None),
         ("timeddiscount", {"percent_off": "0"}, "percent_off"),
         ("timeddiscount", {"percent_off": "", "price": ""}, "percent_off"),
-        ("timeddiscount", {"percent_off": "", "price": "3000"}, "price"),
+        ("timeddiscount", {"percent_off": "", "price": "30"}, "price"),
         ("timeddiscount", {"product": ""}, "product"),
         ("timeddiscount", {"ends_at_0": "2020-01-01"}, None),
         ("flashsession", {"pay_minutes": "0"}, "pay_minutes"),
         ("flashsession", {"ends_at_0": "2020-01-01"}, None),
-        ("flashsession", {"items-0-flash_price": "5000"}, None),
+        ("flashsession", {"items-0-flash_price": "50"}, None),
         ("flashsession", {"items-0-flash_price": "-1"}, None),
         ("flashsession", {"items-0-per_member_limit": "100"}, None),
         ("flashsession", {"items-TOTAL_FORMS": "abc"}, None),
@@ -644,7 +644,7 @@ def test_console_saves_are_audited(console_as: ConsoleAs) -> None:
     template = factories.coupon_template(kind="fixed", value=500, min_spend=0)
     # when a level is added and a coupon changed
     assert client.post(f"{BASE}/level/add/", LEVEL_FORM).status_code == 302
-    changed = client.post(f"{BASE}/coupontemplate/{template.pk}/change/", coupon_form(value="800"))
+    changed = client.post(f"{BASE}/coupontemplate/{template.pk}/change/", coupon_form(value="8"))
     assert changed.status_code == 302
     # then both are in the audit log under the operator
     assert audit_rows(client, Level.objects.get())

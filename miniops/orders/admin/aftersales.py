@@ -57,7 +57,7 @@ class AfterSaleAdmin(ConsoleModelAdmin):
         "reason",
         "description",
         "images_display",
-        "lines",
+        "lines_display",
         "amount_display",
         "include_shipping",
         "decided_by",
@@ -83,6 +83,32 @@ class AfterSaleAdmin(ConsoleModelAdmin):
     @display(description=_("Refund amount"))
     def amount_display(self, obj: AfterSale) -> str:
         return format_fen(obj.amount)
+
+    @display(description=_("Lines"))
+    def lines_display(self, obj: AfterSale) -> str:
+        from django.utils.html import format_html_join
+
+        lines = [line for line in obj.lines or [] if isinstance(line, dict)]
+        titles = dict(
+            obj.order.items.filter(pk__in=[line.get("item_id") for line in lines]).values_list(
+                "pk", "title"
+            )
+        )
+        return (
+            format_html_join(
+                "",
+                "<div>{} × {} · {}</div>",
+                (
+                    (
+                        titles.get(int(line.get("item_id") or 0), "—"),
+                        line.get("quantity", "—"),
+                        format_fen(int(line.get("amount") or 0)),
+                    )
+                    for line in lines
+                ),
+            )
+            or "—"
+        )
 
     @display(description=_("Images"))
     def images_display(self, obj: AfterSale) -> str:

@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from miniops.core import audit, ledger
+from miniops.core import audit, experiments, ledger
 from miniops.core.errors import InvalidInput
 from miniops.core.ledger import LedgerState
 from miniops.core.permissions import P, require_if_operator
@@ -367,13 +367,10 @@ def on_order_completed(order: Any) -> list[Reward]:
 
 # --- rewards --------------------------------------------------------------------------
 def _variant(rule: ShareRules, invitee_id: int) -> str:
+    """The reward arm of an invitee when the rules run an experiment."""
     if not rule.experiment:
         return ""
-    try:
-        from miniops.core import experiments  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # pragma: no cover - core.experiments not there yet
-        return ""
-    return str(experiments.assign(rule.experiment, invitee_id, [("base", 0.5), ("double", 0.5)]))
+    return experiments.assign(rule.experiment, invitee_id, [("base", 0.5), ("double", 0.5)])
 
 
 def _reward_chain(

@@ -400,3 +400,24 @@ def _sign_up_from(
         )
     assert response.status_code == 200, response.content
     return Member.objects.get(pk=response.json()["member_id"])
+
+
+def test_reward_variants_are_split_by_the_experiment(
+    client: Client, django_capture_on_commit_callbacks: Capture
+) -> None:
+    set_rules(experiment="share-reward-v1")
+    alice = factories.member()
+    code = code_of(client, alice)
+    for index in range(12):
+        _sign_up_from(
+            client,
+            django_capture_on_commit_callbacks,
+            f"ab-{index}",
+            code,
+            f"ab-{index}",
+            f"10.5.{index}.1",
+        )
+    rows = list(Reward.objects.filter(beneficiary=alice))
+    assert {row.variant for row in rows} == {"base", "double"}
+    for row in rows:
+        assert row.points == (400 if row.variant == "double" else 200)

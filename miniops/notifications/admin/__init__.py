@@ -1,0 +1,4 @@
+"""Console pages of the push app: templates and consents, settings, campaigns,
+deliveries, results and the task view."""
+
+from miniops.notifications.admin import templates  # noqa: F401

@@ -1,0 +1,84 @@
+"""On PostgreSQL with real threads: two campaigns racing for one one-time consent
+send once; two workers draining one campaign send each row once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from miniops.core import ledger
+from miniops.core.ledger import LedgerState
+from miniops.notifications.models import Consent, Delivery
+from miniops.notifications.selectors import push_settings
+from miniops.notifications.services import campaigns, sending
+from miniops.notifications.tests.engine import audience, campaign
+from miniops.testing.fake_wechat import SubscribeState
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL"
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _together(jobs: list[Any]) -> None:
+    gate = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            gate.wait()
+            for _ in range(20):
+                if not job():
+                    break
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+
+
+def test_two_campaigns_racing_for_one_consent_send_once(wechat: SubscribeState) -> None:
+    wechat.strict_consent = False  # WeChat would let both through: the ledger must not
+    for round_ in range(5):
+        (person,) = audience(1, tag=f"r{round_}")
+        rows = [campaign(name=f"c{round_}-{i}", audience=f"tag:r{round_}") for i in range(2)]
+        for row in rows:
+            campaigns.start(campaign=row, actor=None)
+
+        def drain_one(row: Any) -> Any:
+            def job() -> int:
+                sender = sending.Sender(push_settings())
+                return ledger.process(
+                    Delivery.objects.filter(campaign=row), sender, limit=10
+                ).claimed
+
+            return job
+
+        _together([drain_one(row) for row in rows])
+        reasons = Counter(Delivery.objects.filter(member=person).values_list("reason", flat=True))
+        assert reasons == {"sent": 1, "no_consent": 1}
+        assert Consent.objects.get(member=person).remaining == 0
+    assert len(wechat.receipts) == 5
+
+
+def test_two_workers_send_each_row_once(wechat: SubscribeState) -> None:
+    audience(60, grant=wechat)
+    row = campaign()
+    campaigns.start(campaign=row, actor=None)
+    _together([lambda: sending.send_due(limit=7).claimed for _ in range(2)])
+    assert Delivery.objects.filter(campaign=row, state=LedgerState.DONE).count() == 60
+    openids = [r["openid"] for r in wechat.receipts]
+    assert len(openids) == len(set(openids)) == 60

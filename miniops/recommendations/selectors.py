@@ -1,0 +1,609 @@
+"""Serving recommendations (decision 0020).
+
+Every list is built in the same steps, so a cold start is never empty:
+
+1. candidates — for a member or an anonymous visitor with history: ALS (members
+   with at least ``ALS_MIN_INTERACTIONS``) and the item-kNN neighbours of their
+   recent views and purchases; then trending in the categories they looked at;
+   then global trending; one slot for a new product; before the first training
+   run, the best sellers;
+2. business filters — on sale, in stock, not excluded by an operator, not bought
+   recently (consumables: not in the last ``repurchase_days``; other products:
+   not bought at all in the lookback);
+3. operator pins at their positions, then diversity: at most ``category_cap`` from
+   one category in the top 10.
+
+Each item carries the ``reason`` shown to the buyer ("bought together", "because
+you viewed …", "trending in …") and its ``source`` (for click-through by source).
+Lists are cached like the catalog reads: per process for a moment, then in the
+shared cache under a key holding the catalog version and the recommendations
+version (bumped by training and by every operator change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from miniops.catalog.models import Category, Product, ProductStatus, Sku
+from miniops.catalog.selectors import cached_bytes, catalog_version
+from miniops.core import localcache
+from miniops.core.errors import InvalidInput, NotFound
+from miniops.recommendations.models import (
+    ItemNeighbor,
+    ModelVersion,
+    NeighborKind,
+    ProductScore,
+    RecsSettings,
+    Rule,
+    RuleKind,
+)
+
+VERSION_KEY = "recs:version"
+LIST_TTL = 60
+MAX_LIMIT = 50
+TOP = 10
+SEEDS = 20
+LOOKBACK_DAYS = 180
+ALS_MIN_INTERACTIONS = 5
+SESSION_HOURS = 24
+NEW_DAYS = 30
+EXPERIMENT_KEY = "recs_vs_popular"
+ARMS = (("recommendations", 0.5), ("popular", 0.5))
+
+# reasons (codes in the API; ``reason_text`` is the translated sentence)
+BOUGHT_TOGETHER = "bought_together"
+VIEWED = "because_you_viewed"
+PERSONAL = "for_you"
+TRENDING_IN = "trending_in"
+TRENDING = "trending"
+NEW = "new"
+PINNED = "pinned"
+
+
+@dataclass
+class Rec:
+    product_id: int
+    reason: str
+    reason_text: str
+    source: str
+    score: float = 0.0
+    category_id: int | None = None
+    ref_product_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- versions and cached model data ----------------------------------------------------
+def recs_version() -> int:
+    """Bumped by a training run and by every operator rule or settings change."""
+
+    def load() -> int:
+        value = cache.get(VERSION_KEY)
+        if value is None:
+            cache.add(VERSION_KEY, 1, timeout=None)
+            value = cache.get(VERSION_KEY, 1)
+        return int(value)
+
+    return localcache.get_or_load(VERSION_KEY, 1.0, load)
+
+
+def bump_version() -> None:
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, 2, timeout=None)
+    localcache.forget("recs:")
+
+
+def active_version() -> ModelVersion | None:
+    def load() -> ModelVersion | None:
+        return ModelVersion.objects.filter(is_active=True).defer("artefact").first()
+
+    return localcache.get_or_load(f"recs:active:{recs_version()}", 5.0, load)
+
+
+def settings_row() -> RecsSettings:
+    def load() -> RecsSettings:
+        row = RecsSettings.objects.order_by("pk").first()
+        if row is None:
+            row = RecsSettings()
+            row._consumables = frozenset()  # type: ignore[attr-defined]
+        else:
+            row._consumables = frozenset(  # type: ignore[attr-defined]
+                row.consumable_categories.values_list("pk", flat=True)
+            )
+        return row
+
+    return localcache.get_or_load(f"recs:settings:{recs_version()}", 5.0, load)
+
+
+def rules() -> tuple[dict[int, int], frozenset[int]]:
+    """(pins: product id → position, exclusions)."""
+
+    def load() -> tuple[dict[int, int], frozenset[int]]:
+        pins: dict[int, int] = {}
+        excluded: set[int] = set()
+        for product_id, kind, position in Rule.objects.values_list(
+            "product_id", "kind", "position"
+        ):
+            if kind == RuleKind.PIN:
+                pins[product_id] = position
+            else:
+                excluded.add(product_id)
+        return pins, frozenset(excluded)
+
+    return localcache.get_or_load(f"recs:rules:{recs_version()}", 5.0, load)
+
+
+@dataclass
+class Trending:
+    overall: list[tuple[int, int, float]]  # (product, category, score), best first
+    by_category: dict[int, list[tuple[int, float]]]
+
+
+def trending(version: ModelVersion | None) -> Trending:
+    """The version's trending scores; before any training, the best sellers."""
+
+    def load() -> Trending:
+        if version is not None:
+            rows = list(
+                ProductScore.objects.filter(version=version)
+                .order_by("-score", "product_id")
+                .values_list("product_id", "category_id", "score")
+            )
+        else:
+            rows = []
+        # then the best sellers (all of them before the first training run)
+        scored = {row[0] for row in rows}
+        rows += [
+            (pk, category_id, 0.0)
+            for pk, category_id in _sellable()
+            .order_by("-sales_count", "-sort_weight", "-pk")
+            .values_list("pk", "category_id")[:500]
+            if pk not in scored
+        ]
+        by_category: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for product_id, category_id, score in rows:
+            by_category[category_id].append((product_id, score))
+        return Trending(rows, dict(by_category))
+
+    key = f"recs:trending:{version.pk if version else 0}:{catalog_version()}"
+    return localcache.get_or_load(key, 30.0, load)
+
+
+def _als_model(version: ModelVersion) -> tuple[Any, dict[int, int], list[int]] | None:
+    """The version's ALS model (item factors only), kept per process."""
+
+    def load() -> tuple[Any, dict[int, int], list[int]] | None:
+        blob = ModelVersion.objects.filter(pk=version.pk).values_list("artefact", flat=True).first()
+        if not blob:
+            return None
+        import numpy as np
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        data = np.load(io.BytesIO(bytes(blob)))
+        params = version.params or {}
+        model = AlternatingLeastSquares(
+            factors=int(data["item_factors"].shape[1]),
+            regularization=float(params.get("regularization", 0.05)),
+            random_state=1,
+        )
+        model.item_factors = data["item_factors"]
+        ids = [int(x) for x in data["product_ids"]]
+        return model, {pid: i for i, pid in enumerate(ids)}, ids
+
+    return localcache.get_or_load(f"recs:als:{version.pk}", 3600.0, load)
+
+
+# --- the visitor's history ----------------------------------------------------------------
+@dataclass
+class History:
+    #: (product id, "bought"|"viewed", weight), most recent first
+    seeds: list[tuple[int, str, float]]
+    #: product id → when it was last bought
+    bought: dict[int, Any]
+
+
+def history(*, member_id: int | None, anonymous_id: str | None) -> History:
+    from miniops.members.models import BrowsingHistory
+    from miniops.orders.models import OrderItem
+
+    now = timezone.now()
+    seeds: list[tuple[int, str, float]] = []
+    bought: dict[int, Any] = {}
+    if member_id:
+        for product_id, paid_at in (
+            OrderItem.objects.filter(
+                order__member_id=member_id,
+                order__paid_at__gte=now - timedelta(days=LOOKBACK_DAYS),
+            )
+            .order_by("-order__paid_at")
+            .values_list("product_id", "order__paid_at")[:100]
+        ):
+            if product_id not in bought and paid_at is not None:
+                bought[product_id] = paid_at
+                age = (now - paid_at).days
+                seeds.append((product_id, NeighborKind.BOUGHT, 5.0 / (1 + age / 30)))
+        for product_id, viewed_at, views in (
+            BrowsingHistory.objects.filter(member_id=member_id)
+            .order_by("-viewed_at")
+            .values_list("product_id", "viewed_at", "views")[:SEEDS]
+        ):
+            age = (now - viewed_at).days
+            seeds.append((product_id, NeighborKind.VIEWED, min(views, 5) / (1 + age / 7)))
+    elif anonymous_id:
+        from miniops.analytics.models import Event
+
+        seen: set[int] = set()
+        for props in (
+            Event.objects.filter(
+                anonymous_id=anonymous_id,
+                day__gte=(now - timedelta(hours=SESSION_HOURS)).date(),
+                name="product_view",
+            )
+            .order_by("-ts")
+            .values_list("properties", flat=True)[:100]
+        ):
+            viewed = props.get("product_id") if isinstance(props, dict) else None
+            if isinstance(viewed, int) and viewed not in seen and len(seen) < SEEDS:
+                seen.add(viewed)
+                seeds.append((viewed, NeighborKind.VIEWED, 1.0))
+    # the most recent first, each product once (a purchase outweighs a view)
+    best: dict[int, tuple[int, str, float]] = {}
+    for seed in seeds:
+        if seed[0] not in best or best[seed[0]][2] < seed[2]:
+            best[seed[0]] = seed
+    return History(list(best.values())[: SEEDS * 2], bought)
+
+
+# --- candidates -------------------------------------------------------------------------------
+def _sellable() -> Any:
+    in_stock = Sku.objects.filter(product=OuterRef("pk"), is_active=True, stock__gt=0)
+    return Product.objects.filter(status=ProductStatus.ON_SALE).filter(Exists(in_stock))
+
+
+def _titles(ids: set[int]) -> dict[int, str]:
+    return dict(Product.objects.filter(pk__in=ids).values_list("pk", "title"))
+
+
+def _category_names(ids: set[int]) -> dict[int, str]:
+    return dict(Category.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+def _knn(version: ModelVersion, seeds: list[tuple[int, str, float]]) -> dict[int, Rec]:
+    weight = {pid: w for pid, _kind, w in seeds}
+    out: dict[int, Rec] = {}
+    contributions: dict[int, tuple[float, int, str]] = {}
+    rows = ItemNeighbor.objects.filter(version=version, product_id__in=list(weight)).values_list(
+        "product_id", "neighbor_id", "kind", "score"
+    )
+    for product_id, neighbor_id, kind, score in rows:
+        value = weight[product_id] * score * (1.0 if kind == NeighborKind.BOUGHT else 0.6)
+        rec = out.get(neighbor_id)
+        if rec is None:
+            rec = out[neighbor_id] = Rec(neighbor_id, "", "", "item_knn")
+        rec.score += value
+        best = contributions.get(neighbor_id)
+        if best is None or best[0] < value:
+            contributions[neighbor_id] = (value, product_id, kind)
+    for neighbor_id, (_value, product_id, kind) in contributions.items():
+        out[neighbor_id].ref_product_id = product_id
+        out[neighbor_id].reason = BOUGHT_TOGETHER if kind == NeighborKind.BOUGHT else VIEWED
+    return out
+
+
+def _als(version: ModelVersion, seeds: list[tuple[int, str, float]]) -> dict[int, Rec]:
+    loaded = _als_model(version)
+    if loaded is None:
+        return {}
+    model, index, ids = loaded
+    rows = [(index[pid], w) for pid, _kind, w in seeds if pid in index]
+    if len(rows) < ALS_MIN_INTERACTIONS:
+        return {}
+    import numpy as np
+    import scipy.sparse as sp
+
+    user = sp.csr_matrix(
+        (
+            np.array([w for _i, w in rows], dtype=np.float32),
+            (np.zeros(len(rows), dtype=np.int32), np.array([i for i, _w in rows])),
+        ),
+        shape=(1, len(ids)),
+    )
+    found, scores = model.recommend(0, user, N=60, recalculate_user=True)
+    return {
+        ids[int(i)]: Rec(ids[int(i)], PERSONAL, "", "als", score=float(s))
+        for i, s in zip(found, scores, strict=False)
+    }
+
+
+def _reason_text(rec: Rec, titles: dict[int, str], categories: dict[int, str]) -> str:
+    ref = titles.get(rec.ref_product_id or 0, "")
+    if rec.reason == BOUGHT_TOGETHER:
+        return _("Often bought together with %(title)s") % {"title": ref}
+    if rec.reason == VIEWED:
+        return _("Because you viewed %(title)s") % {"title": ref}
+    if rec.reason == PERSONAL:
+        return _("Picked for you from your purchases and views")
+    if rec.reason == TRENDING_IN:
+        return _("Trending in %(category)s") % {
+            "category": categories.get(rec.category_id or 0, "")
+        }
+    if rec.reason == NEW:
+        return _("New arrival")
+    if rec.reason == PINNED:
+        return _("Recommended by the shop")
+    return _("Trending now")
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(fields={"limit": f"Between 1 and {MAX_LIMIT}."})
+
+
+def arm_for(*, member_id: int | None, anonymous_id: str | None) -> str:
+    """The A/B arm of this visitor: every one gets recommendations unless the split
+    is on, then half (by a stable hash of the member or anonymous id) get
+    popularity only."""
+    if not settings_row().experiment_enabled:
+        return "recommendations"
+    unit = f"m:{member_id}" if member_id else f"a:{anonymous_id or ''}"
+    return _assign(unit)
+
+
+def _assign(unit: str) -> str:
+    from miniops.core import experiments
+
+    return experiments.assign(EXPERIMENT_KEY, unit, ARMS)
+
+
+def recommend(
+    *,
+    member_id: int | None,
+    anonymous_id: str | None,
+    limit: int,
+    arm: str | None = None,
+    context_product_id: int | None = None,
+) -> list[Rec]:
+    """The list for a member, an anonymous visitor, or (``context_product_id``)
+    the related products of a product page. Never empty while anything is on sale
+    and in stock."""
+    _check_limit(limit)
+    version = active_version()
+    conf = settings_row()
+    pins, excluded = rules()
+    arm = arm or arm_for(member_id=member_id, anonymous_id=anonymous_id)
+    now = timezone.now()
+
+    if context_product_id is not None:
+        category = (
+            Product.objects.filter(pk=context_product_id)
+            .values_list("category_id", flat=True)
+            .first()
+        )
+        if category is None:
+            raise NotFound()
+        past = History([(context_product_id, NeighborKind.BOUGHT, 1.0)], {})
+        seeds = past.seeds
+        seed_categories = [category]
+    else:
+        past = history(member_id=member_id, anonymous_id=anonymous_id)
+        seeds = past.seeds if arm == "recommendations" else []
+        seed_categories = []
+
+    # 1. candidates, best first per source
+    ordered: list[Rec] = []
+    if version is not None and seeds:
+        if context_product_id is None:
+            ordered.extend(sorted(_als(version, seeds).values(), key=lambda r: -r.score))
+        knn = _knn(version, seeds)
+        ordered.extend(sorted(knn.values(), key=lambda r: (-r.score, r.product_id)))
+    board = trending(version)
+    if seeds and not seed_categories:
+        category_of = dict(
+            Product.objects.filter(pk__in=[s[0] for s in seeds]).values_list("pk", "category_id")
+        )
+        for pid, _kind, _w in seeds:
+            if category_of.get(pid) and category_of[pid] not in seed_categories:
+                seed_categories.append(category_of[pid])
+    for category_id in seed_categories[:3]:
+        for product_id, score in board.by_category.get(category_id, [])[:20]:
+            ordered.append(
+                Rec(product_id, TRENDING_IN, "", "category_trending", score, category_id)
+            )
+    newest = list(
+        _sellable()
+        .filter(listed_at__gte=now - timedelta(days=NEW_DAYS))
+        .order_by("-listed_at", "-pk")
+        .values_list("pk", flat=True)[:3]
+    )
+    overall = [
+        Rec(product_id, TRENDING_IN, "", "trending", score, category_id)
+        for product_id, category_id, score in board.overall[:200]
+    ]
+
+    # 2. filters
+    consumables: frozenset[int] = getattr(conf, "_consumables", frozenset())
+    seen_viewed = {s[0] for s in past.seeds if s[1] == NeighborKind.VIEWED}
+    # what they are looking at already (what they bought: the repurchase rule below)
+    seed_ids = seen_viewed if context_product_id is None else {context_product_id}
+    pool_ids = (
+        {r.product_id for r in ordered}
+        | {r.product_id for r in overall}
+        | set(newest)
+        | set(pins)
+        | seen_viewed
+    )
+    info = dict(
+        _sellable().filter(pk__in=pool_ids).values_list("pk", "category_id")
+    )  # on sale and in stock
+    repurchase = now - timedelta(days=conf.repurchase_days)
+
+    def allowed(product_id: int) -> bool:
+        if product_id not in info or product_id in excluded:
+            return False
+        if context_product_id is not None and product_id == context_product_id:
+            return False
+        bought_at = past.bought.get(product_id)
+        return not (
+            bought_at is not None
+            and (info[product_id] not in consumables or bought_at >= repurchase)
+        )
+
+    chosen: list[Rec] = []
+    taken: set[int] = set()
+
+    def take(rec: Rec) -> None:
+        if rec.product_id in taken or not allowed(rec.product_id):
+            return
+        if rec.product_id in seed_ids:
+            return
+        rec.category_id = info[rec.product_id]
+        taken.add(rec.product_id)
+        chosen.append(rec)
+
+    for rec in ordered:
+        take(rec)
+    if newest and len(chosen) >= 3:
+        # the exploration slot: a new product at the fourth place
+        first_new = next((p for p in newest if p not in taken and allowed(p)), None)
+        if first_new is not None:
+            rec = Rec(first_new, NEW, "", "new")
+            rec.category_id = info[first_new]
+            taken.add(first_new)
+            chosen.insert(3, rec)
+    for rec in overall:
+        take(rec)
+    for product_id in newest:
+        take(Rec(product_id, NEW, "", "new"))
+    if not chosen and seeds:
+        # nothing else left: what they looked at is better than nothing
+        for pid in sorted(seen_viewed):
+            if allowed(pid):
+                rec = Rec(pid, VIEWED, "", "history", ref_product_id=pid)
+                rec.category_id = info[pid]
+                chosen.append(rec)
+
+    # 3. diversity in the top 10, then pins at their places
+    cap = max(1, conf.category_cap)
+    top: list[Rec] = []
+    rest: list[Rec] = []
+    per_category: dict[int | None, int] = defaultdict(int)
+    for rec in chosen:
+        if len(top) < TOP and per_category[rec.category_id] < cap:
+            top.append(rec)
+            per_category[rec.category_id] += 1
+        else:
+            rest.append(rec)
+    result = top + rest
+    for product_id, position in sorted(pins.items(), key=lambda item: item[1]):
+        if product_id in info and product_id not in excluded and product_id != context_product_id:
+            result = [r for r in result if r.product_id != product_id]
+            rec = Rec(product_id, PINNED, "", "pin", category_id=info[product_id])
+            result.insert(min(position, len(result) + 1) - 1, rec)
+    result = result[:limit]
+
+    titles = _titles({r.ref_product_id for r in result if r.ref_product_id})
+    names = _category_names({r.category_id for r in result if r.category_id})
+    for rec in result:
+        if rec.reason in ("", TRENDING) and rec.category_id:
+            rec.reason = TRENDING_IN
+        rec.reason_text = _reason_text(rec, titles, names)
+        if rec.reason == TRENDING_IN:
+            rec.extra["category"] = names.get(rec.category_id or 0, "")
+        if rec.ref_product_id:
+            rec.extra["product"] = titles.get(rec.ref_product_id, "")
+    return result
+
+
+def home_products(*, member_id: int | None, anonymous_id: str | None, limit: int) -> list[int]:
+    """Product ids for a home-page block (the CMS): personal when there is a model
+    and history, otherwise trending; on sale and in stock; never empty while the
+    shop sells anything."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    return [
+        rec.product_id
+        for rec in recommend(member_id=member_id, anonymous_id=anonymous_id, limit=limit)
+    ]
+
+
+def related_products(product_id: int, *, limit: int) -> list[Rec]:
+    return recommend(member_id=None, anonymous_id=None, limit=limit, context_product_id=product_id)
+
+
+# --- API bodies (cached) -------------------------------------------------------------------
+def _cards(recs: list[Rec]) -> list[dict[str, Any]]:
+    from miniops.catalog.selectors import media_url
+
+    rows = {
+        row["id"]: row
+        for row in Product.objects.filter(pk__in=[r.product_id for r in recs]).values(
+            "id", "title", "subtitle", "cover", "min_price", "sales_count", "category_id"
+        )
+    }
+    return [
+        {
+            "id": rec.product_id,
+            "title": rows[rec.product_id]["title"],
+            "subtitle": rows[rec.product_id]["subtitle"],
+            "cover": media_url(rows[rec.product_id]["cover"]),
+            "price": rows[rec.product_id]["min_price"],
+            "sales": rows[rec.product_id]["sales_count"],
+            "category_id": rows[rec.product_id]["category_id"],
+            "reason": rec.reason,
+            "reason_text": rec.reason_text,
+            "source": rec.source,
+        }
+        for rec in recs
+        if rec.product_id in rows
+    ]
+
+
+def _key(*parts: Any) -> str:
+    from django.utils.translation import get_language
+
+    digest = hashlib.blake2b(
+        orjson.dumps([*parts, get_language() or ""]), digest_size=12
+    ).hexdigest()
+    return f"recs:list:{catalog_version()}:{recs_version()}:{digest}"
+
+
+def recommendations_bytes(*, member_id: int | None, anonymous_id: str | None, limit: int) -> bytes:
+    _check_limit(limit)
+    arm = arm_for(member_id=member_id, anonymous_id=anonymous_id)
+
+    def build() -> dict[str, Any]:
+        recs = recommend(member_id=member_id, anonymous_id=anonymous_id, limit=limit, arm=arm)
+        return {"items": _cards(recs), "arm": arm}
+
+    return cached_bytes(_key("me", member_id, anonymous_id, limit, arm), LIST_TTL, build)
+
+
+def related_bytes(product_id: int, *, limit: int) -> bytes:
+    _check_limit(limit)
+
+    def build() -> dict[str, Any]:
+        return {"items": _cards(related_products(product_id, limit=limit))}
+
+    return cached_bytes(_key("related", product_id, limit), LIST_TTL, build)
+
+
+def explain(member_id: int, *, limit: int = 10) -> list[dict[str, Any]]:
+    """For the console: what the member would be recommended and why."""
+    recs = recommend(member_id=member_id, anonymous_id=None, limit=limit, arm="recommendations")
+    cards = {c["id"]: c for c in _cards(recs)}
+    return [
+        {**asdict(rec), "title": cards[rec.product_id]["title"]}
+        for rec in recs
+        if rec.product_id in cards
+    ]
