@@ -291,3 +291,12 @@ class QrImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.page}?{self.scene}"
+
+
+def _register_audit() -> None:
+    from auditlog.registry import auditlog
+
+    auditlog.register(ShareRules, exclude_fields=["updated_at"])
+
+
+_register_audit()

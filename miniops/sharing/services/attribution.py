@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from miniops.core import audit, experiments, ledger
 from miniops.core.errors import InvalidInput
@@ -74,16 +75,16 @@ class Block:
 
 
 BLOCK_LABELS = {
-    Block.SELF: _("Self-referral: the same member"),
-    Block.SELF_DEVICE: _("Self-referral: the sharer's own device"),
-    Block.SELF_OPENID: _("Self-referral: the same WeChat user"),
-    Block.SELF_PHONE: _("Self-referral: the same phone number"),
-    Block.LOOP: _("Loop: the invitee invited the sharer"),
-    Block.VELOCITY_DEVICE: _("Too many registrations from one device"),
-    Block.VELOCITY_IP: _("Too many registrations from one IP address"),
-    Block.TOO_MANY_LEVELS: _("More than two levels"),
-    Block.SHARER_BLOCKED: _("The sharer is blocked"),
-    Block.ATTRIBUTION_BLOCKED: _("The invitee's attribution was blocked"),
+    Block.SELF: gettext_lazy("Self-referral: the same member"),
+    Block.SELF_DEVICE: gettext_lazy("Self-referral: the sharer's own device"),
+    Block.SELF_OPENID: gettext_lazy("Self-referral: the same WeChat user"),
+    Block.SELF_PHONE: gettext_lazy("Self-referral: the same phone number"),
+    Block.LOOP: gettext_lazy("Loop: the invitee invited the sharer"),
+    Block.VELOCITY_DEVICE: gettext_lazy("Too many registrations from one device"),
+    Block.VELOCITY_IP: gettext_lazy("Too many registrations from one IP address"),
+    Block.TOO_MANY_LEVELS: gettext_lazy("More than two levels"),
+    Block.SHARER_BLOCKED: gettext_lazy("The sharer is blocked"),
+    Block.ATTRIBUTION_BLOCKED: gettext_lazy("The invitee's attribution was blocked"),
 }
 
 
@@ -140,14 +141,10 @@ def update_rules(*, actor: Any, **values: Any) -> ShareRules:
         errors["coupon_template"] = _("Choose the coupon to give.")
     if errors:
         raise InvalidInput(fields=errors)
-    changes = {}
     for name, value in values.items():
-        before = getattr(row, name)
-        if before != value:
-            changes[name] = [str(before), str(value)]
-            setattr(row, name, value)
-    row.save()
-    audit.record(actor=actor, action=audit.Action.UPDATE, instance=row, changes=changes)
+        setattr(row, name, value)
+    with audit.acting_as(actor):
+        row.save()  # audited by django-auditlog (ShareRules is registered)
     return row
 
 
