@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,17 +50,14 @@ def seed(*, progress: Callable[[int], object]) -> None:
     now = timezone.now()
     rule = attribution.rules()
     referred = list(
-        Member.objects.filter(referrer__isnull=False)
-        .select_related("referrer")
-        .order_by("pk")
-        .only("pk", "registered_at", "referrer__pk", "referrer__registered_at")
+        Member.objects.filter(referrer__isnull=False).select_related("referrer").order_by("pk")
     )
     sharer_ids = sorted({m.referrer_id for m in referred if m.referrer_id})[:MAX_SHARERS]
     chosen = set(sharer_ids)
     referred = [m for m in referred if m.referrer_id in chosen]
     products = list(Product.objects.filter(status="on_sale").values_list("pk", flat=True)[:200])
     # links: a page code and a product code per sharer
-    sharers = {m.referrer_id: m.referrer for m in referred}
+    sharers: dict[int, Any] = {m.referrer_id: m.referrer for m in referred if m.referrer_id}
     links = []
     for sharer_id in sharer_ids:
         start = sharers[sharer_id].registered_at
@@ -95,7 +93,8 @@ def seed(*, progress: Callable[[int], object]) -> None:
 
     acts, visits, attributions = [], [], []
     for member in referred:
-        link = rng.choice(by_sharer[member.referrer_id])
+        sharer_id = int(member.referrer_id or 0)
+        link = rng.choice(by_sharer[sharer_id])
         shared_at = max(link.created_at, member.registered_at - timedelta(hours=rng.randint(1, 96)))
         acts.append(
             ShareAct(link=link, channel=rng.choice(["card", "card", "poster", "qr"]), at=shared_at)
@@ -107,7 +106,7 @@ def seed(*, progress: Callable[[int], object]) -> None:
         attributions.append(
             Attribution(
                 invitee_id=member.pk,
-                sharer_id=member.referrer_id,
+                sharer_id=sharer_id,
                 link=link,
                 model=rule.model,
                 device_hash=device_hash(f"demo-{member.pk}"),
