@@ -9,6 +9,7 @@ from miniops.analytics.api import manage_router as manage_analytics_router
 from miniops.analytics.api import router as analytics_router
 from miniops.catalog.api import manage_router as manage_catalog_router
 from miniops.catalog.api import router as catalog_router
+from miniops.cms.api import router as cms_router  # cms: the home page, banners, articles
 from miniops.core import api_errors
 from miniops.core.api import router as platform_router
 from miniops.core.openapi import Api
@@ -57,6 +58,7 @@ api.add_router("/", analytics_router)
 api.add_router("/", notifications_router)
 api.add_router("/", recommendations_router)
 api.add_router("/", sharing_router)
+api.add_router("/", cms_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)
 api.add_router("/manage/", manage_catalog_router)

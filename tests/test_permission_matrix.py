@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from miniops.accounts.models import Operator
 from miniops.api import api
+from miniops.cms.tests import factories as cms_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -121,6 +122,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     ),
     "sharing.reward": lambda me: _sharing_reward(),
     "sharing.orderattribution": lambda me: _sharing_order_attribution(),
+    "cms.banner": lambda me: cms_factories.banner(),
+    "cms.article": lambda me: cms_factories.article(),
+    "cms.homesection": lambda me: cms_factories.home_section(),
 }
 
 
@@ -162,6 +166,7 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "article_id": lambda: cms_factories.article().pk,
 }
 
 

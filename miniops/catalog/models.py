@@ -26,7 +26,7 @@ class Category(models.Model):
         verbose_name=_("parent"),
     )
     level = models.PositiveSmallIntegerField(_("level"), default=1, editable=False)
-    sort = models.IntegerField(_("order"), default=0, help_text=_("Smaller comes first."))
+    sort = models.IntegerField(_("sort order"), default=0, help_text=_("Smaller comes first."))
     icon = models.ImageField(_("icon"), upload_to="catalog/categories/", blank=True)
     is_active = models.BooleanField(_("shown"), default=True)
 
@@ -55,7 +55,7 @@ class Category(models.Model):
 class Brand(models.Model):
     name = models.CharField(_("name"), max_length=64, unique=True)
     logo = models.ImageField(_("logo"), upload_to="catalog/brands/", blank=True)
-    sort = models.IntegerField(_("order"), default=0)
+    sort = models.IntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("shown"), default=True)
 
     class Meta:
@@ -133,7 +133,7 @@ class Product(models.Model):
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     image = models.ImageField(_("image"), upload_to="catalog/products/")
-    sort = models.IntegerField(_("order"), default=0)
+    sort = models.IntegerField(_("sort order"), default=0)
 
     class Meta:
         verbose_name = _("product image")
@@ -215,7 +215,7 @@ class StockLedger(models.Model):
         indexes = [models.Index(fields=["sku", "-id"], name="stock_ledger_sku_idx")]
 
     def __str__(self) -> str:
-        return f"{self.sku_id} {self.delta:+d} ({self.reason})"
+        return f"{self.sku_id} {self.delta:+d} ({self.get_reason_display()})"
 
 
 def _register_audit() -> None:

@@ -31,6 +31,7 @@ def _welcome(request: HttpRequest) -> dict[str, Any]:
 
 def _system_status(request: HttpRequest) -> dict[str, Any]:
     healthy, checks = health.run_checks()
+    checks = health.labelled(checks)
     return {"healthy": healthy, "checks": checks}
 
 
@@ -100,6 +101,7 @@ def health_page(request: HttpRequest) -> HttpResponse:
     from huey.contrib.djhuey import HUEY
 
     healthy, checks = health.run_checks()
+    checks = health.labelled(checks)
     try:
         pending: int | None = HUEY.pending_count()
         scheduled: int | None = HUEY.scheduled_count()

@@ -99,6 +99,15 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Home page and articles"),
+        [
+            (_("Home layout"), "view_agenda", "cms.homesection"),
+            (_("Home preview"), "preview", "page:cms_home_preview"),
+            (_("Banners"), "view_carousel", "cms.banner"),
+            (_("Articles"), "article", "cms.article"),
+        ],
+    ),
+    (
         _("System"),
         [
             (_("System settings"), "settings", "core.systemsettings"),

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
@@ -35,7 +36,7 @@ def _check_text(value: Any, path: str = "") -> None:
     """Walk parsed JSON and refuse NUL characters (PostgreSQL cannot store them)."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise MalformedInput(f"NUL characters are not allowed ({path or 'body'})")
+            raise MalformedInput(gettext("NUL characters are not allowed (%s)") % (path or "body"))
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, path)
@@ -57,7 +58,7 @@ def require_json(request: HttpRequest) -> None:
     415 rather than guessed at (a form post or a beacon is not an API call)."""
     if not is_json(request.content_type or ""):
         raise UnsupportedMediaType(
-            "Send the body as application/json.",
+            gettext("Send the body as application/json."),
             fields={"Content-Type": request.content_type or "missing"},
         )
 
@@ -65,7 +66,7 @@ def require_json(request: HttpRequest) -> None:
 def require_multipart(request: HttpRequest) -> None:
     if (request.content_type or "") != "multipart/form-data":
         raise UnsupportedMediaType(
-            "Send the file as multipart/form-data.",
+            gettext("Send the file as multipart/form-data."),
             fields={"Content-Type": request.content_type or "missing"},
         )
 
@@ -81,7 +82,7 @@ class StrictParser(Parser):
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise MalformedInput(f"The body is not valid JSON: {exc}") from exc
+            raise MalformedInput(gettext("The body is not valid JSON: %s") % exc) from exc
         # A NUL can only arrive escaped; skip the walk when the escape is absent.
         if b"\\u0000" in body:
             _check_text(data)
@@ -99,6 +100,55 @@ class StrictParser(Parser):
         return result
 
 
+def _validation_message(error: dict[str, Any]) -> str:
+    """pydantic's message for a field, in the request's language for the common
+    kinds of mistake (pydantic itself speaks English only)."""
+    kind = str(error.get("type", ""))
+    context = error.get("ctx") or {}
+    words = {
+        "missing": gettext("This field is required."),
+        "extra_forbidden": gettext("This field is not expected here."),
+        "string_type": gettext("Send text."),
+        "int_type": gettext("Send a whole number."),
+        "int_parsing": gettext("Send a whole number."),
+        "int_from_float": gettext("Send a whole number."),
+        "bool_type": gettext("Send true or false."),
+        "bool_parsing": gettext("Send true or false."),
+        "list_type": gettext("Send a list."),
+        "dict_type": gettext("Send an object."),
+        "model_type": gettext("Send an object."),
+        "date_from_datetime_parsing": gettext("Send a date such as 2026-12-02."),
+        "date_parsing": gettext("Send a date such as 2026-12-02."),
+        "datetime_parsing": gettext("Send a time such as 2026-12-02T08:00:00+08:00."),
+        "datetime_from_date_parsing": gettext("Send a time such as 2026-12-02T08:00:00+08:00."),
+    }
+    if kind in words:
+        return words[kind]
+    limits = {
+        "string_too_short": gettext("At least %s characters."),
+        "string_too_long": gettext("At most %s characters."),
+        "too_short": gettext("At least %s items."),
+        "too_long": gettext("At most %s items."),
+        "greater_than_equal": gettext("At least %s."),
+        "greater_than": gettext("More than %s."),
+        "less_than_equal": gettext("At most %s."),
+        "less_than": gettext("Less than %s."),
+    }
+    if kind in limits:
+        limit = next(
+            (
+                context[k]
+                for k in ("min_length", "max_length", "ge", "gt", "le", "lt")
+                if k in context
+            ),
+            "",
+        )
+        return limits[kind] % limit
+    if kind in ("literal_error", "enum"):
+        return gettext("Not one of the accepted values: %s.") % context.get("expected", "")
+    return str(error.get("msg", "invalid"))
+
+
 def _fields_from_validation(errors: list[dict[str, Any]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for error in errors:
@@ -109,7 +159,7 @@ def _fields_from_validation(errors: list[dict[str, Any]]) -> dict[str, str]:
             key = ".".join(loc[1:])
         else:
             key = ".".join(loc) or "__all__"
-        message = str(error.get("msg", "invalid"))
+        message = _validation_message(error)
         fields.setdefault(key, message)
     return fields
 
@@ -124,30 +174,34 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(NinjaValidationError)
     def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         fields = _fields_from_validation(exc.errors)
-        return error_response(422, "validation_error", "Some fields are invalid.", fields)
+        return error_response(422, "validation_error", gettext("Some fields are invalid."), fields)
 
     @api.exception_handler(Throttled)
     def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-        return error_response(429, "throttled", "Too many requests; slow down.")
+        return error_response(429, "throttled", gettext("Too many requests; slow down."))
 
     @api.exception_handler(AuthenticationError)
     def on_authn(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         return error_response(
             401,
             "not_authenticated",
-            "Authentication is required.",
+            gettext("Authentication is required."),
             headers={"WWW-Authenticate": "Bearer"},
         )
 
     @api.exception_handler(AuthorizationError)
     def on_authz(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
-        return error_response(403, "permission_denied", "You do not have permission to do this.")
+        return error_response(
+            403, "permission_denied", gettext("You do not have permission to do this.")
+        )
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         cause = exc.__cause__
         if isinstance(cause, RequestDataTooBig):
-            return error_response(413, "payload_too_large", "The request body is too large.")
+            return error_response(
+                413, "payload_too_large", gettext("The request body is too large.")
+            )
         if isinstance(cause, MalformedInput):
             return error_response(400, "malformed_request", str(cause))
         if isinstance(cause, DomainError):  # raised by the parser (415)
@@ -159,27 +213,29 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(Http404)
     def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return error_response(404, "not_found", "Not found.")
+        return error_response(404, "not_found", gettext("Not found."))
 
     @api.exception_handler(PermissionDenied)
     def on_403(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-        return error_response(403, "permission_denied", "You do not have permission to do this.")
+        return error_response(
+            403, "permission_denied", gettext("You do not have permission to do this.")
+        )
 
     @api.exception_handler(RequestDataTooBig)
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-        return error_response(413, "payload_too_large", "The request body is too large.")
+        return error_response(413, "payload_too_large", gettext("The request body is too large."))
 
     @api.exception_handler(MultiPartParserError)
     def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
         # No boundary, a part without its blank line, a truncated stream: the
         # client's fault, whatever Django's parser found.
-        return error_response(400, "malformed_request", "The multipart body is malformed.")
+        return error_response(400, "malformed_request", gettext("The multipart body is malformed."))
 
     @api.exception_handler(SuspiciousOperation)
     def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
-        return error_response(400, "malformed_request", "The request was refused.")
+        return error_response(400, "malformed_request", gettext("The request was refused."))
 
     @api.exception_handler(Exception)
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return error_response(500, "internal_error", gettext("Something went wrong on our side."))

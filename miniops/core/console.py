@@ -125,6 +125,7 @@ def dialog_action(
     submit: str | Promise | None = None,
     icon: str | None = None,
     variant: ActionVariant = ActionVariant.DEFAULT,
+    shown_if: Callable[[Any], bool] | None = None,
 ) -> Callable[[Callable[..., HttpResponseBase]], Any]:
     """A button of a console page (``actions_detail``, ``actions_list`` or
     ``actions_row``) that changes data, or shows what must be confirmed first.
@@ -135,7 +136,9 @@ def dialog_action(
     only the dialog sends. The button is shown to, and the URL answers, only
     operators holding ``permission`` (a code, or any one of a tuple of codes; 403
     otherwise); the service the method calls checks it again. The method gets
-    ``(request, form)`` plus ``object_id`` on a detail page or row.
+    ``(request, form)`` plus ``object_id`` on a detail page or row. On a detail
+    page, ``shown_if(obj)`` false hides the button (nothing to put on sale that is
+    on sale already); the service still refuses what its state forbids.
     """
     codes = _codes(permission)
 
@@ -169,6 +172,7 @@ def dialog_action(
 
         guarded.console_permissions = codes  # type: ignore[attr-defined]
         guarded.console_confirmed = True  # type: ignore[attr-defined]
+        guarded.console_shown_if = shown_if  # type: ignore[attr-defined]
         return guarded
 
     return decorator
@@ -485,8 +489,19 @@ class ConsoleModelAdmin(ModelAdmin):
         ]
 
     def get_actions_detail(self, request: HttpRequest, object_id: Any) -> list[Any]:
-        """Only the buttons whose declared permission the operator holds."""
-        return self._held(request, super().get_actions_detail(request, object_id))
+        """Only the buttons whose declared permission the operator holds, and that
+        apply to the object in its present state."""
+        held = self._held(request, super().get_actions_detail(request, object_id))
+        if not any(getattr(item.method, "console_shown_if", None) for item in held):
+            return held
+        obj = self.get_object(request, str(object_id)) if object_id else None
+        return [
+            item
+            for item in held
+            if (shown_if := getattr(item.method, "console_shown_if", None)) is None
+            or obj is None
+            or shown_if(obj)
+        ]
 
     def get_actions_list(self, request: HttpRequest) -> list[Any]:
         return self._held(request, super().get_actions_list(request))

@@ -17,6 +17,7 @@ import orjson
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -48,6 +49,19 @@ CHECKS: dict[str, Callable[[], None]] = {
     "cache": _check_cache,
     "task_queue": _check_queue,
 }
+
+
+#: What the console calls each check (the JSON of /readyz keeps the keys).
+CHECK_LABELS = {
+    "database": gettext_lazy("Database"),
+    "cache": gettext_lazy("Cache"),
+    "task_queue": gettext_lazy("Task queue"),
+}
+
+
+def labelled(results: dict[str, Any]) -> dict[str, Any]:
+    """The check results keyed by their label in the operator's language."""
+    return {str(CHECK_LABELS.get(name, name)): result for name, result in results.items()}
 
 
 def run_checks() -> tuple[bool, dict[str, Any]]:

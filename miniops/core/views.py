@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from django.views import defaults
 
 from miniops.core.responses import error_response, wants_json
@@ -18,8 +19,16 @@ def handler400(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 def handler403(request: HttpRequest, exception: Any = None) -> HttpResponse:
     if wants_json(request):
-        return error_response(403, "permission_denied", "You do not have permission to do this.")
-    return defaults.permission_denied(request, exception)
+        return error_response(
+            403, "permission_denied", gettext("You do not have permission to do this.")
+        )
+    # With the console's context: its theme colours give the button its colour
+    # (Django's bare handler renders it white on transparent).
+    from django.template.response import TemplateResponse
+
+    from miniops.core.console import site
+
+    return TemplateResponse(request, "403.html", site.each_context(request), status=403).render()
 
 
 def handler404(request: HttpRequest, exception: Any = None) -> HttpResponse:

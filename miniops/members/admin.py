@@ -38,6 +38,7 @@ from miniops.core.errors import DomainError
 from miniops.core.masking import mask_name, mask_phone
 from miniops.core.permissions import P
 from miniops.members import exports, selectors, services
+from miniops.members.channels import channel_label
 from miniops.members.forms import BlockDialogForm, TagForm
 from miniops.members.models import Member, MemberStatus, MemberTag
 
@@ -54,7 +55,7 @@ class ChannelFilter(admin.SimpleListFilter):
             .distinct()
             .order_by("registration_channel")[:100]
         )
-        return [(c, c) for c in channels]
+        return [(c, channel_label(c)) for c in channels]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
         return queryset.filter(registration_channel=self.value()) if self.value() else queryset
@@ -68,13 +69,18 @@ class MemberAdmin(ConsoleModelAdmin):
         "avatar",
         "nickname_display",
         "phone_masked",
-        "registration_channel",
+        "channel_display",
         "registration_scene",
         "status_badge",
         "tag_list",
         "registered_at",
     ]
     list_display_links = ["nickname_display"]
+
+    @display(description=_("registration channel"), ordering="registration_channel")
+    def channel_display(self, obj: Member) -> str:
+        return channel_label(obj.registration_channel)
+
     list_filter = [
         ("status", ChoicesDropdownFilter),
         ("registered_at", RangeDateTimeFilter),

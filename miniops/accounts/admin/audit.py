@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RelatedDropdownFilter
 from unfold.decorators import display
 
+from miniops.core import audit_words
 from miniops.core.console import (
     ReadOnlyConsoleAdmin,
     site,
@@ -65,13 +66,7 @@ class AuditLogAdmin(ReadOnlyConsoleAdmin):
 
     @display(description=_("Changes"))
     def changes_table(self, obj: LogEntry) -> str:
-        changes = obj.changes if isinstance(obj.changes, dict) else {}
-        rows = [
-            (field, *values)
-            if isinstance(values, list | tuple) and len(values) == 2
-            else (field, "", values)
-            for field, values in changes.items()
-        ]
+        rows = [(c.field, c.before, c.after) for c in audit_words.changes(obj)]
         return render_to_string("accounts/audit_changes.html", {"rows": rows})
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:

@@ -85,8 +85,9 @@ class ApiTokenAdmin(ConsoleModelAdmin):
         description=_("Status"),
         label={"active": "success", "expired": "warning", "revoked": "danger"},
     )
-    def status_badge(self, obj: ApiToken) -> str:
-        return obj.status
+    def status_badge(self, obj: ApiToken) -> Any:
+        words = {"active": _("Active"), "expired": _("Expired"), "revoked": _("Revoked")}
+        return obj.status, words.get(obj.status, obj.status)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: Any = None

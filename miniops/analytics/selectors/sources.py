@@ -13,6 +13,7 @@ from miniops.analytics.models import EventDay, SourceDay
 from miniops.analytics.scenes import scene_name
 from miniops.analytics.selectors.common import Table, _days
 from miniops.core.exports import yuan
+from miniops.members.channels import channel_label
 
 
 # --- traffic sources and feature usage --------------------------------------------------------
@@ -31,6 +32,8 @@ def sources(first: date, last: date, *, by: str = "scene") -> dict[str, Any]:
         value = entry.get(field_name) if field_name else entry["via_share"]
         if by == "scene":
             label = scene_name(value)
+        elif by == "channel" and value:
+            label = channel_label(str(value))
         elif not field_name:
             label = _("Share links") if value else _("Not from a share")
         else:

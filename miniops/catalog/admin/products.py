@@ -300,6 +300,7 @@ class ProductAdmin(ConsoleModelAdmin):
         title=_("Put this product on sale?"),
         url_path="on-sale",
         icon="storefront",
+        shown_if=lambda product: product.status != ProductStatus.ON_SALE,
     )
     def put_on_sale(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._status(request, object_id, ProductStatus.ON_SALE)
@@ -310,6 +311,7 @@ class ProductAdmin(ConsoleModelAdmin):
         title=_("Take this product off shelf?"),
         url_path="off-shelf",
         icon="remove_shopping_cart",
+        shown_if=lambda product: product.status == ProductStatus.ON_SALE,
     )
     def take_off_shelf(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         return self._status(request, object_id, ProductStatus.OFF_SHELF)

@@ -59,3 +59,18 @@ class ValidatedForm(forms.ModelForm):
 
 def _status_badge(status: str) -> str:
     return {"upcoming": "info", "running": "success", "ended": "warning"}.get(status, "info")
+
+
+#: The badge colour of a campaign's status.
+STATUS_BADGES = {"upcoming": "info", "running": "success", "ended": "warning"}
+
+
+def status_label(status: str) -> tuple[str, str]:
+    """``(value, label)`` for a campaign status badge: colour by the value, the words
+    in the operator's language."""
+    from miniops.marketing.models.common import CampaignStatus
+
+    try:
+        return status, str(CampaignStatus(status).label)
+    except ValueError:
+        return status, status

@@ -13,9 +13,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 from unfold.forms import BaseDialogForm
-from unfold.widgets import UnfoldAdminTextInputWidget
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from miniops.accounts.context import operator_of
+from miniops.core import audiences
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
@@ -26,7 +27,13 @@ from miniops.core.console import (
 from miniops.core.errors import DomainError
 from miniops.core.money import MoneyError, fen_to_yuan, format_fen, yuan_to_fen
 from miniops.core.permissions import P
-from miniops.marketing.admin.common import MANAGE, VIEW_ONLY, ValidatedForm
+from miniops.marketing.admin.common import (
+    MANAGE,
+    STATUS_BADGES,
+    VIEW_ONLY,
+    ValidatedForm,
+    status_label,
+)
 from miniops.marketing.models import (
     Coupon,
     CouponTemplate,
@@ -105,18 +112,33 @@ class CouponTemplateForm(ValidatedForm):
 
 
 class IssueDialogForm(BaseDialogForm):
+    """Whom to give the coupon: an audience picked from the list (member tags with
+    their member counts; segments once that app offers them), and/or member ids."""
+
+    audience = forms.ChoiceField(
+        label=_("Audience"),
+        required=False,
+        widget=UnfoldAdminSelectWidget,
+        help_text=_("Every member of a tag (or segment), with how many members it has."),
+    )
     member_ids = forms.CharField(
         label=_("Member ids"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Separated by commas, spaces or new lines."),
     )
-    tag = forms.CharField(
-        label=_("Or every member with the tag"),
-        required=False,
-        max_length=32,
-        widget=UnfoldAdminTextInputWidget,
-    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["audience"]
+        field.choices = [("", "—")] + [
+            (
+                a.key,
+                gettext("%(label)s (%(count)s members)")
+                % {"label": a.label, "count": "?" if a.count is None else f"{a.count:,}"},
+            )
+            for a in audiences.choices()
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -127,8 +149,8 @@ class IssueDialogForm(BaseDialogForm):
         if len(good) > 10_000:
             self.add_error("member_ids", _("At most 10,000 members at once; use a tag."))
         data["ids"] = [int(token) for token in good]
-        if not data["ids"] and not data.get("tag"):
-            raise forms.ValidationError(_("Give member ids or a tag."))
+        if not data["ids"] and not data.get("audience"):
+            raise forms.ValidationError(_("Pick an audience or give member ids."))
         return data
 
 
@@ -172,9 +194,9 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     def issued_of_total(self, obj: CouponTemplate) -> str:
         return f"{obj.issued_count} / {obj.total_quantity}"
 
-    @display(description=_("status"), label=True)
+    @display(description=_("status"), label=STATUS_BADGES)
     def state(self, obj: CouponTemplate) -> Any:
-        return obj.get_status_display() if hasattr(obj, "get_status_display") else obj.status
+        return status_label(obj.status)
 
     @dialog_action(
         permission=P.MARKETING_MANAGE,
@@ -188,24 +210,48 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     )
     def issue_to_members(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponseBase:
         template = get_object_or_404(CouponTemplate, pk=object_id)
+        back = redirect(
+            request, reverse("console:marketing_coupontemplate_change", args=[object_id])
+        )
+        audience = form.cleaned_data.get("audience") or ""
         try:
+            members = set(audiences.member_ids(audience)) if audience else set()
+            wanted = len(set(form.cleaned_data["ids"]) | members)
+            left = coupons.remaining(template)
+            if wanted > left:
+                # Refused before anyone gets one: nobody is left out without knowing.
+                messages.error(
+                    request,
+                    gettext(
+                        "Only %(left)s coupons are left for %(wanted)s members: "
+                        "nothing was issued. Raise the quantity or pick fewer members."
+                    )
+                    % {"left": f"{left:,}", "wanted": f"{wanted:,}"},
+                )
+                return back
             result = coupons.issue(
                 template=template,
                 member_ids=form.cleaned_data["ids"],
-                tag=form.cleaned_data.get("tag") or "",
+                audience=audience,
                 actor=operator_of(request),
             )
         except DomainError as exc:
             messages.error(request, str(exc.message))
+            return back
+        text = gettext("%(issued)d issued, %(skipped)d skipped (already at their limit).") % {
+            "issued": result["issued"],
+            "skipped": result["skipped"],
+        }
+        if result["missed_ids"]:
+            shown = ", ".join(str(i) for i in result["missed_ids"][:50])
+            more = len(result["missed_ids"]) - 50
+            text += " " + gettext("The coupon ran out; no coupon for members %(ids)s") % {
+                "ids": shown + (f" (+{more})" if more > 0 else "")
+            }
+            messages.warning(request, text)
         else:
-            messages.success(
-                request,
-                gettext("%(issued)d issued, %(skipped)d skipped.")
-                % {"issued": result["issued"], "skipped": result["skipped"]},
-            )
-        return redirect(
-            request, reverse("console:marketing_coupontemplate_change", args=[object_id])
-        )
+            messages.success(request, text)
+        return back
 
     @dialog_action(
         permission=P.MARKETING_MANAGE,
@@ -241,4 +287,23 @@ class CouponAdmin(ReadOnlyConsoleAdmin):
     ]
     list_filter = ["status", "template"]
     search_fields = ["member__nickname", "template__name"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        names = [field.name for field in self.model._meta.fields if field.name != "id"]
+        return ["source_display" if name == "source" else name for name in names]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    @display(description=_("source"))
+    def source_display(self, obj: Coupon) -> str:
+        words = {
+            "claim": _("Claimed by the member"),
+            "issue": _("Issued by the shop"),
+            "points": _("Redeemed with points"),
+        }
+        if obj.source.startswith("auto:"):
+            return gettext("Issued automatically")
+        return str(words.get(obj.source, obj.source))
+
     list_select_related = ["template", "member", "order"]

@@ -22,7 +22,7 @@ from miniops.core.console import (
     site,
 )
 from miniops.core.permissions import P
-from miniops.marketing.admin.common import MANAGE, ValidatedForm
+from miniops.marketing.admin.common import MANAGE, STATUS_BADGES, ValidatedForm, status_label
 from miniops.marketing.models import (
     FlashItem,
     FlashSession,
@@ -78,9 +78,9 @@ class FlashSessionAdmin(ConsoleModelAdmin):
     list_display = ["name", "starts_at", "ends_at", "state", "sold_of_stock"]
     actions_detail = ["end_early"]
 
-    @display(description=_("status"), label=True)
-    def state(self, obj: FlashSession) -> str:
-        return obj.status
+    @display(description=_("status"), label=STATUS_BADGES)
+    def state(self, obj: FlashSession) -> Any:
+        return status_label(obj.status)
 
     @display(description=_("sold"))
     def sold_of_stock(self, obj: FlashSession) -> str:

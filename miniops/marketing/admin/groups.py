@@ -21,7 +21,13 @@ from miniops.core.console import (
     site,
 )
 from miniops.core.permissions import P
-from miniops.marketing.admin.common import MANAGE, VIEW_ONLY, ValidatedForm
+from miniops.marketing.admin.common import (
+    MANAGE,
+    STATUS_BADGES,
+    VIEW_ONLY,
+    ValidatedForm,
+    status_label,
+)
 from miniops.marketing.models import (
     Group,
     GroupBuy,
@@ -56,9 +62,9 @@ class GroupBuyAdmin(ConsoleModelAdmin):
     autocomplete_fields = ["sku"]
     actions_detail = ["end_early"]
 
-    @display(description=_("status"), label=True)
-    def state(self, obj: GroupBuy) -> str:
-        return obj.status
+    @display(description=_("status"), label=STATUS_BADGES)
+    def state(self, obj: GroupBuy) -> Any:
+        return status_label(obj.status)
 
     @dialog_action(
         permission=P.MARKETING_MANAGE,
@@ -111,9 +117,9 @@ class TimedDiscountAdmin(ConsoleModelAdmin):
     autocomplete_fields = ["product", "sku"]
     actions_detail = ["end_early"]
 
-    @display(description=_("status"), label=True)
-    def state(self, obj: TimedDiscount) -> str:
-        return obj.status
+    @display(description=_("status"), label=STATUS_BADGES)
+    def state(self, obj: TimedDiscount) -> Any:
+        return status_label(obj.status)
 
     @dialog_action(
         permission=P.MARKETING_MANAGE,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
@@ -18,6 +20,7 @@ from miniops.core.exports import FORMATS, yuan
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 from miniops.marketing import selectors
+from miniops.marketing.admin.common import status_label
 from miniops.marketing.models import (
     CouponTemplate,
 )
@@ -63,6 +66,16 @@ RESULT_COLUMNS = {
 MONEY = {"gmv", "cost"}
 
 
+def _cell(key: str, value: Any) -> Any:
+    if value is None:
+        return "—"
+    if key in MONEY:
+        return format_fen(value)
+    if key == "status":
+        return status_label(str(value))[1]
+    return value
+
+
 @site.register_page(
     name="marketing_results",
     route="marketing/results/",
@@ -102,13 +115,7 @@ def results_page(request: HttpRequest) -> HttpResponseBase:
             {
                 "key": key,
                 "columns": [label for _k, label in columns],
-                "rows": [
-                    [
-                        format_fen(row[k]) if k in MONEY else row[k] if row[k] is not None else "—"
-                        for k, _label in columns
-                    ]
-                    for row in rows
-                ],
+                "rows": [[_cell(k, row[k]) for k, _label in columns] for row in rows],
             }
         )
     context = site.page_context(request, title=_("Campaign results"), tables=tables)

@@ -129,7 +129,7 @@ class LevelChange(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.member_id}: {self.from_level_id} → {self.to_level_id}"
+        return f"{self.member_id}: {self.from_level_id or '—'} → {self.to_level_id}"
 
 
 class RedeemItem(models.Model):

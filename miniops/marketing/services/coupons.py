@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from miniops.core import audit, events
+from miniops.core import audiences, audit, events
 from miniops.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from miniops.core.permissions import P, require_if_operator
 from miniops.marketing.models import Coupon, CouponStatus, CouponTemplate
@@ -139,38 +139,65 @@ def issue(
     member_ids: list[int],
     actor: Any,
     tag: str = "",
+    audience: str = "",
     source: str = "issue",
-) -> dict[str, int]:
-    """Give one coupon each to the members in ``member_ids`` and, with ``tag``, to
-    every member with that tag (ids of no member are left out); members at their
-    limit are skipped, and issuing stops when the template runs out."""
+) -> dict[str, Any]:
+    """Give one coupon each to the members in ``member_ids`` and, with ``audience``
+    (``"tag:vip"``, ``"segment:12"``; ``tag`` is short for ``"tag:<tag>"``), to every
+    member in it (ids of no member are left out; an unknown audience is refused with
+    ``UnknownAudience``). Members at their limit are skipped; when the template runs
+    out, issuing stops and the answer names who got nothing (``missed``)."""
     from miniops.members.models import Member
 
     require_if_operator(actor, P.MARKETING_MANAGE)
-    wanted = Q(pk__in=member_ids) | Q(tags__name=tag) if tag else Q(pk__in=member_ids)
+    if tag and not audience:
+        audience = f"tag:{tag}"
+    wanted = set(member_ids)
+    if audience:
+        wanted |= set(audiences.member_ids(audience))
     member_ids = list(
-        Member.objects.filter(wanted).order_by("pk").values_list("pk", flat=True).distinct()
+        Member.objects.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True)
     )
     if len(member_ids) > MAX_BULK:
         raise InvalidInput(fields={"members": _("At most %d members at once.") % MAX_BULK})
-    given = skipped = 0
-    for member_id in dict.fromkeys(member_ids):
+    given = 0
+    skipped: list[int] = []
+    missed: list[int] = []
+    for index, member_id in enumerate(member_ids):
         try:
             _give(template, member_id, source=source)
             given += 1
         except Conflict as exc:
             if exc.code == "coupons_gone":
+                missed = member_ids[index:]
                 break
-            skipped += 1
+            skipped.append(member_id)
     if actor is not None:
         audit.record(
             actor=actor,
             action=audit.Action.UPDATE,
             instance=template,
             changes={"issued": [None, given]},
-            additional={"members": len(member_ids), "skipped": skipped},
+            additional={
+                "members": len(member_ids),
+                "skipped": len(skipped),
+                **({"audience": audience} if audience else {}),
+                **({"missed": len(missed)} if missed else {}),
+            },
         )
-    return {"issued": given, "skipped": skipped, "left": max(0, len(member_ids) - given - skipped)}
+    return {
+        "issued": given,
+        "skipped": len(skipped),
+        "left": len(missed),
+        "skipped_ids": skipped,
+        "missed_ids": missed,
+    }
+
+
+def remaining(template: CouponTemplate) -> int:
+    """How many coupons of ``template`` can still be given."""
+    template.refresh_from_db(fields=["issued_count", "total_quantity"])
+    return max(0, template.total_quantity - template.issued_count)
 
 
 def auto_issue(rule: str, member_id: int, *, level_id: int | None = None) -> list[Coupon]:

@@ -479,7 +479,9 @@ def test_issuing_a_coupon_to_members_and_a_tag_is_done_and_audited(
         member.tags.add(tag)
     client = signed_in(console_as, "ops_staff")
     # when the coupon is issued to the ids and to the tag
-    response = issue(client, template, member_ids=f"{first.pk}, {second.pk}\n", tag="高价值")
+    response = issue(
+        client, template, member_ids=f"{first.pk}, {second.pk}\n", audience="tag:高价值"
+    )
     # then each of the four members holds one, and the console says so
     assert response.status_code == 302
     holders = set(Coupon.objects.filter(template=template).values_list("member_id", flat=True))
@@ -489,7 +491,7 @@ def test_issuing_a_coupon_to_members_and_a_tag_is_done_and_audited(
     # and the audit log names the operator and how many were issued
     [row] = audit_rows(client, template)
     assert row.changes == {"issued": [None, 4]}
-    assert row.additional_data == {"members": 4, "skipped": 0}
+    assert row.additional_data == {"members": 4, "skipped": 0, "audience": "tag:高价值"}
 
 
 def test_issuing_needs_marketing_manage(console_as: ConsoleAs) -> None:
@@ -721,7 +723,7 @@ def test_the_results_page_agrees_with_the_orders(
     rows = {row[0]: row for row in tables["coupons"]["rows"]}
     assert rows["满减券"] == [
         "满减券",
-        "running",
+        "进行中",
         3,
         1,
         round(1 / 3, 4),
@@ -731,11 +733,11 @@ def test_the_results_page_agrees_with_the_orders(
         9.0,
     ]
     # and each campaign's status is shown: upcoming, running, ended
-    assert rows["下周券"][1] == "upcoming"
-    assert rows["已停券"][1] == "ended"
+    assert rows["下周券"][1] == "未开始"
+    assert rows["已停券"][1] == "已结束"
     assert rows["已停券"][-1] == "—"  # no cost, no ROI
-    assert [r[:2] for r in tables["flash"]["rows"]] == [["午间秒杀", "running"]]
-    assert [r[:2] for r in tables["groups"]["rows"]] == [["两人拼团", "running"]]
+    assert [r[:2] for r in tables["flash"]["rows"]] == [["午间秒杀", "进行中"]]
+    assert [r[:2] for r in tables["groups"]["rows"]] == [["两人拼团", "进行中"]]
     page = response.content.decode()
     assert "¥90.00" in page
 
@@ -748,7 +750,7 @@ def test_campaign_lists_show_their_status(console_as: ConsoleAs) -> None:
     # when
     page = signed_in(console_as, "ops_staff").get(f"{BASE}/flashsession/").content.decode()
     # then
-    for status in ("upcoming", "running", "ended"):
+    for status in ("未开始", "进行中", "已结束"):  # in words, not codes
         assert status in page
 
 
@@ -811,3 +813,47 @@ def test_points_ledger_rows_cannot_be_added_changed_or_deleted_in_the_console(
     # then all are refused and the row is untouched
     assert (added.status_code, changed.status_code, deleted.status_code) == (403, 403, 403)
     assert PointsEntry.objects.get(pk=entry.pk).delta == 100
+
+
+def test_issuing_to_an_audience_larger_than_what_is_left_is_refused(
+    console_as: ConsoleAs,
+) -> None:
+    # given a coupon with 2 left and a tag of 3 members
+    template = factories.coupon_template(issue=CouponTemplate.Issue.ISSUED, total_quantity=2)
+    tag = factories.member_tag("大客户")
+    for _ in range(3):
+        factories.member().tags.add(tag)
+    client = signed_in(console_as, "ops_manager")
+    # the picker lists the tag with its member count
+    page = client.get(f"{BASE}/coupontemplate/{template.pk}/issue/")
+    assert "大客户（3 人）" in page.content.decode()
+    # when it is issued to the tag
+    response = issue(client, template, audience="tag:大客户")
+    # then nothing is issued and the console says why
+    assert response.status_code == 302
+    assert not Coupon.objects.filter(template=template).exists()
+    level, text = messages_of(client, response)[0]
+    assert level == "error"
+    assert "2" in text
+    assert "3" in text
+
+
+def test_an_unknown_audience_is_refused(console_as: ConsoleAs) -> None:
+    template = factories.coupon_template(issue=CouponTemplate.Issue.ISSUED)
+    client = signed_in(console_as, "ops_manager")
+    response = issue(client, template, audience="tag:nobody-has-this")
+    assert not Coupon.objects.filter(template=template).exists()
+    assert response.status_code in (200, 400)  # the choice is not on the list
+
+
+def test_the_service_refuses_an_unknown_tag_and_names_who_got_nothing() -> None:
+    from miniops.core.audiences import UnknownAudience
+    from miniops.marketing.services import coupons
+
+    template = factories.coupon_template(issue=CouponTemplate.Issue.ISSUED, total_quantity=1)
+    operator = factories.operator_with_role("ops_manager")
+    with pytest.raises(UnknownAudience):
+        coupons.issue(template=template, member_ids=[], tag="无此标签", actor=operator)
+    first, second = factories.member(), factories.member()
+    result = coupons.issue(template=template, member_ids=[first.pk, second.pk], actor=operator)
+    assert (result["issued"], result["missed_ids"]) == (1, [second.pk])

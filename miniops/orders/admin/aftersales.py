@@ -31,6 +31,7 @@ from miniops.orders.models import (
     AfterSale,
     AfterSaleStatus,
 )
+from miniops.orders.services import aftersales
 
 
 @admin.register(AfterSale, site=site)
@@ -42,7 +43,7 @@ class AfterSaleAdmin(ConsoleModelAdmin):
         "kind",
         "status_badge",
         "amount_display",
-        "reason",
+        "reason_display",
         "created_at",
     ]
     list_filter = ["status", "kind", ("created_at", RangeDateTimeFilter)]
@@ -54,7 +55,7 @@ class AfterSaleAdmin(ConsoleModelAdmin):
         "member",
         "kind",
         "status",
-        "reason",
+        "reason_display",
         "description",
         "images_display",
         "lines_display",
@@ -83,6 +84,10 @@ class AfterSaleAdmin(ConsoleModelAdmin):
     @display(description=_("Refund amount"))
     def amount_display(self, obj: AfterSale) -> str:
         return format_fen(obj.amount)
+
+    @display(description=_("reason"), ordering="reason")
+    def reason_display(self, obj: AfterSale) -> str:
+        return str(aftersales.REASONS.get(obj.reason, obj.reason))
 
     @display(description=_("Lines"))
     def lines_display(self, obj: AfterSale) -> str:

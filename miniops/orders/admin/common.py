@@ -55,3 +55,37 @@ class MemberFilter(ProductFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         value = self.value()
         return queryset.filter(member_id=int(value)) if value and value.isdigit() else queryset
+
+
+#: What each kind of order event is called on the timeline.
+EVENT_LABELS: dict[str, Any] = {
+    "created": _("Order placed"),
+    "status": _("Status changed"),
+    "payment_started": _("Payment started"),
+    "refunded": _("Refunded"),
+    "note": _("Note added"),
+}
+
+
+def event_label(kind: str) -> str:
+    """An order event's kind in words (``after_sale_refunding`` -> "After-sale: Refunding")."""
+    from miniops.orders.models import AfterSaleStatus
+
+    if kind in EVENT_LABELS:
+        return str(EVENT_LABELS[kind])
+    if kind.startswith("after_sale_"):
+        status = kind.removeprefix("after_sale_")
+        try:
+            return _("After-sale: %s") % AfterSaleStatus(status).label
+        except ValueError:
+            pass
+    return kind
+
+
+def status_words(status: str) -> str:
+    from miniops.orders.models import OrderStatus
+
+    try:
+        return str(OrderStatus(status).label)
+    except ValueError:
+        return status

@@ -15,6 +15,7 @@ from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
 from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
+from miniops.core import audit_words
 from miniops.core.console import (
     ConsoleModelAdmin,
     bulk_action,
@@ -27,7 +28,14 @@ from miniops.core.console import (
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 from miniops.orders import exports, selectors, services
-from miniops.orders.admin.common import STATUS_LABELS, VIEW_ONLY, MemberFilter, ProductFilter
+from miniops.orders.admin.common import (
+    STATUS_LABELS,
+    VIEW_ONLY,
+    MemberFilter,
+    ProductFilter,
+    event_label,
+    status_words,
+)
 from miniops.orders.forms import (
     NoteDialogForm,
     OptionalNoteDialogForm,
@@ -125,7 +133,20 @@ class OrderAdmin(ConsoleModelAdmin):
                 "order": order,
                 **privacy.masked(order),
                 "may_reveal": operator_has(request, P.MEMBERS_VIEW_SENSITIVE),
-                "audit": LogEntry.objects.get_for_object(order).select_related("actor")[:20],
+                "timeline": [
+                    {
+                        "event": event,
+                        "label": event_label(event.kind),
+                        "to": status_words(event.to_status) if event.to_status else "",
+                    }
+                    for event in order.events.all()
+                ],
+                "audit": [
+                    {"entry": entry, "summary": audit_words.summary(entry)}
+                    for entry in LogEntry.objects.get_for_object(order).select_related(
+                        "actor", "content_type"
+                    )[:20]
+                ],
             }
         return super().change_view(request, object_id, form_url, context)
 
@@ -140,6 +161,7 @@ class OrderAdmin(ConsoleModelAdmin):
         url_path="ship",
         form_class=ShipDialogForm,
         icon="local_shipping",
+        shown_if=lambda order: order.status == OrderStatus.PAID,
     )
     def ship(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
@@ -164,6 +186,7 @@ class OrderAdmin(ConsoleModelAdmin):
         form_class=ReasonDialogForm,
         submit=_("Cancel order"),
         icon="cancel",
+        shown_if=lambda order: order.status == OrderStatus.UNPAID,
     )
     def cancel(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:
         order = get_object_or_404(Order, pk=object_id)
