@@ -1,10 +1,10 @@
 """What can be shared: each target type says how to find its object and what its
 share card shows (title, image, mini-program page, price).
 
-Products, flash sales, group buys and coupon campaigns are built in; pages are
-named by their path. Apps above sharing (the CMS's articles) add their type with
-``register("article", describe)`` in their ``ready()``; until one does, sharing an
-article answers "unknown target".
+Products, flash sales, group buys, coupon campaigns and the CMS's articles
+(looked up by model name: the CMS sits above sharing) are built in; pages are
+named by their path. Another app can add or replace a type with
+``register(kind, describe)`` in its ``ready()``.
 """
 
 from __future__ import annotations
@@ -137,7 +137,25 @@ def _campaign(target_id: int) -> Card:
     return Card(title=template.name, page=PAGES[TargetType.CAMPAIGN], query=f"id={template.pk}")
 
 
+def _article(target_id: int) -> Card:
+    # the CMS sits above sharing in the layers: looked up by name, not imported
+    from django.apps import apps
+
+    if not apps.is_installed("miniops.cms"):
+        raise InvalidInput(_("This target cannot be shared."), code="unknown_target")
+    article = apps.get_model("cms", "Article")._default_manager.filter(pk=target_id).first()
+    if article is None:
+        raise NotFound(_("No such article."), code="target_not_found")
+    return Card(
+        title=article.title,
+        page=PAGES[TargetType.ARTICLE],
+        query=f"id={article.pk}",
+        image=str(article.cover.name or "") if article.cover else "",
+    )
+
+
 register(TargetType.PRODUCT, _product)
+register(TargetType.ARTICLE, _article)
 register(TargetType.FLASH_SALE, _flash_sale)
 register(TargetType.GROUP_BUY, _group_buy)
 register(TargetType.CAMPAIGN, _campaign)

@@ -209,7 +209,7 @@ def test_own_code_and_blocked_sharer_are_refused(client: Client) -> None:
     ("body", "status"),
     [
         ({"target_type": "video", "target_id": 1}, 422),
-        ({"target_type": "article", "target_id": 1}, 400),
+        ({"target_type": "article", "target_id": 999_999}, 404),
         ({"target_type": "product", "target_id": 999_999}, 404),
         ({"target_type": "product", "target_id": 0}, 422),
         ({"target_type": "product"}, 400),
