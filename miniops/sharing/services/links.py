@@ -215,7 +215,12 @@ def resolve(
     """Someone opened the mini-program with a code: the sharer and the target, and
     the visit recorded (a ``share_opened`` analytics event with the share code)."""
     code = parse_code(code=code, scene=scene)
-    link = ShareLink.objects.select_related("sharer").filter(code=code).first()
+    link = next(
+        # no ORDER BY: first() would sort by the model's -id, and the planner may
+        # walk the primary key backwards instead of using the code's unique index
+        iter(ShareLink.objects.select_related("sharer").filter(code=code).order_by()[:1]),
+        None,
+    )
     if link is None:
         raise NotFound(_("No such share code."), code="share_code_not_found")
     if link.sharer.is_blocked:
