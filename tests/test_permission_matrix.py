@@ -111,6 +111,9 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    # recommendations
+    "recommendations.rule": lambda me: _recs_rule(),
+    "recommendations.modelversion": lambda me: _recs_version(),
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
@@ -126,6 +129,20 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
 }
+
+
+def _recs_rule() -> Model:
+    from miniops.recommendations.models import Rule
+
+    return Rule.objects.create(product=factories.product(), kind="exclude")
+
+
+def _recs_version() -> Model:
+    from django.utils import timezone
+
+    from miniops.recommendations.models import ModelVersion
+
+    return ModelVersion.objects.create(trained_at=timezone.now())
 
 
 def _level_change() -> Model:

@@ -35,6 +35,14 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Recommendations"),
+        [
+            (_("Recommendation quality"), "recommend", "page:recommendations_evaluation"),
+            (_("Pins and exclusions"), "push_pin", "recommendations.rule"),
+            (_("Model versions"), "model_training", "recommendations.modelversion"),
+        ],
+    ),
+    (
         _("Members"),
         [
             (_("Members"), "group", "members.member"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.text import capfirst
 
 from miniops.core import crypto
 
@@ -49,7 +50,7 @@ class MoneyField(models.BigIntegerField):
         defaults: dict[str, Any] = {
             "form_class": YuanField,
             "required": not self.blank,
-            "label": self.verbose_name,
+            "label": capfirst(self.verbose_name),
             "help_text": self.help_text,
         }
         defaults.update(kwargs)

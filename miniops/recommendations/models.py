@@ -1,4 +1,4 @@
-"""Recommendation models (decision 0020): trained versions with their artefacts,
+"""Recommendation models (docs/decisions, "recommender"): trained versions with their artefacts,
 the precomputed neighbour and trending lists of each version, and the operator's
 pins, exclusions and serving settings.
 
@@ -122,7 +122,7 @@ class Rule(models.Model):
         constraints = [models.UniqueConstraint(fields=["product"], name="recs_rule_once")]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.product_id}"
+        return f"{self.get_kind_display()}: {self.product}"
 
 
 class RecsSettings(models.Model):

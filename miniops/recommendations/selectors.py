@@ -1,4 +1,4 @@
-"""Serving recommendations (decision 0020).
+"""Serving recommendations (docs/decisions, "recommender").
 
 Every list is built in the same steps, so a cold start is never empty:
 
@@ -607,3 +607,42 @@ def explain(member_id: int, *, limit: int = 10) -> list[dict[str, Any]]:
         for rec in recs
         if rec.product_id in cards
     ]
+
+
+# --- online effect -------------------------------------------------------------------------------
+def ab_report(*, days: int = 30) -> dict[str, Any]:
+    """Recommendations vs popularity only, intention to treat: every member active
+    (viewed a product) in the last ``days`` is in the arm their id hashes to;
+    converted = paid an order in the same window. Incremental conversion is the
+    difference of rates with its 95 % interval (``core.experiments``)."""
+    from miniops.core import experiments
+    from miniops.members.models import BrowsingHistory
+    from miniops.orders.models import Order
+
+    since = timezone.now() - timedelta(days=days)
+    active = set(
+        BrowsingHistory.objects.filter(viewed_at__gte=since).values_list("member_id", flat=True)
+    )
+    buyers = set(
+        Order.objects.filter(paid_at__gte=since, member_id__in=active).values_list(
+            "member_id", flat=True
+        )
+    )
+    counts = {"recommendations": [0, 0], "popular": [0, 0]}
+    for member_id in active:
+        arm = _assign(f"m:{member_id}")
+        counts[arm][0] += 1
+        counts[arm][1] += 1 if member_id in buyers else 0
+    result = experiments.proportion_uplift(
+        counts["recommendations"][1],
+        counts["recommendations"][0],
+        counts["popular"][1],
+        counts["popular"][0],
+    )
+    return {
+        "enabled": settings_row().experiment_enabled,
+        "days": days,
+        "treated": counts["recommendations"],
+        "control": counts["popular"],
+        "uplift": result,
+    }

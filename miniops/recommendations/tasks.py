@@ -12,6 +12,7 @@ from miniops.recommendations import services
 @lock_task("recommendations-train")
 def train_nightly() -> None:
     services.train(actor=None)
+    services.evaluate(actor=None)
 
 
 @db_periodic_task(crontab(minute="47"))

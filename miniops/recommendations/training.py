@@ -1,7 +1,7 @@
 """Fitting the models on interaction arrays (no database here, so the service and
 ``bench/bench_recommendations.py`` train exactly the same thing).
 
-Item-kNN and ALS are ``implicit``'s (decision 0020); nothing here hand-writes a
+Item-kNN and ALS are ``implicit``'s (docs/decisions, "recommender"); nothing here hand-writes a
 similarity or a factorisation — only the matrices and the top-K extraction.
 """
 

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
@@ -59,7 +60,7 @@ class CouponTemplateForm(ValidatedForm):
 
     validator = staticmethod(coupons.validate_template)
     value = forms.CharField(
-        label=_("value"),
+        label=capfirst(_("value")),
         max_length=16,
         required=False,
         help_text=_("Yuan off (e.g. 20 or 19.90), or percent off (1-99) for a percentage coupon."),
