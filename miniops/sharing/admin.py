@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -257,6 +258,8 @@ class ShareRulesAdmin(ConsoleModelAdmin):
     list_display = ["__str__", "model", "window_days", "reward_kind", "freeze_days", "levels"]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if request.method != "GET" or not self.has_view_permission(request):
+            raise PermissionDenied  # one row, edited on its page: nothing to do in bulk
         row = services.rules()
         return HttpResponseRedirect(reverse("console:sharing_sharerules_change", args=[row.pk]))
 
@@ -286,6 +289,12 @@ class RewardAdmin(ReadOnlyConsoleAdmin):
         "variant",
     ]
     list_filter = ["status", "trigger", "reason", "level", "kind"]
+    #: the ledger key repeats the trigger's code name: not shown
+    exclude = ["key"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.fields if f.name != "key"]
+
     search_fields = ["key", "beneficiary__nickname", "invitee__nickname", "order__number"]
     list_select_related = ["beneficiary", "invitee"]
 

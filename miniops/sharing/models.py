@@ -104,7 +104,10 @@ class ShareLink(models.Model):
 
     code = models.CharField(_("code"), max_length=16, unique=True)
     sharer = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="share_links"
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="share_links",
+        verbose_name=_("sharer"),
     )
     target_type = models.CharField(_("target"), max_length=12, choices=TargetType.choices)
     #: the target's id (0 for a page, which is named by ``page``)
@@ -134,9 +137,11 @@ class ShareAct(models.Model):
     """A member asked for a share card or poster (the only trace of a share:
     WeChat has no share-success callback). Never rewarded."""
 
-    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="acts")
-    channel = models.CharField(max_length=8, default="card")
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    link = models.ForeignKey(
+        ShareLink, on_delete=models.CASCADE, related_name="acts", verbose_name=_("share link")
+    )
+    channel = models.CharField(_("channel"), max_length=8, default="card")
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("share")
@@ -149,9 +154,16 @@ class ShareAct(models.Model):
 class ShareVisit(models.Model):
     """Someone opened the mini-program through a code."""
 
-    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="visits")
+    link = models.ForeignKey(
+        ShareLink, on_delete=models.CASCADE, related_name="visits", verbose_name=_("share link")
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "members.Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("member"),
     )
     anonymous_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     device_hash = models.CharField(max_length=64, blank=True, default="")
@@ -172,19 +184,31 @@ class Attribution(models.Model):
     """A member brought by a sharer: at registration (new) or later (existing)."""
 
     invitee = models.OneToOneField(
-        "members.Member", on_delete=models.CASCADE, related_name="share_attribution"
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="share_attribution",
+        verbose_name=_("invitee"),
     )
-    sharer = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    sharer = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("sharer")
+    )
     link = models.ForeignKey(
-        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="attributions"
+        ShareLink,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attributions",
+        verbose_name=_("share link"),
     )
-    model = models.CharField(max_length=12, choices=AttributionModel.choices)
-    is_new_member = models.BooleanField(default=True)
+    model = models.CharField(
+        _("attribution model"), max_length=12, choices=AttributionModel.choices
+    )
+    is_new_member = models.BooleanField(_("new member"), default=True)
     #: empty when it counts; otherwise why it does not (self_referral, loop, ...)
-    blocked_reason = models.CharField(max_length=32, blank=True, default="")
+    blocked_reason = models.CharField(_("blocked because"), max_length=32, blank=True, default="")
     device_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     ip_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    bound_at = models.DateTimeField(default=timezone.now, db_index=True)
+    bound_at = models.DateTimeField(_("attributed at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("member attribution")
@@ -198,18 +222,30 @@ class OrderAttribution(models.Model):
     """The sharer an order counts for, with the rule that decided it."""
 
     order = models.OneToOneField(
-        "orders.Order", on_delete=models.CASCADE, related_name="share_attribution"
+        "orders.Order",
+        on_delete=models.CASCADE,
+        related_name="share_attribution",
+        verbose_name=_("order"),
     )
-    sharer = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    sharer = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("sharer")
+    )
     link = models.ForeignKey(
-        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+        ShareLink,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("share link"),
     )
-    model = models.CharField(max_length=12, choices=AttributionModel.choices)
-    window_days = models.PositiveSmallIntegerField()
-    touched_at = models.DateTimeField()
+    model = models.CharField(
+        _("attribution model"), max_length=12, choices=AttributionModel.choices
+    )
+    window_days = models.PositiveSmallIntegerField(_("attribution window (days)"))
+    touched_at = models.DateTimeField(_("touched at"))
     #: why this sharer: "visit" (a share visit in the window) or "registration"
-    source = models.CharField(max_length=16)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(_("decided by"), max_length=16)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("order attribution")
@@ -232,14 +268,29 @@ class Reward(LedgerEntry):
     cancelled or reversed when the order is refunded."""
 
     beneficiary = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="share_rewards"
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="share_rewards",
+        verbose_name=_("sharer"),
     )
-    invitee = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    invitee = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("invitee")
+    )
     order = models.ForeignKey(
-        "orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "orders.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("order"),
     )
     link = models.ForeignKey(
-        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="rewards"
+        ShareLink,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rewards",
+        verbose_name=_("share link"),
     )
     trigger = models.CharField(_("for"), max_length=16, choices=RewardTrigger.choices)
     level = models.PositiveSmallIntegerField(_("level"), default=1)
@@ -251,9 +302,15 @@ class Reward(LedgerEntry):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("coupon to give"),
     )
     coupon = models.ForeignKey(
-        "marketing.Coupon", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "marketing.Coupon",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("coupon"),
     )
     status = models.CharField(
         _("status"), max_length=12, choices=RewardStatus.choices, default=RewardStatus.FROZEN
@@ -270,7 +327,7 @@ class Reward(LedgerEntry):
         ]
 
     def __str__(self) -> str:
-        return self.key
+        return f"#{self.pk} {self.invitee_id} → {self.beneficiary_id}"
 
 
 class QrImage(models.Model):
