@@ -10,6 +10,7 @@ from miniops.analytics.api import router as analytics_router
 from miniops.catalog.api import manage_router as manage_catalog_router
 from miniops.catalog.api import router as catalog_router
 from miniops.cms.api import router as cms_router  # cms: the home page, banners, articles
+from miniops.content.api import router as content_router
 from miniops.core import api_errors
 from miniops.core.api import router as platform_router
 from miniops.core.openapi import Api
@@ -55,6 +56,7 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
+api.add_router("/", content_router)
 api.add_router("/", notifications_router)
 api.add_router("/", recommendations_router)
 api.add_router("/", sharing_router)

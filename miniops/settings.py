@@ -605,6 +605,10 @@ MINIOPS_PROVIDER_MODE = env_str("MINIOPS_PROVIDER_MODE", "simulator")
 WECHAT_APP_ID = env_str("WECHAT_APP_ID")
 WECHAT_APP_SECRET = env_str("WECHAT_APP_SECRET")
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
+# Push messages: subscribe messages sent per window by all workers together, and
+# how long a worker holds the deliveries it claimed before they are recovered.
+MINIOPS_PUSH_RATE = env_str("MINIOPS_PUSH_RATE", "600/s")
+MINIOPS_PUSH_LEASE_SECONDS = env_int("MINIOPS_PUSH_LEASE_SECONDS", 120, minimum=5)
 # WeChat Pay API v3 (live mode). Platform keys are the allow-list for notices:
 # "SERIAL=/path/to/key-or-cert.pem,SERIAL2=/path2".
 WECHATPAY_APP_ID = env_str("WECHATPAY_APP_ID") or WECHAT_APP_ID
@@ -632,6 +636,17 @@ MINIOPS_SIGN_IN_POINTS = env_list("MINIOPS_SIGN_IN_POINTS", SIGN_IN_LADDER)
 MINIOPS_REFERRAL_POINTS = env_int("MINIOPS_REFERRAL_POINTS", 200, minimum=0)
 MINIOPS_REVIEW_POINTS = env_int("MINIOPS_REVIEW_POINTS", 20, minimum=0)
 MINIOPS_FLASH_PAY_MINUTES = env_int("MINIOPS_FLASH_PAY_MINUTES", 5, minimum=1)
+# Content (posts, comments, reviews and their moderation)
+MINIOPS_CONTENT_MAX_CHARS = env_int("MINIOPS_CONTENT_MAX_CHARS", 2000, minimum=1)
+MINIOPS_CONTENT_PLATFORM_TEXT_CHARS = env_int("MINIOPS_CONTENT_PLATFORM_TEXT_CHARS", 20, minimum=0)
+MINIOPS_CONTENT_MEDIA_TIMEOUT_MINUTES = env_int(
+    "MINIOPS_CONTENT_MEDIA_TIMEOUT_MINUTES", 30, minimum=1
+)
+MINIOPS_CONTENT_APPEAL_DAYS = env_int("MINIOPS_CONTENT_APPEAL_DAYS", 20, minimum=1)
+MINIOPS_CONTENT_CLAIM_MINUTES = env_int("MINIOPS_CONTENT_CLAIM_MINUTES", 10, minimum=1)
+MINIOPS_CONTENT_WRITE_RATE = env_str("MINIOPS_CONTENT_WRITE_RATE", "30/m")
+# the token of the mini-program's message push (WeChat signs every push with it)
+WECHAT_MESSAGE_TOKEN = env_str("WECHAT_MESSAGE_TOKEN")
 # Analytics
 MINIOPS_ANALYTICS_HORIZON_DAYS = env_int("MINIOPS_ANALYTICS_HORIZON_DAYS", 7, minimum=1)
 MINIOPS_EVENTS_RATE = env_str("MINIOPS_EVENTS_RATE", "600/m")

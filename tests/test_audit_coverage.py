@@ -37,6 +37,28 @@ READ_ONLY, SERVICES = "read_only", "services"
 
 #: label -> (kind, why the model is not registered with django-auditlog)
 EXEMPT: dict[str, tuple[str, str]] = {
+    "notifications.delivery": (
+        READ_ONLY,
+        "the delivery ledger, written by the engine; operators settling rows in doubt go "
+        "through notifications.services (audit.record_bulk)",
+    ),
+    "content.report": (
+        READ_ONLY,
+        "members' reports, written by the client API; the console only reads them",
+    ),
+    "content.moderationcase": (
+        READ_ONLY,
+        "review cases: every decision goes through content.services.moderation, which "
+        "writes its audit row (and a Decision row) with the reviewer",
+    ),
+    "content.appeal": (
+        READ_ONLY,
+        "members' appeals; deciding one is a decision on its case, audited there",
+    ),
+    "content.platformcheck": (
+        READ_ONLY,
+        "the ledger of WeChat content-security calls: the system's own record",
+    ),
     "notifications.consent": (
         READ_ONLY,
         "written by members' answers to wx.requestSubscribeMessage and by sends; "

@@ -35,6 +35,10 @@ IDEMPOTENT = {
     ("post", "/api/v1/groups/{code}/join"): True,
     ("post", "/api/v1/coupons/{template_id}/claim"): False,
     ("post", "/api/v1/points-shop/{item_id}/redeem"): False,
+    ("post", "/api/v1/posts"): True,
+    ("post", "/api/v1/posts/{post_id}/comments"): True,
+    ("post", "/api/v1/reviews"): True,
+    ("post", "/api/v1/reviews/{review_id}/follow-up"): True,
 }
 
 

@@ -27,6 +27,7 @@ from django.urls import reverse
 from miniops.accounts.models import Operator
 from miniops.api import api
 from miniops.cms.tests import factories as cms_factories
+from miniops.content.tests import factories as content_factories
 from miniops.core.console import ConsoleModelAdmin, action_permissions, site
 from miniops.core.permissions import ROLES, Kind, P, R, is_known, kind
 from miniops.testing import factories
@@ -111,6 +112,15 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "content.post": lambda me: content_factories.post(),
+    "content.comment": lambda me: content_factories.comment(),
+    "content.review": lambda me: content_factories.review(),
+    "content.report": lambda me: content_factories.report(),
+    "content.moderationcase": lambda me: content_factories.case(),
+    "content.appeal": lambda me: content_factories.appeal(),
+    "content.platformcheck": lambda me: content_factories.platform_check(),
+    "content.topic": lambda me: content_factories.topic(),
+    "content.lexiconentry": lambda me: content_factories.lexicon_entry(),
     # recommendations
     "recommendations.rule": lambda me: _recs_rule(),
     "recommendations.modelversion": lambda me: _recs_version(),
@@ -125,6 +135,8 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     ),
     "sharing.reward": lambda me: _sharing_reward(),
     "sharing.orderattribution": lambda me: _sharing_order_attribution(),
+    "notifications.campaign": lambda me: factories.push_campaign(),
+    "notifications.delivery": lambda me: factories.push_delivery(),
     "cms.banner": lambda me: cms_factories.banner(),
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
@@ -183,6 +195,9 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "item_id": lambda: 1,
     "group_buy_id": lambda: 1,
     "code": lambda: "nosuchgroup",
+    "post_id": lambda: 1,
+    "comment_id": lambda: 1,
+    "review_id": lambda: 1,
     "article_id": lambda: cms_factories.article().pk,
 }
 

@@ -146,27 +146,42 @@ def layout() -> dict[str, Any]:
 
 # --- live parts -------------------------------------------------------------------------------
 def product_cards(ids: list[int]) -> list[dict[str, Any]]:
-    """Cards of the products on sale among ``ids``, in that order."""
+    """Cards of the products on sale among ``ids``, in that order (each card kept
+    2 s per process: the same products show on many members' pages)."""
     from miniops.catalog.selectors import on_sale
 
-    rows = {
-        row["id"]: row
-        for row in on_sale()
-        .filter(pk__in=ids)
-        .values("id", "title", "subtitle", "cover", "min_price", "sales_count")
-    }
-    return [
-        {
-            "id": row["id"],
-            "title": row["title"],
-            "subtitle": row["subtitle"],
-            "cover": media.public_url(row["cover"]),
-            "price": row["min_price"],
-            "sales": row["sales_count"],
+    cards: dict[int, dict[str, Any] | None] = {}
+    missing = []
+    for pk in ids:
+        hit = localcache.get(f"cms:card:{pk}")
+        if hit is None:
+            missing.append(pk)
+        else:
+            cards[pk] = hit or None
+    if missing:
+        rows = {
+            row["id"]: row
+            for row in on_sale()
+            .filter(pk__in=missing)
+            .values("id", "title", "subtitle", "cover", "min_price", "sales_count")
         }
-        for pk in ids
-        if (row := rows.get(pk)) is not None
-    ]
+        for pk in missing:
+            row = rows.get(pk)
+            card = (
+                {
+                    "id": row["id"],
+                    "title": row["title"],
+                    "subtitle": row["subtitle"],
+                    "cover": media.public_url(row["cover"]),
+                    "price": row["min_price"],
+                    "sales": row["sales_count"],
+                }
+                if row is not None
+                else None
+            )
+            localcache.put(f"cms:card:{pk}", LOCAL_TTL, card or {})  # {}: not on sale
+            cards[pk] = card
+    return [card for pk in ids if (card := cards.get(pk))]
 
 
 def best_sellers(limit: int) -> list[int]:
@@ -175,17 +190,42 @@ def best_sellers(limit: int) -> list[int]:
     return list(on_sale().order_by("-sales_count", "-id").values_list("id", flat=True)[:limit])
 
 
+#: How long one visitor's recommended ids are kept (the shared cache): picks come
+#: from a trained model that changes in batches, and computing them is the most
+#: expensive part of a member's home page.
+RECOMMENDED_TTL = 120
+
+
 def recommended_ids(*, member_id: int | None, anonymous_id: str, limit: int) -> list[int]:
-    """From the recommendations app; the catalog's best sellers when it fails (the
-    home page still answers)."""
+    """From the recommendations app, kept per visitor for ``RECOMMENDED_TTL``
+    seconds; the catalog's best sellers when it fails (the home page still
+    answers, and the failure is not kept)."""
     from miniops.recommendations.selectors import home_products
 
-    try:
-        return list(
-            home_products(member_id=member_id, anonymous_id=anonymous_id or None, limit=limit)
-        )[:limit]
-    except Exception:
-        logging.getLogger("miniops.cms").exception("home_products failed")
+    key = f"cms:rec:{member_id or ''}:{anonymous_id}:{limit}"
+
+    def shared() -> list[int] | None:
+        ids = cache.get(key)
+        if ids is None:
+            try:
+                ids = list(
+                    home_products(
+                        member_id=member_id, anonymous_id=anonymous_id or None, limit=limit
+                    )
+                )[:limit]
+            except Exception:
+                logging.getLogger("miniops.cms").exception("home_products failed")
+                return None
+            cache.set(key, ids, timeout=RECOMMENDED_TTL)
+        return list(ids)
+
+    picked = localcache.get(key)
+    if picked is None:
+        picked = shared()
+        if picked is not None:
+            localcache.put(key, LOCAL_TTL, picked)
+    if picked is not None:
+        return picked
     return _memo(f"cms:live:best:{limit}", lambda: best_sellers(limit))
 
 

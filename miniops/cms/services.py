@@ -293,7 +293,11 @@ def save_section(
     if section is None:
         section = HomeSection()
         # Lock the layout (as moves do), then go below its last section.
-        taken = HomeSection.objects.select_for_update().values_list("position", flat=True)
+        taken = (
+            HomeSection.objects.select_for_update()
+            .order_by("pk")
+            .values_list("position", flat=True)
+        )
         section.position = max(taken, default=0) + 1
     section.kind, section.title, section.audience, section.limit = kind, title, key, limit
     section.starts_at, section.ends_at, section.is_active = start, end, active
@@ -311,6 +315,13 @@ def delete_section(*, actor: Any, section: HomeSection) -> None:
     _changed()
 
 
+def _locked_layout() -> list[HomeSection]:
+    """Every section, locked, in page order. Rows are locked in id order, which no
+    write changes, so two editors never lock them in opposite orders (deadlock)."""
+    rows = list(HomeSection.objects.select_for_update().order_by("pk"))
+    return sorted(rows, key=lambda s: (s.position, s.pk))
+
+
 def _renumber(ordered: list[HomeSection], actor: Any) -> None:
     with audit.acting_as(actor):
         for position, section in enumerate(ordered, start=1):
@@ -326,7 +337,7 @@ def move_section(*, actor: Any, section: HomeSection, direction: str) -> HomeSec
     require(actor, P.CMS_MANAGE)
     if direction not in ("up", "down"):
         raise InvalidInput(fields={"direction": _("Move up or down.")})
-    ordered = list(HomeSection.objects.select_for_update().order_by("position", "id"))
+    ordered = _locked_layout()
     index = next((i for i, s in enumerate(ordered) if s.pk == section.pk), None)
     if index is None:
         raise NotFound()
@@ -347,7 +358,7 @@ def reorder_sections(*, actor: Any, ids: Any) -> list[HomeSection]:
         isinstance(i, bool) or not isinstance(i, int) for i in ids
     ):
         raise InvalidInput(fields={"ids": _("Give every section once, in the new order.")})
-    by_id = {s.pk: s for s in HomeSection.objects.select_for_update().order_by("position", "id")}
+    by_id = {s.pk: s for s in _locked_layout()}
     if len(ids) != len(set(ids)) or set(ids) != set(by_id):
         raise InvalidInput(fields={"ids": _("Give every section once, in the new order.")})
     ordered = [by_id[i] for i in ids]

@@ -91,9 +91,31 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
     (
         _("Push messages"),
         [
+            (_("Campaigns"), "campaign", "notifications.campaign"),
+            (_("Campaign results"), "insights", "page:notifications_results"),
+            (_("Scheduled and running"), "schedule", "page:notifications_tasks"),
+            (_("Deliveries"), "outgoing_mail", "notifications.delivery"),
             (_("Message templates"), "mark_email_read", "notifications.messagetemplate"),
             (_("Consents"), "how_to_reg", "notifications.consent"),
             (_("Push settings"), "tune", "notifications.pushsettings"),
+        ],
+    ),
+    (
+        _("Content"),
+        [
+            (_("Review queue"), "fact_check", "page:content_queue"),
+            (_("Posts"), "forum", "content.post"),
+            (_("Comments"), "chat", "content.comment"),
+            (_("Product reviews"), "reviews", "content.review"),
+            (_("Reports"), "flag", "content.report"),
+            (_("Review cases"), "inventory", "content.moderationcase"),
+            (_("Appeals"), "gavel", "content.appeal"),
+            (_("Topics"), "tag", "content.topic"),
+            (_("Lexicon"), "spellcheck", "content.lexiconentry"),
+            (_("Test a sentence"), "science", "page:content_lexicon_test"),
+            (_("Lexicon import and export"), "upload_file", "page:content_lexicon_import"),
+            (_("Platform checks"), "verified_user", "content.platformcheck"),
+            (_("Reviewer figures"), "leaderboard", "page:content_figures"),
         ],
     ),
     (

@@ -40,3 +40,64 @@ def reachable_counts() -> dict[int, int]:
 
 def reachable_member_ids(template: MessageTemplate) -> Any:
     return Consent.objects.filter(reachable_q(template)).values_list("member_id", flat=True)
+
+
+def task_view(now: Any = None) -> dict[str, Any]:
+    """What is scheduled, running and waiting: for the operators' task page."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.core.ledger import PENDING, LedgerState
+    from miniops.marketing.models import FlashSession, Group, GroupStatus
+    from miniops.notifications.models import Campaign, CampaignStatus, Delivery
+    from miniops.orders.models import Order, OrderStatus
+
+    now = now or timezone.now()
+    soon = now + timedelta(hours=24)
+    due = list(
+        Campaign.objects.filter(status=CampaignStatus.SCHEDULED, next_run_at__lte=soon).order_by(
+            "next_run_at"
+        )[:50]
+    )
+    running = list(
+        Campaign.objects.filter(status__in=[CampaignStatus.RUNNING, CampaignStatus.PAUSED])
+        .annotate(
+            depth=Count(
+                "deliveries",
+                filter=Q(deliveries__state__in=[LedgerState.QUEUED, LedgerState.CLAIMED]),
+            )
+        )
+        .order_by("-depth", "pk")[:50]
+    )
+    deferred = Delivery.objects.filter(state=LedgerState.QUEUED, reason="quiet_hours").count()
+    since = now - timedelta(hours=24)
+    failed = list(
+        Delivery.objects.filter(
+            Q(state=LedgerState.FAILED) | Q(state=LedgerState.DOUBT), updated_at__gte=since
+        )
+        .values("state", "reason")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:30]
+    )
+    unpaid = Order.objects.filter(
+        status=OrderStatus.UNPAID, expires_at__gt=now, expires_at__lte=now + timedelta(hours=1)
+    )
+    groups = Group.objects.filter(
+        status=GroupStatus.FORMING, expires_at__gt=now, expires_at__lte=soon
+    )
+    flash = FlashSession.objects.filter(starts_at__gt=now, starts_at__lte=soon).order_by(
+        "starts_at"
+    )
+    return {
+        "due": due,
+        "running": running,
+        "pending_total": Delivery.objects.filter(PENDING).count(),
+        "deferred": deferred,
+        "failed": failed,
+        "unpaid_count": unpaid.count(),
+        "unpaid_next": list(unpaid.order_by("expires_at").values("number", "expires_at")[:10]),
+        "groups_count": groups.count(),
+        "groups_next": list(groups.order_by("expires_at").values("code", "expires_at")[:10]),
+        "flash": list(flash.values("name", "starts_at")[:10]),
+    }

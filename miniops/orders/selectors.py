@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from miniops.catalog.models import ProductStatus
 from miniops.catalog.selectors import media_url
@@ -59,11 +59,38 @@ def cart(member_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-def status_counts() -> dict[str, int]:
-    counts = dict(
-        Order.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+def refund_open() -> Exists:
+    """Per order: a refund-only request is open, so it cannot ship yet."""
+    return Exists(
+        AfterSale.objects.filter(
+            order=OuterRef("pk"), kind="refund_only", status__in=["requested", "refunding"]
+        )
     )
-    return {status: counts.get(status, 0) for status in OrderStatus.values}
+
+
+def status_counts(search: str = "") -> dict[str, int]:
+    """Orders per status (of those matching ``search``); ``paid`` counts only the
+    orders that can ship, ``on_hold`` the paid ones waiting on a refund request."""
+    orders = search_orders(search) if search.strip() else Order.objects.all()
+    orders = orders.annotate(refund_open=refund_open())
+    counts = dict(
+        orders.filter(refund_open=False)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    held = dict(
+        orders.filter(refund_open=True)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    found = {
+        status: counts.get(status, 0) + (held.get(status, 0) if status != "paid" else 0)
+        for status in OrderStatus.values
+    }
+    found["on_hold"] = held.get("paid", 0)
+    return found
 
 
 def search_orders(query: str) -> QuerySet[Order]:

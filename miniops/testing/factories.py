@@ -457,3 +457,32 @@ def push_settings() -> Any:
     from miniops.notifications.selectors import push_settings as row
 
     return row()
+
+
+def push_campaign(**fields: Any) -> Any:
+    from miniops.notifications.models import Campaign
+
+    defaults: dict[str, Any] = {
+        "name": "测试推送",
+        "audience": "",
+        "template": message_template(),
+        "data": {
+            "thing1": "满100减10",
+            "amount2": "¥10",
+            "date3": "2026年12月31日",
+            "thing4": "快来",
+        },
+        "page": "pages/coupon/list",
+    }
+    defaults.update(fields)
+    return Campaign.objects.create(**defaults)
+
+
+def push_delivery(**fields: Any) -> Any:
+    from miniops.notifications.models import Delivery
+
+    campaign = fields.pop("campaign", None) or push_campaign()
+    owner = fields.pop("member", None) or member()
+    return Delivery.objects.create(
+        key=f"{campaign.pk}:{owner.pk}:once", campaign=campaign, member=owner, **fields
+    )

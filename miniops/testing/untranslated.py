@@ -121,6 +121,10 @@ def untranslated(chunk: str) -> str | None:
         lower = word.lower()
         if lower in ALLOWED:
             continue
+        # An all-capitals word (POST, GMV) reads as an acronym, not as a code or
+        # a label (a raw code shows as it is stored: lower case).
+        if word.isupper():
+            continue
         if lower in choice_values() or (lower in msgids() and " " not in lower):
             return word
     return None

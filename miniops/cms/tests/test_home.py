@@ -237,3 +237,30 @@ def test_banner_and_article_reads(
         assert response.status_code == 400, bad
         assert response.json()["error"]["fields"]["cursor"]
     assert client.get("/api/v1/articles", {"limit": 0}).status_code == 422
+
+
+def test_a_visitors_recommendations_are_kept_and_a_failure_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from miniops.recommendations import selectors as recommendations
+
+    picked = factories.product(title="为你推荐")
+    answers: list[Any] = [RuntimeError("busy"), [picked.pk]]
+    calls: list[int] = []
+
+    def home_products(**kwargs: Any) -> list[int]:
+        calls.append(kwargs["member_id"])
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(recommendations, "home_products", home_products)
+    someone = factories.member()
+    cms.home_section(kind="recommended", limit=3)
+    selectors.home(member_id=someone.pk)  # fails: best sellers stand in, nothing kept
+    first = selectors.home(member_id=someone.pk)["sections"][0]["items"]
+    localcache.forget()  # another process: the shared cache still has the picks
+    again = selectors.home(member_id=someone.pk)["sections"][0]["items"]
+    assert [i["id"] for i in first] == [i["id"] for i in again] == [picked.pk]
+    assert calls == [someone.pk, someone.pk]

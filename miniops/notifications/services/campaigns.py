@@ -591,3 +591,53 @@ __all__ = [
     "tick",
     "validate",
 ]
+
+
+def save(*, campaign: Campaign, actor: Any) -> Campaign:
+    """Create or edit a campaign (only drafts are edited), validated."""
+    require_if_operator(actor, P.NOTIFICATIONS_MANAGE)
+    if campaign.pk:
+        current = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+        if current is not None and current != CampaignStatus.DRAFT:
+            raise IllegalTransition(
+                _("Only a draft can be edited; cancel it and create a new one."),
+                code="campaign_not_draft",
+            )
+    validate(campaign)
+    if campaign.created_by_id is None and getattr(actor, "pk", None):
+        campaign.created_by = actor
+    with transaction.atomic(), acting_as(actor):
+        campaign.save()
+    return campaign
+
+
+def settle_doubt(*, rows: Any, actor: Any, resend: bool) -> int:
+    """Deliveries in doubt (a send that may have reached WeChat): the operator who
+    checked decides — send again (it did not arrive) or close them as failed."""
+    require_if_operator(actor, P.NOTIFICATIONS_MANAGE)
+    doubt = Delivery.objects.filter(pk__in=[r.pk for r in rows], state=LedgerState.DOUBT)
+    pks = list(doubt.values_list("pk", flat=True))
+    now = timezone.now()
+    if resend:
+        changed = doubt.update(
+            state=LedgerState.QUEUED,
+            reason="resent_by_operator",
+            claim="",
+            due_at=now,
+            lease_until=None,
+            sent_at=None,
+        )
+    else:
+        changed = doubt.update(
+            state=LedgerState.FAILED, reason="closed_by_operator", finished_at=now
+        )
+    audit.record_bulk(
+        actor=actor,
+        model=Delivery,
+        pks=pks,
+        changes={
+            "state": [LedgerState.DOUBT, LedgerState.QUEUED if resend else LedgerState.FAILED]
+        },
+        reason="doubt settled",
+    )
+    return changed

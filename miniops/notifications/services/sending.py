@@ -24,10 +24,10 @@ of workers share the queue without sending a row twice. For each row, in order:
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -58,7 +58,6 @@ from miniops.notifications.providers import (
     subscribe_provider,
 )
 
-LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
 FINAL_REASONS = {
     NO_CONSENT: "no_consent_wechat",
@@ -71,7 +70,11 @@ FINAL_REASONS = {
 
 def send_rate() -> str:
     """The outbound budget for subscribe messages, shared by every worker."""
-    return os.environ.get("MINIOPS_PUSH_RATE", "600/s")
+    return str(settings.MINIOPS_PUSH_RATE)
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=int(settings.MINIOPS_PUSH_LEASE_SECONDS))
 
 
 # --- quiet hours ------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def _issue_coupon(row: Delivery, campaign: Campaign) -> None:
             template=campaign.coupon, member_ids=[row.member_id], actor=None, source=source
         )
         if not result["issued"]:
-            raise Final("coupons_gone", state=LedgerState.SKIPPED)
+            raise Final("coupon_not_issued", state=LedgerState.SKIPPED)
         coupon_id = (
             Coupon.objects.filter(
                 member_id=row.member_id, template_id=campaign.coupon_id, source=source
@@ -341,9 +344,13 @@ def send_due(*, limit: int = 200) -> ledger.BatchResult:
     from miniops.notifications.selectors import push_settings
 
     sender = Sender(push_settings())
-    return ledger.process(pending(), sender, limit=limit, lease=LEASE, max_attempts=MAX_ATTEMPTS)
+    return ledger.process(pending(), sender, limit=limit, lease=lease(), max_attempts=MAX_ATTEMPTS)
 
 
 def recover() -> int:
-    """Rows of a worker that died mid-send: ``doubt`` (the message may have gone)."""
+    """Rows of a worker that died holding them. Those it had not started sending
+    (no ``sent_at``: the consent was not taken, nothing went out) go back to the
+    queue; those it may have sent become ``doubt`` — never repeated blindly.
+    Returns how many became doubt."""
+    ledger.recover_expired(Delivery.objects.filter(sent_at__isnull=True), retry_safe=True)
     return ledger.recover_expired(Delivery.objects.all(), retry_safe=False)

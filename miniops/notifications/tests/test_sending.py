@@ -162,11 +162,13 @@ def test_worker_killed_between_claim_and_finish_leaves_doubt(wechat: SubscribeSt
     Delivery.objects.filter(pk__in=[r.pk for r in claimed]).update(
         lease_until=timezone.now() - timedelta(seconds=1)
     )
-    assert sending.recover() == 2
+    # one of them had started its send (consent taken, request on its way)
+    Delivery.objects.filter(pk=claimed[0].pk).update(sent_at=timezone.now())
+    assert sending.recover() == 1
     drain()
     states = sorted(Delivery.objects.values_list("state", flat=True))
-    assert states == [LedgerState.DONE, LedgerState.DOUBT, LedgerState.DOUBT]
-    assert len(wechat.receipts) == 1
+    assert states == [LedgerState.DONE, LedgerState.DONE, LedgerState.DOUBT]
+    assert len(wechat.receipts) == 2
 
 
 @pytest.mark.parametrize(
@@ -390,3 +392,29 @@ def test_abandoned_cart_and_expiring_coupon_triggers(wechat: SubscribeState) -> 
     assert campaigns.scan_expiring_coupons() == 1
     drain()
     assert len(wechat.receipts) == 2
+
+
+def test_entering_a_segment_triggers_its_welcome_campaign(wechat: SubscribeState) -> None:
+    from miniops.core import audiences
+
+    people = audience(3, grant=wechat)
+    ids = [p.pk for p in people]
+    previous = dict(audiences._providers)
+    audiences.register(
+        "segment",
+        label="segment",
+        choices=lambda: [],
+        member_ids=lambda ref: ids if ref == "12" else [],
+    )
+    try:
+        row = campaign(kind="triggered", trigger="segment_entered", audience="segment:12")
+        campaigns.start(campaign=row, actor=None)
+        at = timezone.now()
+        assert campaigns.on_segment_entered(segment_id=12, member_ids=ids[:2], at=at) == 2
+        assert campaigns.on_segment_entered(segment_id=12, member_ids=ids[:2], at=at) == 0
+        assert campaigns.on_segment_entered(segment_id=99, member_ids=ids, at=at) == 0
+        drain()
+        assert len(wechat.receipts) == 2
+    finally:
+        audiences._providers.clear()
+        audiences._providers.update(previous)

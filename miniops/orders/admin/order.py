@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
 from unfold.decorators import display
@@ -62,6 +63,7 @@ class OrderAdmin(ConsoleModelAdmin):
         "item_count",
         "created_at",
         "paid_at",
+        "hold_reason",
     ]
     list_filter = [
         "status",
@@ -82,7 +84,37 @@ class OrderAdmin(ConsoleModelAdmin):
     actions_detail = ["ship", "cancel", "add_note", "sync_payment", "reveal"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
-        return super().get_queryset(request).annotate(n_items=Count("items"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_items=Count("items"), refund_open=selectors.refund_open())
+        )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        # The "paid, to ship" tab lists only the orders that can be shipped now;
+        # the ones on hold have a tab of their own, saying why.
+        base = super().get_changelist(request, **kwargs)
+        hold = request.GET.get("hold")
+
+        class ToShip(base):  # type: ignore[misc, valid-type]
+            def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> Any:
+                queryset = super().get_queryset(request, exclude_parameters)
+                if request.GET.get("status__exact") == OrderStatus.PAID:
+                    queryset = queryset.filter(refund_open=hold == "1")
+                return queryset
+
+            def get_filters_params(self, params: Any = None) -> Any:
+                found = super().get_filters_params(params)
+                found.pop("hold", None)
+                return found
+
+        return ToShip
+
+    @display(description=_("Can it ship?"))
+    def hold_reason(self, obj: Order) -> str:
+        if obj.status == OrderStatus.PAID and getattr(obj, "refund_open", False):
+            return gettext("No: a refund request is open")
+        return ""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
@@ -104,14 +136,32 @@ class OrderAdmin(ConsoleModelAdmin):
         return getattr(obj, "n_items", 0)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        counts = selectors.status_counts()
+        search = request.GET.get("q", "")
+        counts = selectors.status_counts(search)
         current = request.GET.get("status__exact", "")
+        on_hold = request.GET.get("hold") == "1"
         tabs = [
             {"label": _("All"), "value": "", "count": sum(counts.values()), "active": not current}
         ] + [
-            {"label": label, "value": value, "count": counts[value], "active": current == value}
+            {
+                "label": label,
+                "value": value,
+                "count": counts[value],
+                "active": current == value and not on_hold,
+            }
             for value, label in OrderStatus.choices
         ]
+        tabs.insert(
+            3,
+            {
+                "label": _("Paid, on hold"),
+                "value": "paid_on_hold",
+                "status": OrderStatus.PAID,
+                "hold": True,
+                "count": counts["on_hold"],
+                "active": current == OrderStatus.PAID and on_hold,
+            },
+        )
         return super().changelist_view(request, {**(extra_context or {}), "status_tabs": tabs})
 
     def change_view(

@@ -452,3 +452,38 @@ def test_a_rolled_back_order_emits_nothing(
     assert sink == []
     assert not Order.objects.exists()
     assert stock_of(sku) == 5
+
+
+def test_the_to_ship_tab_lists_only_orders_that_can_ship(
+    console_as: Callable[..., Client],
+) -> None:
+    # given two paid orders, one of them with an open refund request
+    ready, held = factories.order(paid=True), factories.order(paid=True)
+    from miniops.orders.models import AfterSale
+
+    AfterSale.objects.create(
+        order=held,
+        member=held.member,
+        number="AS-HOLD-1",
+        kind="refund_only",
+        status="requested",
+        reason="changed_mind",
+        amount=100,
+    )
+    client = console_as("ops_staff")
+    # when the "paid, to ship" tab is opened
+    response = client.get(LIST + "?status__exact=paid")
+    page = response.content.decode()
+    # then it lists only the order that can ship, and the one on hold has its tab
+    assert ready.number in page
+    assert held.number not in page
+    tabs = {t["value"]: t["count"] for t in response.context["status_tabs"]}
+    assert tabs["paid"] == 1
+    assert tabs["paid_on_hold"] == 1
+    on_hold = client.get(LIST + "?status__exact=paid&hold=1").content.decode()
+    assert held.number in on_hold
+    assert ready.number not in on_hold
+    # and the counts follow the search
+    searched = client.get(LIST + f"?q={ready.number}")
+    tabs = {t["value"]: t["count"] for t in searched.context["status_tabs"]}
+    assert tabs[""] == 1

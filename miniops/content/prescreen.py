@@ -1,0 +1,351 @@
+"""The pre-screen: a lexicon matched on normalised text, in the publish path.
+
+Text is normalised before matching, the lexicon's terms the same way:
+
+1. NFKC (full-width letters and digits become ASCII, compatibility forms fold);
+2. lower case;
+3. traditional to simplified Chinese (OpenCC ``t2s``);
+4. noise removed: every character that is not a letter or a digit (spaces,
+   punctuation, symbols, zero-width and other format characters), so ``敏@感``,
+   ``敏 感`` and ``敏\u200b感`` all read ``敏感``.
+
+Matching is one Aho–Corasick automaton (``ahocorasick-rs``, a Rust DFA) over
+the whole lexicon: time linear in the text, whatever the number of terms. Every hit keeps
+its span in the original text (to mask it, or to highlight it for the
+reviewer). ``allow`` entries cancel the hits they overlap (an innocent word that
+contains a listed one). A built-in "ads" rule finds phone numbers, WeChat ids
+and web addresses.
+
+This module knows nothing of the database: ``content.services.lexicon`` builds a
+``Matcher`` from the entries and keeps one per lexicon version in each process.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import ahocorasick_rs
+import opencc
+
+BLOCK, REVIEW, MASK, ALLOW = "block", "review", "mask", "allow"
+PASS = "pass"  # noqa: S105 - a verdict, not a secret
+#: verdict order: the strongest action among the hits wins
+_STRENGTH = {PASS: 0, MASK: 1, REVIEW: 2, BLOCK: 3}
+MASK_CHAR = "*"
+
+_converter = opencc.OpenCC("t2s")
+
+
+@cache
+def _noise_ranges() -> list[tuple[int, int]]:
+    """Every code point that is not a letter, a mark or a digit (punctuation,
+    symbols, spaces, controls, format and zero-width characters), as ranges: the
+    BMP plus the tag characters and symbol blocks above it."""
+    ranges: list[tuple[int, int]] = []
+    blocks = [range(0x10000), range(0x1F000, 0x1FB00), range(0xE0000, 0xE0080)]
+    for block in blocks:
+        for code in block:
+            category = unicodedata.category(chr(code))
+            if category[0] in "PSZC" and category not in ("Co", "Cs"):
+                if ranges and ranges[-1][1] == code - 1:
+                    ranges[-1] = (ranges[-1][0], code)
+                else:
+                    ranges.append((code, code))
+    return ranges
+
+
+def _char_class(ranges: list[tuple[int, int]]) -> str:
+    def esc(code: int) -> str:
+        return f"\\U{code:08x}"
+
+    return "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in ranges)
+
+
+@cache
+def _noise() -> re.Pattern[str]:
+    return re.compile(f"[{_char_class(_noise_ranges())}]+")
+
+
+@cache
+def _kept_runs() -> re.Pattern[str]:
+    return re.compile(f"[^{_char_class(_noise_ranges())}]+")
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+@cache
+def _tables() -> tuple[list[int], list[int | None]]:
+    """``str.translate`` tables over the BMP (a list lookup per character, no
+    exceptions): full-width ASCII and the ideographic space to ASCII (what NFKC
+    changes in nearly every Chinese text: its punctuation), and noise deleted."""
+    half: list[int] = list(range(0x10000))
+    for code in range(0xFF01, 0xFF5F):
+        half[code] = code - 0xFEE0
+    half[0x3000] = 0x20
+    clean: list[int | None] = list(range(0x10000))
+    for first, last in _noise_ranges():
+        for code in range(first, min(last, 0xFFFF) + 1):
+            clean[code] = None
+    return half, clean
+
+
+@cache
+def _traditional() -> re.Pattern[str]:
+    """The characters OpenCC's t2s changes: a text without any skips OpenCC."""
+    chars = "".join(chr(c) for c in range(0x3400, 0xA000))
+    converted = _converter.convert(chars)
+    changed = (
+        [a for a, b in zip(chars, converted, strict=True) if a != b]
+        if len(converted) == len(chars)
+        else list(chars)
+    )
+    ranges: list[tuple[int, int]] = []
+    for char in changed:
+        code = ord(char)
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return re.compile(f"[{_char_class(ranges)}]")
+
+
+def _fold(text: str) -> str:
+    half, _clean = _tables()
+    text = text.translate(half)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
+    if _traditional().search(text) is not None:
+        text = _converter.convert(text)
+    return text
+
+
+def _strip_noise(folded: str) -> str:
+    _half, clean = _tables()
+    stripped = folded.translate(clean)
+    if _ASTRAL.search(stripped) is not None:  # astral symbols (emoji, tags)
+        stripped = _noise().sub("", stripped)
+    return stripped
+
+
+def normalize(text: str) -> str:
+    """The form the automaton matches: folded, then without noise characters."""
+    return _strip_noise(_fold(text))
+
+
+def _folded_with_sources(text: str) -> tuple[str, list[int]]:
+    """The folded text and, for each of its characters, the index of the original
+    character it came from. One pass for the whole text when folding keeps the
+    length (nearly always); character by character otherwise."""
+    folded = _fold(text)
+    if len(folded) == len(text):
+        return folded, list(range(len(text)))
+    parts: list[str] = []
+    sources: list[int] = []
+    for index, char in enumerate(text):
+        piece = _fold(char)
+        parts.append(piece)
+        sources.extend([index] * len(piece))
+    return "".join(parts), sources
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str
+    category: str
+    action: str
+    entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    term: str
+    category: str
+    action: str
+    start: int  # span in the original text, end exclusive
+    end: int
+    entry_id: int | None = None
+    rule: str = "lexicon"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "category": self.category,
+            "action": self.action,
+            "start": self.start,
+            "end": self.end,
+            "entry_id": self.entry_id,
+            "rule": self.rule,
+        }
+
+
+@dataclass
+class Screen:
+    """What the pre-screen says about one text."""
+
+    verdict: str  # pass, mask, review, block
+    hits: list[Hit] = field(default_factory=list)
+    text: str = ""  # the text to publish: masked spans replaced
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted({hit.category for hit in self.hits})
+
+
+# --- the built-in ads rule -----------------------------------------------------------------
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s]+|\b[a-z0-9][a-z0-9-]{1,62}\.(?:com|cn|net|org|top|xyz|cc|vip|shop|info|me|io|co)\b"
+)
+_WECHAT_ID = re.compile(
+    r"(?:微信|威信|薇信|徽信|v信|vx|wx|weixin|wechat|加v|\+v)\s*(?:号|id)?\s*[:：=]?\s*([a-z][-_a-z0-9]{5,19})"
+)
+
+
+_PHONE_LOOSE = re.compile(r"(?<!\d)1(?:[^\d\n]{0,2}\d){10}(?!\d)")
+_NON_DIGIT = re.compile(r"\D")
+#: cheap test before the ads expressions
+_SEVEN_DIGITS = re.compile(r"\d(?:\D{0,2}\d){6}")
+_ADS_WORDS = (
+    "微信",
+    "威信",
+    "薇信",
+    "徽信",
+    "v信",
+    "vx",
+    "wx",
+    "weixin",
+    "wechat",
+    "加v",
+    "+v",
+    "http",
+    "www",
+)
+
+
+def _may_have_ads(folded: str) -> bool:
+    """Cheap tests before the ads expressions: a word of theirs, a dot, digits."""
+    return (
+        any(word in folded for word in _ADS_WORDS)
+        or ("." in folded and _URL.search(folded) is not None)
+        or _SEVEN_DIGITS.search(folded) is not None
+    )
+
+
+def _ads_hits(folded: str, sources: list[int], length: int) -> list[Hit]:
+    hits: list[Hit] = []
+
+    def span(start: int, end: int) -> tuple[int, int]:
+        return sources[start], (sources[end - 1] + 1 if end - 1 < len(sources) else length)
+
+    for pattern, term in ((_URL, "url"), (_WECHAT_ID, "wechat_id")):
+        for match in pattern.finditer(folded):
+            start, end = span(match.start(), match.end())
+            hits.append(Hit(term, "ads", REVIEW, start, end, rule=term))
+    # phone numbers, also with spaces or dashes between the digits
+    for match in _PHONE_LOOSE.finditer(folded):
+        if _PHONE.fullmatch(_NON_DIGIT.sub("", match.group())):
+            start, end = span(match.start(), match.end())
+            hits.append(Hit("phone", "ads", REVIEW, start, end, rule="phone"))
+    return hits
+
+
+# --- the matcher ------------------------------------------------------------------------------
+class Matcher:
+    """An automaton over ``entries``, built once per lexicon version."""
+
+    def __init__(self, entries: list[Entry], *, version: int = 0, ads_rule: bool = True) -> None:
+        self.version = version
+        self.ads_rule = ads_rule
+        self._entries: list[Entry] = []
+        keys: list[str] = []
+        seen: set[str] = set()
+        for entry in entries:
+            key = normalize(entry.term)
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            keys.append(key)
+            self._entries.append(entry)
+        self.size = len(keys)
+        self._automaton: Any = (
+            ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)
+            if keys
+            else None
+        )
+
+    def _raw(self, clean: str) -> list[tuple[int, int, Entry]]:
+        if self._automaton is None:
+            return []
+        return [
+            (start, end, self._entries[index])
+            for index, start, end in self._automaton.find_matches_as_indexes(
+                clean, overlapping=True
+            )
+        ]
+
+    def scan(self, text: str, *, ads: bool | None = None) -> Screen:
+        folded = _fold(text)
+        clean = _strip_noise(folded)
+        raw = self._raw(clean)
+        use_ads = self.ads_rule if ads is None else ads
+        ads_candidates = use_ads and _may_have_ads(folded)
+        if not raw and not ads_candidates:
+            return Screen(PASS, [], text)
+        # something to report: map spans of the folded and cleaned text back
+        if len(folded) == len(text):
+            sources: list[int] | range = range(len(text))
+        else:
+            folded, sources = _folded_with_sources(text)
+            clean = _strip_noise(folded)
+            raw = self._raw(clean)
+
+        # runs of kept characters: (start in folded, start in clean)
+        runs: list[tuple[int, int]] = []
+        kept = 0
+        for match in _kept_runs().finditer(folded):
+            runs.append((match.start(), kept))
+            kept += match.end() - match.start()
+        clean_starts = [at_clean for _at, at_clean in runs]
+
+        def original(j: int) -> int:
+            """The index in ``folded`` of character ``j`` of ``clean``."""
+            at, at_clean = runs[bisect.bisect_right(clean_starts, j) - 1]
+            return at + (j - at_clean)
+
+        hits: list[Hit] = []
+        allows: list[tuple[int, int]] = []
+        for start, end, entry in raw:
+            span = (sources[original(start)], sources[original(end - 1)] + 1)
+            if entry.action == ALLOW:
+                allows.append(span)
+            else:
+                hits.append(Hit(entry.term, entry.category, entry.action, *span, entry.entry_id))
+        if allows:
+            hits = [
+                hit for hit in hits if not any(a < hit.end and hit.start < b for a, b in allows)
+            ]
+        if ads_candidates:
+            hits.extend(_ads_hits(folded, list(sources), len(text)))
+        if not hits:
+            return Screen(PASS, [], text)
+        verdict = max((hit.action for hit in hits), key=_STRENGTH.__getitem__)
+        return Screen(verdict, hits, _masked(text, hits))
+
+
+def _masked(text: str, hits: list[Hit]) -> str:
+    spans = sorted((hit.start, hit.end) for hit in hits if hit.action == MASK)
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        for index in range(start, min(end, len(chars))):
+            if not chars[index].isspace():
+                chars[index] = MASK_CHAR
+    return "".join(chars)
