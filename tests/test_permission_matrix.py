@@ -112,6 +112,7 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "marketing.group": lambda me: _group(),
     "marketing.timeddiscount": lambda me: factories.timed_discount(),
     "analytics.alert": lambda me: factories.alert(),
+    "segments.segment": lambda me: _segment(),
     "content.post": lambda me: content_factories.post(),
     "content.comment": lambda me: content_factories.comment(),
     "content.review": lambda me: content_factories.review(),
@@ -141,6 +142,16 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "cms.article": lambda me: cms_factories.article(),
     "cms.homesection": lambda me: cms_factories.home_section(),
 }
+
+
+def _segment() -> Model:
+    from miniops.segments import services as segment_services
+
+    return segment_services.create_segment(
+        actor=None,
+        name=f"segment-{factories.member().pk}",
+        rules={"type": "profile", "field": "gender", "value": [1]},
+    )
 
 
 def _recs_rule() -> Model:

@@ -50,6 +50,13 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Segments"),
+        [
+            (_("Segments"), "groups", "segments.segment"),
+            (_("Export segment members"), "download", "page:segments_export"),
+        ],
+    ),
+    (
         _("Orders"),
         [
             (_("Orders"), "receipt", "orders.order"),

@@ -7,6 +7,7 @@ import pytest
 from miniops.accounts import services
 from miniops.accounts.models import Operator, Role
 from miniops.core.errors import Conflict, Forbidden, InvalidInput
+from miniops.core.permissions import ROLES, R
 from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,8 @@ def test_nobody_grants_a_role_beyond_their_own_permissions() -> None:
 
 
 def test_a_manager_may_grant_roles_within_their_rights() -> None:
-    actor = manager_with("accounts.manage_operators", "dashboard.view", "catalog.view")
+    reviewer_rights = sorted(str(code) for code in ROLES[R.CONTENT_REVIEWER].permissions)
+    actor = manager_with("accounts.manage_operators", *reviewer_rights)
     created = services.create_operator(
         username="cs1", password="Long-enough-pass-1", roles=[role("content_reviewer")], actor=actor
     )

@@ -15,6 +15,7 @@ from miniops.core.errors import (
     InvalidInput,
 )
 from miniops.core.permissions import P, require_if_operator
+from miniops.members import hooks
 from miniops.members.models import (
     Member,
     MemberStatus,
@@ -97,6 +98,7 @@ def tag_members(
             batch_size=1000,
         )
     names = [tag.name for tag in tags]
+    hooks.run("tags_changed", member_ids=ids)
     audit.record_bulk(
         actor=actor,
         model=Member,
