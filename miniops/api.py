@@ -26,6 +26,8 @@ from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
 from miniops.recommendations.api import router as recommendations_router
 from miniops.sharing.api import router as sharing_router
+from miniops.support.api import manage_router as manage_support_router
+from miniops.support.api import router as support_router
 
 api = Api(
     title="miniops API",
@@ -56,6 +58,7 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", marketing_router)
 api.add_router("/", analytics_router)
+api.add_router("/", support_router)
 api.add_router("/", content_router)
 api.add_router("/", notifications_router)
 api.add_router("/", recommendations_router)
@@ -67,4 +70,5 @@ api.add_router("/manage/", manage_catalog_router)
 api.add_router("/manage/", manage_orders_router)
 api.add_router("/manage/", manage_marketing_router)
 api.add_router("/manage/", manage_analytics_router)
+api.add_router("/manage/", manage_support_router)
 api.add_router("/manage/", manage_notifications_router)

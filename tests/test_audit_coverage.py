@@ -37,6 +37,20 @@ READ_ONLY, SERVICES = "read_only", "services"
 
 #: label -> (kind, why the model is not registered with django-auditlog)
 EXEMPT: dict[str, tuple[str, str]] = {
+    "support.conversation": (
+        READ_ONLY,
+        "opened by members; agents' claims, transfers, closes and reopens go through "
+        "support.services, each with its audit row (messages are append-only rows "
+        "naming their sender)",
+    ),
+    "support.message": (
+        READ_ONLY,
+        "append-only: each row is the record of one message with its sender",
+    ),
+    "support.ticketevent": (
+        READ_ONLY,
+        "the ticket's own append-only timeline, written by support.services",
+    ),
     "notifications.delivery": (
         READ_ONLY,
         "the delivery ledger, written by the engine; operators settling rows in doubt go "

@@ -70,6 +70,20 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Customer service"),
+        [
+            (_("Inbox"), "forum", "page:support_inbox"),
+            (_("Conversations"), "chat", "support.conversation"),
+            (_("Tickets"), "confirmation_number", "support.ticket"),
+            (_("Service figures"), "monitoring", "page:support_figures"),
+            (_("Quick replies"), "bolt", "support.quickreply"),
+            (_("Agents"), "support_agent", "support.agentstatus"),
+            (_("Service queues"), "queue", "support.queue"),
+            (_("SLA policies"), "timer", "support.slapolicy"),
+            (_("Business calendars"), "calendar_month", "support.businesscalendar"),
+        ],
+    ),
+    (
         _("Marketing"),
         [
             (_("Campaign results"), "insights", "page:marketing_results"),

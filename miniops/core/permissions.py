@@ -421,6 +421,9 @@ ROLES: dict[R, RoleDef] = {
             requires_2fa=False,
             permissions=frozenset(
                 {
+                    P.SUPPORT_VIEW,
+                    P.SUPPORT_CHAT,
+                    P.SUPPORT_MANAGE_TICKETS,
                     P.MARKETING_VIEW,
                     P.ORDERS_VIEW,
                     P.ORDERS_MANAGE,

@@ -10,13 +10,8 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from miniops.notifications.services import campaigns
         from miniops.orders import hooks as order_hooks
+        from miniops.segments import hooks as segment_hooks
 
         order_hooks.register("status", campaigns.on_order_status)
         order_hooks.register("refunded", campaigns.on_refunded)
-        import importlib
-
-        try:
-            segment_hooks = importlib.import_module("miniops.segments.hooks")
-        except ImportError:  # the segments app has not landed its hooks yet
-            return
         segment_hooks.register("entered", campaigns.on_segment_entered)

@@ -276,7 +276,7 @@ class Campaign(models.Model):
         _("audience"),
         max_length=100,
         blank=True,
-        help_text=_("A segment or a tag, e.g. segment:12 or tag:vip."),
+        help_text=_("A segment or a member tag, with its number of members today."),
     )
     template = models.ForeignKey(
         MessageTemplate,

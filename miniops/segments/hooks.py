@@ -20,10 +20,10 @@ from typing import Any
 logger = logging.getLogger("miniops.segments")
 
 EVENTS = frozenset({"entered", "exited"})
-_hooks: dict[str, list[Callable[..., None]]] = defaultdict(list)
+_hooks: dict[str, list[Callable[..., object]]] = defaultdict(list)
 
 
-def register(event: str, fn: Callable[..., None]) -> None:
+def register(event: str, fn: Callable[..., object]) -> None:
     if event not in EVENTS:
         raise ValueError(f"unknown segment hook {event!r}")
     if fn not in _hooks[event]:

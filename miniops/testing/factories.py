@@ -419,6 +419,67 @@ def redeem_item(**fields: Any) -> Any:
     return RedeemItem.objects.create(**data)
 
 
+# --- customer service ------------------------------------------------------------------------
+def support_queue() -> Any:
+    from miniops.support.models import Queue
+
+    found, _created = Queue.objects.get_or_create(
+        code="kf01", defaults={"name": "综合咨询", "is_default": True}
+    )
+    return found
+
+
+def conversation(*, member: Any = None, text: str = "你好") -> Any:
+    from miniops.support import services as support_services
+
+    support_queue()
+    member = member or globals()["member"]()
+    opened = support_services.open_conversation(member=member)
+    support_services.send_member_message(member=member, conversation_id=opened.pk, text=text)
+    opened.refresh_from_db()
+    return opened
+
+
+def ticket(**fields: Any) -> Any:
+    from miniops.support import services as support_services
+
+    return support_services.create_ticket(
+        member=fields.pop("member", None) or member(),
+        category=fields.pop("category", "complaint"),
+        subject=fields.pop("subject", "快递太慢"),
+        **fields,
+    )
+
+
+def quick_reply(owner: Any = None) -> Any:
+    from miniops.support.models import QuickReply
+
+    count = QuickReply.objects.count()
+    return QuickReply.objects.create(
+        owner=owner, shortcut=f"qr{count}", title="问候", text="您好，有什么可以帮您？"
+    )
+
+
+def agent_status(operator: Any = None) -> Any:
+    from miniops.support.models import AgentStatus
+
+    target: Any = operator or OperatorFactory()
+    return AgentStatus.objects.get_or_create(operator=target)[0]
+
+
+def sla_policy() -> Any:
+    from miniops.support.models import BusinessCalendar, SlaPolicy
+
+    calendar = BusinessCalendar.objects.create(name="工作日")
+    return SlaPolicy.objects.create(
+        name="标准",
+        first_response_minutes=60,
+        next_response_minutes=120,
+        resolution_minutes=1440,
+        calendar=calendar,
+    )
+
+
 # --- push messages (notifications) ---------------------------------------------------------
 def message_template(wx_id: str = "SIM-coupon-received", **fields: Any) -> Any:
     """One of the simulator's templates (``SIMULATED_TEMPLATES``), as synced."""

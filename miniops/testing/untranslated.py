@@ -56,6 +56,8 @@ ALLOWED = frozenset(
         "hans",
         "logo",
         "webhook",
+        "sla",
+        "csat",
         "openid",
         "sf",
         "zto",

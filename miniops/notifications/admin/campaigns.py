@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
 from miniops.accounts.context import operator_of
+from miniops.core import audiences
 from miniops.core.console import (
     ConsoleModelAdmin,
     ReadOnlyConsoleAdmin,
@@ -55,6 +56,23 @@ class CampaignForm(forms.ModelForm):
             "quiet_policy",
             "attribution_days",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "audience" in self.fields:
+            current = self.initial.get("audience") or ""
+            picks = [
+                (a.key, f"{a.label} ({a.count})" if a.count is not None else a.label)
+                for a in audiences.choices()
+            ]
+            if current and current not in {key for key, _label in picks}:
+                picks.append((current, current))
+            self.fields["audience"] = forms.ChoiceField(
+                label=self.fields["audience"].label,
+                required=False,
+                choices=[("", "—"), *picks],
+                help_text=_("A segment or a member tag, with its number of members today."),
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
