@@ -25,6 +25,7 @@ from miniops.notifications.api import router as notifications_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
 from miniops.recommendations.api import router as recommendations_router
+from miniops.sharing.api import router as sharing_router
 from miniops.support.api import manage_router as manage_support_router
 from miniops.support.api import router as support_router
 
@@ -61,6 +62,7 @@ api.add_router("/", support_router)
 api.add_router("/", content_router)
 api.add_router("/", notifications_router)
 api.add_router("/", recommendations_router)
+api.add_router("/", sharing_router)
 api.add_router("/", cms_router)
 api.add_router("/manage/", manage_accounts_router)
 api.add_router("/manage/", manage_members_router)

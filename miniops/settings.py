@@ -652,6 +652,12 @@ MINIOPS_ANALYTICS_HORIZON_DAYS = env_int("MINIOPS_ANALYTICS_HORIZON_DAYS", 7, mi
 MINIOPS_EVENTS_RATE = env_str("MINIOPS_EVENTS_RATE", "600/m")
 MINIOPS_ANALYTICS_FLUSH_SECONDS = env_float("MINIOPS_ANALYTICS_FLUSH_SECONDS", 1.0)
 MINIOPS_ANALYTICS_LAKE_DIR = env_str("MINIOPS_ANALYTICS_LAKE_DIR", "") or str(VAR_DIR / "lake")
+# Sharing: mini-program codes (wxacode.getUnlimited, 5,000 calls a minute per app)
+MINIOPS_WXACODE_RATE = env_str("MINIOPS_WXACODE_RATE", "5000/m")
+MINIOPS_WXACODE_ENV = env_str("MINIOPS_WXACODE_ENV", "release")
+MINIOPS_WXACODE_CHECK_PATH = env_bool("MINIOPS_WXACODE_CHECK_PATH", True)
+#: a TTF/TTC with CJK glyphs for posters; empty: the first of the known system paths
+MINIOPS_POSTER_FONT = env_str("MINIOPS_POSTER_FONT")
 # Member tokens: access tokens are short-lived and signed; refresh tokens rotate.
 MINIOPS_MEMBER_ACCESS_MINUTES = env_int("MINIOPS_MEMBER_ACCESS_MINUTES", 120, minimum=1)
 MINIOPS_MEMBER_REFRESH_DAYS = env_int("MINIOPS_MEMBER_REFRESH_DAYS", 30, minimum=1)

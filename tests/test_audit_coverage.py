@@ -134,6 +134,11 @@ EXEMPT: dict[str, tuple[str, str]] = {
         "fired by the evaluator; an acknowledgement is an analytics.services call "
         "with its audit row",
     ),
+    # sharing: links, visits and rewards are written by members' shares and by the
+    # attribution rules, never by operators
+    "sharing.sharelink": (READ_ONLY, "created by a member's first share"),
+    "sharing.reward": (READ_ONLY, "the reward ledger, written by the attribution rules"),
+    "sharing.orderattribution": (READ_ONLY, "written when an order is placed"),
 }
 
 #: Field names whose values must never reach an audit row in clear.

@@ -40,8 +40,47 @@ pytestmark = pytest.mark.django_db
 NO_PERMISSIONS = "custom-empty"
 ROLE_CASES = [str(code) for code in R] + [NO_PERMISSIONS]
 
+
 #: One object per registered model, so change and delete pages can be opened.
 #: ``operator`` is the operator under test (for objects scoped to their owner).
+def _sharing() -> Any:
+    from miniops.sharing import services
+
+    return services
+
+
+def _sharing_reward() -> Model:
+    from miniops.core import ledger
+    from miniops.sharing.models import Reward
+
+    sharer, invitee = factories.member(), factories.member()
+    return ledger.enqueue(
+        Reward,
+        key=f"registration:{invitee.pk}:1",
+        beneficiary=sharer,
+        invitee=invitee,
+        trigger="registration",
+        kind="points",
+        points=10,
+    )
+
+
+def _sharing_order_attribution() -> Model:
+    from django.utils import timezone
+
+    from miniops.sharing.models import OrderAttribution
+
+    order = factories.order()
+    return OrderAttribution.objects.create(
+        order=order,
+        sharer=factories.member(),
+        model="last_touch",
+        window_days=7,
+        touched_at=timezone.now(),
+        source="visit",
+    )
+
+
 FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "accounts.operator": lambda me: factories.OperatorFactory(),
     "accounts.role": lambda me: factories.RoleFactory(),
@@ -96,6 +135,14 @@ FACTORIES: dict[str, Callable[[Operator], Model]] = {
     "notifications.messagetemplate": lambda me: factories.message_template(),
     "notifications.consent": lambda me: factories.consent(),
     "notifications.pushsettings": lambda me: factories.push_settings(),
+    "sharing.sharerules": lambda me: _sharing().rules(),
+    "sharing.sharelink": lambda me: (
+        _sharing()
+        .share(member=factories.member(), target_type="page", page="pages/index/index")
+        .link
+    ),
+    "sharing.reward": lambda me: _sharing_reward(),
+    "sharing.orderattribution": lambda me: _sharing_order_attribution(),
     "notifications.campaign": lambda me: factories.push_campaign(),
     "notifications.delivery": lambda me: factories.push_delivery(),
     "cms.banner": lambda me: cms_factories.banner(),

@@ -119,7 +119,7 @@ def write_server_events(events: Sequence[ServerEvent]) -> None:
             utm_source="",
             utm_medium="",
             utm_campaign="",
-            share_code="",
+            share_code=str(event.properties.get("share_code") or "")[:64],
             platform="",
             os="",
             model="",

@@ -100,6 +100,16 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         ],
     ),
     (
+        _("Sharing and referral"),
+        [
+            (_("Sharing report"), "share", "page:sharing_report"),
+            (_("Share rewards"), "redeem", "sharing.reward"),
+            (_("Order attributions"), "link", "sharing.orderattribution"),
+            (_("Share codes"), "qr_code", "sharing.sharelink"),
+            (_("Sharing rules"), "tune", "sharing.sharerules"),
+        ],
+    ),
+    (
         _("Push messages"),
         [
             (_("Campaigns"), "campaign", "notifications.campaign"),

@@ -35,6 +35,12 @@ class LoginIn(StrictIn):
     anonymous_id: str = Field(
         "", max_length=64, description="the id events were sent with before login"
     )
+    share_code: str = Field(
+        "",
+        max_length=32,
+        pattern=r"^[0-9A-Za-z]*$",
+        description="the share code (s=...) the mini-program was opened with",
+    )
 
 
 class TokensOut(Schema):
@@ -75,6 +81,7 @@ def wechat_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
         channel=payload.channel,
         referrer_id=payload.referrer_id,
         anonymous_id=payload.anonymous_id,
+        share_code=payload.share_code,
     )
     return _tokens(result)
 

@@ -135,19 +135,6 @@ def sign_in(*, member: Any) -> dict[str, Any]:
     return {"streak": streak, "points": points, "balance": standing(member.pk).points}
 
 
-def referral_reward(*, referrer_id: int, new_member_id: int) -> None:
-    points = settings.MINIOPS_REFERRAL_POINTS
-    if (
-        points
-        and not PointsEntry.objects.filter(
-            member_id=referrer_id,
-            reason=PointsEntry.Reason.REFERRAL,
-            reference=f"member:{new_member_id}",
-        ).exists()
-    ):
-        earn(referrer_id, points, PointsEntry.Reason.REFERRAL, reference=f"member:{new_member_id}")
-
-
 def first_review_reward(*, member_id: int, reference: str) -> PointsEntry | None:
     """Points for a member's first review (the reviews module calls it)."""
     if PointsEntry.objects.filter(member_id=member_id, reason=PointsEntry.Reason.REVIEW).exists():

@@ -1,6 +1,6 @@
 """Points and membership levels: the append-only ledger and the cached balance (and
 the check that finds and fixes drift), what earns points (confirmed receipt, daily
-sign-in with a streak, the first review, a referral), spending them at checkout and
+sign-in with a streak, the first review), spending them at checkout and
 in the points shop, expiry, reversal on refund; growth, thresholds, upgrades and
 downgrades with history, and each level's benefits."""
 
@@ -340,29 +340,6 @@ def test_the_first_review_is_rewarded_once(who: Buyer) -> None:
     assert first.delta == 20
     assert second is None
     assert entries(who) == [(20, 20, Reason.REVIEW)]
-
-
-def test_a_referral_rewards_the_referrer_once_per_new_member(
-    client: Client, django_capture_on_commit_callbacks: Capture
-) -> None:
-    # given a member who shares a referral link
-    referrer = factories.member()
-    # when a new member signs up through it, signs in again, and another new member signs up
-    for code in ("friend-a", "friend-a", "friend-b"):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(
-                client, "/api/v1/auth/wechat-login", {"code": code, "referrer_id": referrer.pk}
-            )
-        assert response.status_code == 200, response.content
-    # then the referrer earned the reward twice: once per new member
-    rewards = PointsEntry.objects.filter(member=referrer, reason=Reason.REFERRAL)
-    assert sorted(rewards.values_list("delta", flat=True)) == [200, 200]
-    assert len({r.reference for r in rewards}) == 2
-    assert balance_of(referrer) == 400
-    # and calling the reward again for the same new member changes nothing
-    new_member_id = int(rewards.first().reference.split(":")[1])  # type: ignore[union-attr]
-    points.referral_reward(referrer_id=referrer.pk, new_member_id=new_member_id)
-    assert balance_of(referrer) == 400
 
 
 # --- spending at checkout ----------------------------------------------------------------------

@@ -63,11 +63,13 @@ def login_with_wechat(
     channel: str = "",
     referrer_id: int | None = None,
     anonymous_id: str = "",
+    share_code: str = "",
 ) -> Tokens:
     """Exchange a ``wx.login`` code for tokens; create the member on first login
-    with where they came from (scene, channel, referrer). ``anonymous_id`` is the
-    id the mini-program sent its events with before login: analytics then counts
-    those events for this member."""
+        with where they came from (scene, channel, referrer). ``anonymous_id`` is the
+        id the mini-program sent its events with before login: analytics then counts
+        those events for this member. ``share_code`` is the code the mini-program was
+    opened with: the sharing app attributes the new member from it."""
     try:
         wx = login_provider.get().code_to_session(code)
     except PlatformError as exc:
@@ -106,7 +108,11 @@ def login_with_wechat(
             events.track(
                 "member_registered",
                 member_id=member.pk,
-                properties={**properties, "referrer_id": member.referrer_id},
+                properties={
+                    **properties,
+                    "referrer_id": member.referrer_id,
+                    "share_code": share_code[:32],
+                },
             )
         events.track("member_login", member_id=member.pk, properties=properties)
     return Tokens(
