@@ -36,7 +36,7 @@ def test_coupon_campaign_with_holdout_and_its_results(page: Any, live_server: An
     page.goto(f"{live_server.url}/console/notifications/campaign/add/")
     page.fill("#id_name", "复购券推送")
     page.select_option("#id_kind", "one_off")
-    page.fill("#id_audience", "tag:复购")
+    page.select_option("#id_audience", "tag:复购")
     page.select_option("#id_template", str(template.pk))
     page.fill(
         "#id_data",

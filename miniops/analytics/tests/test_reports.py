@@ -4,6 +4,7 @@ exact values and exact changes against earlier periods."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -233,7 +234,7 @@ def test_sources_by_scene(source_days: None) -> None:
         (r["value"], r["visitors"], r["new_members"], r["orders"], r["gmv"]) for r in report["rows"]
     ]
     assert rows == [(1007, 7, 2, 2, 150), (1001, 3, 0, 0, 0), (None, 1, 0, 2, 700)]
-    assert report["table"].rows[0][1:] == [7, 2, 2, 150]
+    assert report["table"].rows[0][1:] == [7, 2, 2, Decimal("1.50")]
     assert "1007" in report["rows"][0]["label"]
 
 

@@ -111,7 +111,7 @@ def sale_form(sku: Sku, **overrides: str) -> dict[str, str]:
         "items-MIN_NUM_FORMS": "0",
         "items-MAX_NUM_FORMS": "1000",
         "items-0-sku": str(sku.pk),
-        "items-0-flash_price": "990",
+        "items-0-flash_price": "9.90",
         "items-0-stock": "10",
         "items-0-per_member_limit": "1",
     }
@@ -185,7 +185,7 @@ def test_changing_a_running_sale_in_the_console_is_audited_and_rebuilds_the_gate
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"items-0-flash_price": "5000"}, "flash_price"),
+        ({"items-0-flash_price": "50.00"}, "flash_price"),
         ({"items-0-flash_price": "0"}, "flash_price"),
         ({"items-0-per_member_limit": "0"}, "per_member_limit"),
         ({"items-0-per_member_limit": "100"}, "per_member_limit"),
