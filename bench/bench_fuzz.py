@@ -78,6 +78,8 @@ def _env(services: bool) -> tuple[dict[str, str], Path]:
     env.update(
         {
             "MINIOPS_EVENTS_RATE": "100000000/m",
+            # fuzz the content writes themselves, not their per-member budget
+            "MINIOPS_CONTENT_WRITE_RATE": "100000000/m",
             "MINIOPS_PROVIDER_MODE": "simulator",
             "MINIOPS_ENV": "development",
             "CACHE_KEY_PREFIX": f"miniops-fuzz-{os.getpid()}",

@@ -50,10 +50,24 @@ from miniops.orders.services import idempotency
 router = Router(tags=["content"])
 
 
-def write_throttle() -> list[BaseThrottle]:
+class _WriteThrottle(WindowThrottle):
+    """Throttles run before the parameters are read: a write that lacks its required
+    Idempotency-Key is refused by validation (422) whatever the budget, so it is
+    neither counted nor answered 429."""
+
+    def __init__(self, rate: str, *, requires_key: bool) -> None:
+        super().__init__(anon_rate=rate, auth_rate=rate, scope="content-write")
+        self.requires_key = requires_key
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        if self.requires_key and not request.headers.get("Idempotency-Key"):
+            return True
+        return super().allow_request(request)
+
+
+def write_throttle(*, requires_key: bool = False) -> list[BaseThrottle]:
     """Per member: every content write counts against one budget."""
-    rate = settings.MINIOPS_CONTENT_WRITE_RATE
-    return [WindowThrottle(anon_rate=rate, auth_rate=rate, scope="content-write")]
+    return [_WriteThrottle(settings.MINIOPS_CONTENT_WRITE_RATE, requires_key=requires_key)]
 
 
 def _json(status: int, body: bytes) -> HttpResponse:
@@ -118,7 +132,7 @@ def _post_out(post: Post, member_id: int | None, own: bool) -> dict[str, Any]:
     "/posts",
     response={201: PostOut, **errors(409, 422)},
     auth=member(),
-    throttle=write_throttle(),
+    throttle=write_throttle(requires_key=True),
     summary="Publish a post (send an Idempotency-Key)",
 )
 def create_post(
@@ -214,7 +228,7 @@ def list_comments(
     "/posts/{post_id}/comments",
     response={201: ReplyOut, **errors(409, 422)},
     auth=member(),
-    throttle=write_throttle(),
+    throttle=write_throttle(requires_key=True),
     summary="Comment on a post or answer a comment (send an Idempotency-Key)",
 )
 def create_comment(
@@ -260,7 +274,7 @@ def unlike_comment(request: HttpRequest, comment_id: int = ID) -> dict[str, bool
     "/reviews",
     response={201: ReviewOut, **errors(404, 409, 422)},
     auth=member(),
-    throttle=write_throttle(),
+    throttle=write_throttle(requires_key=True),
     summary="Review a received order line (send an Idempotency-Key)",
 )
 def create_review(
@@ -288,7 +302,7 @@ def create_review(
     "/reviews/{review_id}/follow-up",
     response={201: ReviewOut, **errors(409, 422)},
     auth=member(),
-    throttle=write_throttle(),
+    throttle=write_throttle(requires_key=True),
     summary="Add the one follow-up to your review (send an Idempotency-Key)",
 )
 def follow_up(

@@ -258,3 +258,15 @@ def test_writes_are_rate_limited_per_member(settings):
     statuses = [post(client, f"/api/v1/posts/{pk}/like").status_code for _ in range(40)]
     assert 429 in statuses
     assert operation_throttle is not None
+
+
+def test_a_write_without_its_idempotency_key_is_refused_as_such_even_over_budget() -> None:
+    """The missing header is the client's error whatever its budget: a 400 in the
+    shared shape (idempotency_key_required), not 429, and it does not spend the budget."""
+    _me, client = writer()
+    pk = create_post(client).json()["id"]
+    statuses = [post(client, f"/api/v1/posts/{pk}/like").status_code for _ in range(40)]
+    assert 429 in statuses  # the budget is spent
+    keyless = post(client, "/api/v1/posts", {"text": "你好", "images": [], "topics": []})
+    assert keyless.status_code == 400, keyless.content
+    assert keyless.json()["error"]["code"] == "idempotency_key_required"
