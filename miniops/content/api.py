@@ -50,24 +50,17 @@ from miniops.orders.services import idempotency
 router = Router(tags=["content"])
 
 
-class _WriteThrottle(WindowThrottle):
-    """Throttles run before the parameters are read: a write that lacks its required
-    Idempotency-Key is refused by validation (422) whatever the budget, so it is
-    neither counted nor answered 429."""
-
-    def __init__(self, rate: str, *, requires_key: bool) -> None:
-        super().__init__(anon_rate=rate, auth_rate=rate, scope="content-write")
-        self.requires_key = requires_key
-
-    def allow_request(self, request: HttpRequest) -> bool:
-        if self.requires_key and not request.headers.get("Idempotency-Key"):
-            return True
-        return super().allow_request(request)
-
-
 def write_throttle(*, requires_key: bool = False) -> list[BaseThrottle]:
     """Per member: every content write counts against one budget."""
-    return [_WriteThrottle(settings.MINIOPS_CONTENT_WRITE_RATE, requires_key=requires_key)]
+    rate = settings.MINIOPS_CONTENT_WRITE_RATE
+    return [
+        WindowThrottle(
+            anon_rate=rate,
+            auth_rate=rate,
+            scope="content-write",
+            requires_header="Idempotency-Key" if requires_key else "",
+        )
+    ]
 
 
 def _json(status: int, body: bytes) -> HttpResponse:

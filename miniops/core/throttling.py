@@ -35,14 +35,22 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 class WindowThrottle(BaseThrottle):
-    def __init__(self, *, anon_rate: str, auth_rate: str, scope: str = "api") -> None:
+    def __init__(
+        self, *, anon_rate: str, auth_rate: str, scope: str = "api", requires_header: str = ""
+    ) -> None:
         self.anon = parse_rate(anon_rate)
         self.auth = parse_rate(auth_rate)
         self.scope = scope
+        #: a header the operation requires: throttles run before parameters are read,
+        #: so a request without it (refused by validation whatever the budget) is
+        #: neither counted nor answered 429
+        self.requires_header = requires_header
         # One throttle object serves every request thread; keep the wait per thread.
         self._local = threading.local()
 
     def allow_request(self, request: HttpRequest) -> bool:
+        if self.requires_header and not request.headers.get(self.requires_header):
+            return True
         key = getattr(getattr(request, "auth", None), "throttle_key", None)
         limit, period = self.auth if key else self.anon
         ident = key or f"ip:{client_ip(request)}"
