@@ -4,7 +4,6 @@ services on change."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,7 +14,8 @@ from django.db.models import Q, QuerySet
 
 from miniops.catalog.models import Category, Product, ProductStatus, Sku
 from miniops.core import localcache, media
-from miniops.core.errors import InvalidInput, NotFound
+from miniops.core.errors import NotFound
+from miniops.core.pagination import decode_cursor, encode_cursor
 from miniops.core.selectors import get_system_settings
 
 VERSION_KEY = "catalog:version"
@@ -117,32 +117,6 @@ SORTS: dict[str, tuple[str, bool]] = {
 }
 
 
-def encode_cursor(value: Any, pk: int) -> str:
-    if hasattr(value, "isoformat"):
-        value = value.isoformat()
-    return base64.urlsafe_b64encode(orjson.dumps([value, pk])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, field: str) -> tuple[Any, int]:
-    """The (sort value, id) a page ended at; the value must fit the sort field."""
-    from django.utils.dateparse import parse_datetime
-
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, pk = orjson.loads(base64.urlsafe_b64decode(padded))
-        if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
-            raise ValueError
-        if field == "listed_at":
-            value = parse_datetime(value) if isinstance(value, str) else None
-            if value is None:
-                raise ValueError
-        elif isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
-            raise ValueError
-    except (ValueError, orjson.JSONDecodeError, TypeError) as exc:
-        raise InvalidInput(fields={"cursor": "Invalid cursor."}) from exc
-    return value, pk
-
-
 def on_sale() -> QuerySet[Product]:
     return Product.objects.filter(status=ProductStatus.ON_SALE)
 
@@ -170,7 +144,7 @@ def product_page(
     if field == "listed_at":
         products = products.exclude(listed_at__isnull=True)
     if cursor:
-        value, pk = decode_cursor(cursor, field)
+        value, pk = decode_cursor(cursor, "time" if field == "listed_at" else "int")
         if descending:
             products = products.filter(
                 Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk})

@@ -10,7 +10,6 @@ group buys, recommendations) come from their own apps' selectors behind a 2 s me
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -23,7 +22,8 @@ from django.utils import timezone
 from miniops.cms import audience
 from miniops.cms.models import Article, Banner, HomeSection, SectionKind
 from miniops.core import localcache, media
-from miniops.core.errors import InvalidInput, NotFound
+from miniops.core.errors import NotFound
+from miniops.core.pagination import decode_cursor, encode_cursor
 
 VERSION_KEY = "cms:version"
 LOCAL_TTL = 2.0
@@ -372,33 +372,12 @@ def banners_bytes() -> bytes:
     return orjson.dumps({"items": banners()})
 
 
-def _encode_cursor(published_at: datetime, pk: int) -> str:
-    raw = orjson.dumps([published_at.isoformat(), pk])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    from django.utils.dateparse import parse_datetime
-
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, pk = orjson.loads(base64.urlsafe_b64decode(padded))
-        moment = parse_datetime(value) if isinstance(value, str) else None
-        if moment is None or isinstance(pk, bool) or not isinstance(pk, int):
-            raise ValueError
-        if not 0 < pk < 2**63:
-            raise ValueError
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise InvalidInput(fields={"cursor": "Invalid cursor."}) from exc
-    return moment, pk
-
-
 def article_page(*, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
     from django.db.models import Q
 
     articles = Article.objects.filter(status=Article.Status.PUBLISHED, published_at__isnull=False)
     if cursor:
-        moment, pk = _decode_cursor(cursor)
+        moment, pk = decode_cursor(cursor, "time")
         articles = articles.filter(Q(published_at__lt=moment) | Q(published_at=moment, pk__lt=pk))
     rows = list(articles.order_by("-published_at", "-id")[: limit + 1])
     more = len(rows) > limit
@@ -406,9 +385,7 @@ def article_page(*, cursor: str | None = None, limit: int = 20) -> dict[str, Any
     last = rows[-1] if rows else None
     return {
         "items": [_article_card(a) for a in rows],
-        "next_cursor": _encode_cursor(last.published_at, last.pk)  # type: ignore[arg-type]
-        if more and last
-        else None,
+        "next_cursor": encode_cursor(last.published_at, last.pk) if more and last else None,
     }
 
 

@@ -4,17 +4,13 @@ a product's reviews and their summary, queue and reviewer figures."""
 
 from __future__ import annotations
 
-import base64
 import statistics
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import orjson
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext as _
 
 from miniops.content.models import (
     Appeal,
@@ -31,33 +27,10 @@ from miniops.content.models import (
 )
 from miniops.content.services.common import image_urls, summary_key
 from miniops.core import localcache
-from miniops.core.errors import InvalidInput
+from miniops.core.pagination import decode_cursor, encode_cursor
 
 PAGE_MAX = 50
 ANONYMOUS = "匿名用户"
-
-
-# --- cursors ----------------------------------------------------------------------------------
-def encode_cursor(value: Any, pk: int) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    return base64.urlsafe_b64encode(orjson.dumps([value, pk])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, kind: str) -> tuple[Any, int]:
-    try:
-        value, pk = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
-            raise ValueError
-        if kind == "time":
-            value = parse_datetime(value) if isinstance(value, str) else None
-            if value is None:
-                raise ValueError
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise InvalidInput(fields={"cursor": _("Invalid cursor.")}) from exc
-    return value, pk
 
 
 def _page(
