@@ -11,9 +11,11 @@ from unfold.widgets import (
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextInputWidget,
+    UnfoldBooleanWidget,
 )
 
 from miniops.catalog.models import Category, Product, Sku, StockReason
+from miniops.catalog.selectors import category_choices, sale_warnings
 from miniops.catalog.services import MAX_STOCK
 from miniops.core.forms import YuanField, specs_to_text, text_to_specs
 
@@ -43,6 +45,11 @@ class ProductForm(forms.ModelForm):
         required=False,
         help_text=_("Used for combinations added now."),
     )
+    on_sale_anyway = forms.BooleanField(
+        label=_("Put on sale even without an image or with SKUs of 0 g"),
+        required=False,
+        help_text=_("Only for “Save and put on sale”; otherwise you are asked first."),
+    )
 
     class Meta:
         model = Product
@@ -61,6 +68,14 @@ class ProductForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance and self.instance.pk:
             self.fields["specs_text"].initial = specs_to_text(self.instance.specs)
+        category: Any = self.fields.get("category")
+        if category is not None:
+            # The tree as full paths, parents before children: “服装 / 男装 / T恤”.
+            choices = [("", "---------"), *category_choices(category.queryset)]
+            category.choices = choices
+            inner = getattr(category.widget, "widget", None)  # the admin's wrapper
+            if inner is not None:
+                inner.choices = choices
 
     def clean_specs_text(self) -> list[dict[str, Any]]:
         return text_to_specs(self.cleaned_data.get("specs_text", ""))
@@ -73,6 +88,77 @@ class SkuInlineForm(forms.ModelForm):
     class Meta:
         model = Sku
         fields = ["code", "price", "original_price", "weight_g", "is_active"]
+
+
+class NewSkuForm(forms.ModelForm):
+    """One SKU typed into a new product's form: its specification values, price,
+    weight and opening stock (``services.add_skus`` creates them)."""
+
+    spec_text = forms.CharField(
+        label=_("Specification"),
+        required=False,
+        max_length=200,
+        help_text=_("e.g. “颜色: 红” or “颜色: 红; 尺码: M”"),
+        widget=UnfoldAdminTextInputWidget,
+    )
+    code = forms.CharField(
+        label=_("SKU code"),
+        required=False,
+        max_length=64,
+        help_text=_("Empty: numbered for you."),
+        widget=UnfoldAdminTextInputWidget,
+    )
+    price = YuanField(label=_("Price (yuan)"))
+    opening_stock = forms.IntegerField(
+        label=_("Opening stock"),
+        min_value=0,
+        max_value=MAX_STOCK,
+        required=False,
+        widget=UnfoldAdminIntegerFieldWidget,
+    )
+
+    class Meta:
+        model = Sku
+        fields = ["code", "price", "weight_g"]
+
+    def clean_spec_text(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        text = self.cleaned_data.get("spec_text") or ""
+        for part in text.replace("；", ";").split(";"):
+            if not part.strip():
+                continue
+            name, sep, value = part.replace("：", ":").partition(":")
+            if not sep or not name.strip() or not value.strip():
+                raise forms.ValidationError(_("Write it as “name: value”, several joined by “;”."))
+            values[name.strip()] = value.strip()
+        return values
+
+    def row(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "spec_values": data.get("spec_text") or {},
+            "code": data.get("code") or "",
+            "price": data["price"],
+            "weight_g": data.get("weight_g") or 0,
+            "stock": data.get("opening_stock") or 0,
+        }
+
+
+class PutOnSaleDialogForm(BaseDialogForm):
+    """The confirmation of “Put on sale”: what is missing (no image, SKUs of 0 g)
+    is listed, and must be acknowledged with a tick."""
+
+    def __init__(self, *args: Any, object_id: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, object_id=object_id, **kwargs)
+        product = Product.objects.filter(pk=object_id).first() if object_id else None
+        self.warnings = sale_warnings(product) if product else []
+        if self.warnings:
+            self.fields["anyway"] = forms.BooleanField(
+                label=_("Put it on sale anyway"),
+                help_text=" ".join(self.warnings),
+                required=True,
+                widget=UnfoldBooleanWidget,
+            )
 
 
 class StockDialogForm(BaseDialogForm):

@@ -285,3 +285,36 @@ def low_stock_skus(limit: int = 20) -> list[Sku]:
 
 def skus_by_ids(ids: Iterable[int]) -> dict[int, Sku]:
     return {sku.pk: sku for sku in Sku.objects.filter(pk__in=list(ids)).select_related("product")}
+
+
+def sale_warnings(product: Product) -> list[str]:
+    """What an operator should know before putting ``product`` on sale: no
+    picture to show, SKUs with no weight (freight by weight charges nothing)."""
+    from django.utils.translation import gettext as _
+
+    warnings = []
+    if not product.cover and not product.images.exists():
+        warnings.append(_("It has no image."))
+    weightless = [
+        sku.code for sku in product.skus.filter(is_active=True, weight_g=0).order_by("id")
+    ]
+    if weightless:
+        warnings.append(_("These SKUs weigh 0 g: %s.") % ", ".join(weightless))
+    return warnings
+
+
+def category_choices(queryset: QuerySet[Category] | None = None) -> list[tuple[int, str]]:
+    """Categories as full paths (“服装 / 男装 / T恤”) in tree order, for a picker
+    an operator can read and type into."""
+    rows = list((queryset if queryset is not None else Category.objects.all()).order_by())
+    every = {c.pk: c for c in Category.objects.all()}
+
+    def path(category: Category) -> list[Category]:
+        chain = [category]
+        while chain[-1].parent_id and chain[-1].parent_id in every and len(chain) < 5:
+            chain.append(every[chain[-1].parent_id])
+        return chain[::-1]
+
+    paths = [(c.pk, path(c)) for c in rows]
+    paths.sort(key=lambda item: [(node.sort, node.pk) for node in item[1]])
+    return [(pk, " / ".join(node.name for node in chain)) for pk, chain in paths]

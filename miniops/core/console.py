@@ -42,6 +42,7 @@ from unfold.enums import ActionVariant
 from unfold.forms import BaseDialogForm
 from unfold.sites import UnfoldAdminSite
 
+from miniops.core.db import deletable
 from miniops.core.errors import DomainError
 from miniops.core.forms import ConfirmDialogForm
 
@@ -474,7 +475,8 @@ class ConsoleModelAdmin(ModelAdmin):
         return self._allowed(request, "change")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._allowed(request, "delete")
+        # No delete button the database would refuse (protected rows point at it).
+        return self._allowed(request, "delete") and (obj is None or deletable(obj))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

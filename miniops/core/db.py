@@ -39,3 +39,18 @@ def attach_prefetched(instance: models.Model, name: str, objects: list[Any]) -> 
     queryset._prefetch_done = True
     cache: dict[str, Any] = instance.__dict__.setdefault("_prefetched_objects_cache", {})
     cache[name] = queryset
+
+
+def deletable(instance: models.Model) -> bool:
+    """Could ``instance`` be deleted, or do protected rows (an order's item, an
+    issued coupon) still point at it? The console hides a delete button that the
+    database would refuse."""
+    from django.db import router
+    from django.db.models.deletion import Collector, ProtectedError, RestrictedError
+
+    collector = Collector(using=router.db_for_write(type(instance), instance=instance))
+    try:
+        collector.collect([instance])
+    except (ProtectedError, RestrictedError):
+        return False
+    return True

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from miniops.catalog.models import Product, ProductStatus, StockLedger
 from miniops.marketing.models import Coupon, CouponTemplate
 from miniops.testing import factories
 from miniops.testing.factories import TEST_PASSWORD
@@ -121,3 +122,112 @@ def test_an_analyst_reads_a_report_in_one_click(
     screenshot(page, f"task-read-{name}-{language}")
     COUNTS[f"read {name} ({language})"] = clicks.count
     assert clicks.count <= 1
+
+
+def _png(tmp_path: Any) -> str:
+    from PIL import Image
+
+    path = tmp_path / "cover.png"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(path)
+    return str(path)
+
+
+def _type_new_product(page: Any, title: str) -> None:
+    """The typing of the task (not clicks): title and two SKUs with price,
+    weight and opening stock."""
+    page.fill("#id_title", title)
+    for index, (spec, price, stock) in enumerate(
+        [("颜色: 红", "99.00", "30"), ("颜色: 蓝", "109.50", "20")]
+    ):
+        page.fill(f"#id_skus-{index}-spec_text", spec)
+        page.fill(f"#id_skus-{index}-price", price)
+        page.fill(f"#id_skus-{index}-weight_g", "350")
+        page.fill(f"#id_skus-{index}-opening_stock", stock)
+
+
+def test_list_a_new_product_with_two_skus_and_an_image_in_at_most_five_clicks(
+    lang_page: tuple[str, Any], live_server: Any, tmp_path: Any
+) -> None:
+    language, page = lang_page
+    factories.operator_with_role("ops_staff", username=f"staff-{language}")
+    parent = factories.category("服装")
+    leaf = factories.category("T恤", parent=factories.category("男装", parent=parent))
+    _home(page, live_server, f"staff-{language}")
+    clicks = Clicks(page)
+    # when, from the home page: Products → Add → pick the category → choose the
+    # image → Save and put on sale (title and SKU rows are typed)
+    clicks.click("a[href='/console/catalog/product/']")
+    clicks.click("a[href='/console/catalog/product/add/']")
+    # the category picker reads as the tree: “服装 / 男装 / T恤”
+    option = page.locator(f"#id_category option[value='{leaf.pk}']")
+    assert option.inner_text().count(" / ") == 2
+    _type_new_product(page, f"纯棉T恤 {language}")
+    clicks.select("#id_category", str(leaf.pk))
+    clicks.count += 1  # choosing the file is a click on “choose file”
+    page.set_input_files("#id_images-0-image", _png(tmp_path))
+    screenshot(page, f"task-new-product-form-{language}")
+    clicks.click("button[name=_onsale]")
+    screenshot(page, f"task-new-product-done-{language}")
+    # then it is on sale with its two SKUs, their prices, stock (ledgered) and image
+    product = Product.objects.get(title=f"纯棉T恤 {language}")
+    assert product.status == ProductStatus.ON_SALE
+    skus = list(product.skus.order_by("id"))
+    assert [(s.spec_values, s.price, s.stock, s.weight_g) for s in skus] == [
+        ({"颜色": "红"}, 9900, 30, 350),
+        ({"颜色": "蓝"}, 10950, 20, 350),
+    ]
+    assert StockLedger.objects.filter(sku__product=product, reason="initial").count() == 2
+    assert product.cover
+    COUNTS[f"new product on sale ({language})"] = clicks.count
+    assert clicks.count <= 5
+
+
+def test_a_product_without_an_image_is_not_put_on_sale_without_asking(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    language, page = lang_page
+    factories.operator_with_role("ops_staff", username=f"staff-noimg-{language}")
+    leaf = factories.category("配件")
+    _home(page, live_server, f"staff-noimg-{language}")
+    page.goto(f"{live_server.url}/console/catalog/product/add/")
+    _type_new_product(page, f"无图商品 {language}")
+    page.fill("#id_skus-1-weight_g", "0")
+    page.select_option("#id_category", str(leaf.pk))
+    with page.expect_navigation():
+        page.click("button[name=_onsale]")
+    # asked first: nothing saved, the form says why and offers “anyway”
+    assert not Product.objects.filter(title=f"无图商品 {language}").exists()
+    field = page.locator("#id_on_sale_anyway").locator(
+        "xpath=ancestor::div[contains(@class,'field-line') or contains(@class,'form-row')][1]"
+    )
+    assert "0 g" in field.inner_text()
+    screenshot(page, f"task-new-product-asks-{language}")
+    page.check("#id_on_sale_anyway")
+    with page.expect_navigation():
+        page.click("button[name=_onsale]")
+    product = Product.objects.get(title=f"无图商品 {language}")
+    assert product.status == ProductStatus.ON_SALE
+    assert product.skus.count() == 2
+
+
+def test_put_on_sale_on_the_product_page_lists_what_is_missing(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    language, page = lang_page
+    factories.operator_with_role("ops_staff", username=f"staff-dialog-{language}")
+    product = factories.product(status="draft")
+    _home(page, live_server, f"staff-dialog-{language}")
+    page.goto(f"{live_server.url}/console/catalog/product/{product.pk}/change/")
+    page.click(f"a[href$='/product/{product.pk}/on-sale/']")
+    page.wait_for_selector("#dialog input[name=anyway]")
+    screenshot(page, f"task-put-on-sale-asks-{language}")
+    page.click("#dialog button[type=submit]")
+    product.refresh_from_db()
+    assert product.status == ProductStatus.DRAFT  # not without the tick
+    page.check("#dialog input[name=anyway]")
+    with page.expect_navigation():
+        page.click("#dialog button[type=submit]")
+    product.refresh_from_db()
+    assert product.status == ProductStatus.ON_SALE
+    # and once on sale, the page offers “Take off shelf”, not “Put on sale”
+    assert page.locator(f"a[href$='/product/{product.pk}/on-sale/']").count() == 0

@@ -18,7 +18,7 @@ from unfold.decorators import display
 from miniops.accounts.context import operator_of
 from miniops.catalog import selectors, services
 from miniops.catalog.admin.common import MANAGE, _thumb
-from miniops.catalog.forms import ProductForm, SkuInlineForm
+from miniops.catalog.forms import NewSkuForm, ProductForm, PutOnSaleDialogForm, SkuInlineForm
 from miniops.catalog.models import (
     Product,
     ProductImage,
@@ -33,6 +33,7 @@ from miniops.core.console import (
     redirect,
     site,
 )
+from miniops.core.errors import Conflict, InvalidInput
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 
@@ -103,6 +104,33 @@ class SkuInline(TabularInline):
         return format_html('<a href="{}" class="underline">{}</a>', url, obj.stock)
 
 
+class NewSkuInline(TabularInline):
+    """A new product's SKUs, typed with their price, weight and opening stock."""
+
+    model = Sku
+    form = NewSkuForm
+    fields = ["spec_text", "code", "price", "weight_g", "opening_stock"]
+    extra = 2
+    max_num = 100
+    can_delete = False
+    verbose_name_plural = _("SKUs, with their opening stock")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.CATALOG_MANAGE)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.CATALOG_MANAGE)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return operator_has(request, P.CATALOG_MANAGE)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+ON_SALE_BUTTON = "_onsale"
+
+
 @admin.register(Product, site=site)
 class ProductAdmin(ConsoleModelAdmin):
     permissions = MANAGE
@@ -149,6 +177,43 @@ class ProductAdmin(ConsoleModelAdmin):
         (_("Description"), {"fields": ["description"]}),
         (_("Display and schedule"), {"fields": ["sort_weight", "publish_at", "unpublish_at"]}),
     ]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        # A new product takes its SKUs typed in; a saved one edits those it has.
+        return [SkuInline if obj else NewSkuInline, ProductImageInline]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            fieldsets = [*fieldsets, (_("Going on sale"), {"fields": ["on_sale_anyway"]})]
+        return fieldsets
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        extra_context = extra_context or {}
+        if object_id is None and operator_has(request, P.CATALOG_MANAGE):
+            # “Save and put on sale”: one press for a product that is ready.
+            extra_context["actions_submit_line"] = [
+                {
+                    "action_name": ON_SALE_BUTTON,
+                    "description": _("Save and put on sale"),
+                    "icon": "storefront",
+                    "attrs": {"name": ON_SALE_BUTTON},
+                }
+            ]
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def response_add(
+        self, request: HttpRequest, obj: Product, post_url_continue: Any = None
+    ) -> Any:
+        if ON_SALE_BUTTON in request.POST:
+            return redirect(request, reverse("console:catalog_product_change", args=[obj.pk]))
+        return super().response_add(request, obj, post_url_continue)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         return (
@@ -199,16 +264,55 @@ class ProductAdmin(ConsoleModelAdmin):
         )
         obj.pk = saved.pk
         obj._state.adding = False
-        if not change or "specs_text" in form.changed_data:
+        if change and "specs_text" in form.changed_data:
             services.sync_skus(
                 product=saved, actor=actor, default_price=data.get("default_price") or 0
             )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        product = form.instance
+        actor = operator_of(request)
+        if not change and not product.skus.exists():
+            # No SKU typed: the specifications' matrix, at the price given.
+            services.sync_skus(
+                product=product,
+                actor=actor,
+                default_price=form.cleaned_data.get("default_price") or 0,
+            )
+        if ON_SALE_BUTTON not in request.POST:
+            return
+        warnings = selectors.sale_warnings(product)
+        if warnings and not form.cleaned_data.get("on_sale_anyway"):
+            # Ask first: the operator ticks “anyway” and presses the button again.
+            raise Conflict(
+                _("Not put on sale yet: %s") % " ".join(warnings),
+                fields={"on_sale_anyway": " ".join(warnings)},
+            )
+        services.change_status(product=product, to=ProductStatus.ON_SALE, actor=actor)
+        messages.success(request, _("“%s” is on sale.") % product.title)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         actor = operator_of(request)
         product = form.instance
         # The admin reads these after saving (change messages); we save through services.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if formset.model is Sku and issubclass(formset.form, NewSkuForm):
+            rows = [
+                sku_form.row()
+                for sku_form in formset.forms
+                if sku_form.has_changed() and getattr(sku_form, "cleaned_data", None)
+            ]
+            if rows and form.cleaned_data.get("specs_text"):
+                raise InvalidInput(
+                    fields={
+                        "specs_text": _(
+                            "Either write the specifications here or type the SKUs below."
+                        )
+                    }
+                )
+            services.add_skus(product=product, rows=rows, actor=actor)
+            return
         if formset.model is Sku:
             for sku_form in formset.forms:
                 if not sku_form.instance.pk or not sku_form.has_changed():
@@ -300,6 +404,7 @@ class ProductAdmin(ConsoleModelAdmin):
         title=_("Put this product on sale?"),
         url_path="on-sale",
         icon="storefront",
+        form_class=PutOnSaleDialogForm,
         shown_if=lambda product: product.status != ProductStatus.ON_SALE,
     )
     def put_on_sale(self, request: HttpRequest, form: Any, object_id: Any) -> HttpResponse:

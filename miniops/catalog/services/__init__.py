@@ -32,6 +32,7 @@ from miniops.catalog.services.products import (
     update_sku,
 )
 from miniops.catalog.services.stock import (
+    add_skus,
     adjust_stock,
     create_sku,
     record_sale,
@@ -54,6 +55,7 @@ __all__ = [
     "_check_price",
     "_validation",
     "add_image",
+    "add_skus",
     "adjust_stock",
     "apply_schedules",
     "bulk_change_status",

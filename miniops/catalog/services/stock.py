@@ -115,3 +115,54 @@ def create_sku(
     refresh_min_price(product)
     _changed(product.pk)
     return sku
+
+
+@transaction.atomic
+def add_skus(*, product: Product, rows: list[dict[str, Any]], actor: Any) -> list[Sku]:
+    """The SKUs typed into a new product's form, each with its price, weight and
+    opening stock (one ``initial`` ledger row each): the product's specifications
+    become the names and values the rows use. Every row names the same
+    specifications; a combination appears once. All or nothing."""
+    from miniops.catalog.services.products import clean_specs
+
+    if not rows:
+        return []
+    names = list(rows[0]["spec_values"])
+    for row in rows:
+        if list(row["spec_values"]) != names:
+            raise InvalidInput(
+                fields={"specs": _("Every SKU names the same specifications, in the same order.")}
+            )
+    specs = [
+        {"name": name, "values": list(dict.fromkeys(r["spec_values"][name] for r in rows))}
+        for name in names
+    ]
+    product.specs = clean_specs(specs)
+    keys = [spec_key(row["spec_values"]) for row in rows]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput(fields={"specs": _("Two SKUs have the same specification values.")})
+    with audit.acting_as(actor):
+        product.save(update_fields=["specs"])
+    created = []
+    for index, row in enumerate(rows, start=1):
+        code = (row.get("code") or "").strip() or f"P{product.pk}-{index:03d}"
+        sku = create_sku(
+            product=product,
+            code=code,
+            spec_values=row["spec_values"],
+            price=row["price"],
+            original_price=row.get("original_price") or 0,
+            actor=actor,
+        )
+        weight = row.get("weight_g") or 0
+        if isinstance(weight, bool) or not 0 <= weight <= 1_000_000:
+            raise InvalidInput(fields={"weight_g": _("Between 0 and 1,000,000 grams.")})
+        if weight:
+            with audit.acting_as(actor):
+                sku.weight_g = weight
+                sku.save(update_fields=["weight_g"])
+        stock = row.get("stock") or 0
+        if stock:
+            set_stock(sku=sku, quantity=stock, reason=StockReason.INITIAL, actor=actor)
+        created.append(sku)
+    return created
