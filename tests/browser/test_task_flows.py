@@ -231,3 +231,34 @@ def test_put_on_sale_on_the_product_page_lists_what_is_missing(
     assert product.status == ProductStatus.ON_SALE
     # and once on sale, the page offers “Take off shelf”, not “Put on sale”
     assert page.locator(f"a[href$='/product/{product.pk}/on-sale/']").count() == 0
+
+
+def test_ship_a_paid_order_in_at_most_three_clicks(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    from miniops.orders.models import Order, OrderStatus
+
+    language, page = lang_page
+    factories.operator_with_role("ops_staff", username=f"ship-{language}")
+    order = factories.order(paid=True)
+    _home(page, live_server, f"ship-{language}")
+    clicks = Clicks(page)
+    # when, from the home page: To ship → Ship on the order's row → Ship (tracking typed)
+    clicks.click("a[href='/console/orders/order/?status__exact=paid']")
+    clicks.click(f"a[data-action=ship][href$='/order/{order.pk}/ship/']", navigates=False)
+    page.wait_for_selector("#dialog input[name=tracking_no]")
+    page.fill("#dialog input[name=tracking_no]", "SF1234567890")
+    screenshot(page, f"task-ship-dialog-{language}")
+    clicks.click("#dialog button[type=submit]")
+    screenshot(page, f"task-ship-done-{language}")
+    # then it is shipped, and the list it came back to no longer offers it
+    order = Order.objects.get(pk=order.pk)
+    assert order.status == OrderStatus.SHIPPED
+    assert "status__exact=paid" in page.url
+    assert page.locator(f"a[data-action=ship][href$='/order/{order.pk}/ship/']").count() == 0
+    COUNTS[f"ship a paid order ({language})"] = clicks.count
+    assert clicks.count <= 3
+    # and its page offers neither Ship nor Cancel any more
+    page.goto(f"{live_server.url}/console/orders/order/{order.pk}/change/")
+    assert page.locator(f"a[href$='/order/{order.pk}/ship/']").count() == 0
+    assert page.locator(f"a[href$='/order/{order.pk}/cancel/']").count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateTimeFilter, RangeNumericFilter
@@ -115,6 +117,31 @@ class OrderAdmin(ConsoleModelAdmin):
         if obj.status == OrderStatus.PAID and getattr(obj, "refund_open", False):
             return gettext("No: a refund request is open")
         return ""
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # Operators who ship get a Ship button on each order that can ship now.
+        shown = list(super().get_list_display(request))
+        if operator_has(request, P.ORDERS_SHIP):
+            shown[shown.index("hold_reason")] = "ship_or_why"
+        return shown
+
+    @display(description=_("Can it ship?"))
+    def ship_or_why(self, obj: Order) -> str:
+        if obj.status != OrderStatus.PAID:
+            return ""
+        if getattr(obj, "refund_open", False):
+            return gettext("No: a refund request is open")
+        url = reverse("console:orders_order_ship", args=[obj.pk])
+        return format_html(
+            '<a href="{}" hx-get="{}" hx-target="#modal-content" hx-select="#dialog" '
+            'x-on:htmx:after-on-load="openModal = true" data-action="ship" '
+            'class="inline-flex items-center gap-1 px-2 py-1 rounded-default border '
+            'border-primary-600 text-primary-600 font-semibold">'
+            '<span class="material-symbols-outlined md-18">local_shipping</span>{}</a>',
+            url,
+            url,
+            gettext("Ship"),
+        )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
@@ -225,6 +252,11 @@ class OrderAdmin(ConsoleModelAdmin):
             ),
             _("Order shipped."),
         )
+        # Shipped from the list: back to the list (the same tab and search).
+        came_from = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if came_from.path == reverse("console:orders_order_changelist"):
+            query = f"?{came_from.query}" if came_from.query else ""
+            return redirect(request, came_from.path + query)
         return self._back(request, object_id)
 
     @dialog_action(
