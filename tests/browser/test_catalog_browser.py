@@ -59,6 +59,8 @@ def test_ops_staff_creates_a_product_with_a_sku_matrix_and_an_image(
 
     # when they put it on sale from the product page
     page.click("a[href$='/on-sale/']")
+    # its SKUs weigh 0 g: the dialog asks for a tick first
+    page.check("#dialog input[name=anyway]")
     with page.expect_navigation():
         page.click("#dialog button[type=submit]")
     page.wait_for_selector("text=在售")

@@ -271,7 +271,7 @@ class ProductAdmin(ConsoleModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        product = form.instance
+        product = Product.objects.get(pk=form.instance.pk)  # as the services left it
         actor = operator_of(request)
         if not change and not product.skus.exists():
             # No SKU typed: the specifications' matrix, at the price given.

@@ -252,13 +252,52 @@ def test_the_detail_actions_change_status(console_as: Callable[..., Client]) -> 
     # then an illegal step is only a message
     assert response.status_code == 302
     assert Product.objects.get(pk=product.pk).status == ProductStatus.DRAFT
-    # when
+    # when it goes on sale without an image and with a SKU of 0 g, unacknowledged
     response = client.post(
         f"/console/catalog/product/{product.pk}/on-sale/", {"_form_submitted": "on"}
+    )
+    # then the dialog asks again, naming what is missing
+    assert response.status_code == 200
+    assert "anyway" in response.content.decode()
+    assert Product.objects.get(pk=product.pk).status == ProductStatus.DRAFT
+    # when acknowledged
+    response = client.post(
+        f"/console/catalog/product/{product.pk}/on-sale/",
+        {"_form_submitted": "on", "anyway": "on"},
     )
     # then
     assert response.status_code == 302
     assert Product.objects.get(pk=product.pk).status == ProductStatus.ON_SALE
+    # and its page no longer offers “Put on sale”
+    page = client.get(f"/console/catalog/product/{product.pk}/change/").content.decode()
+    assert f"/product/{product.pk}/on-sale/" not in page
+    assert f"/product/{product.pk}/off-shelf/" in page
+
+
+def test_no_delete_button_where_the_database_refuses_deletion(
+    console_as: Callable[..., Client],
+) -> None:
+    from miniops.marketing.models import CouponTemplate
+
+    # given a sold product and a coupon with issued coupons, seen by the super admin
+    client = console_as("super_admin")
+    sold = factories.product()
+    factories.order(items=[(sold.skus.get(), 1)])
+    unsold = factories.product()
+    template = factories.coupon_template(issue=CouponTemplate.Issue.ISSUED, total_quantity=5)
+    from miniops.marketing.services import coupons as coupon_services
+
+    coupon_services.issue(template=template, member_ids=[factories.member().pk], actor=None)
+    # then the sold product's page has no delete button (and its delete page is refused)
+    page = client.get(f"/console/catalog/product/{sold.pk}/change/").content.decode()
+    assert f"/product/{sold.pk}/delete/" not in page
+    assert client.get(f"/console/catalog/product/{sold.pk}/delete/").status_code == 403
+    # while a product nobody bought can still be deleted
+    page = client.get(f"/console/catalog/product/{unsold.pk}/change/").content.decode()
+    assert f"/product/{unsold.pk}/delete/" in page
+    # and an issued coupon's template offers no delete either
+    page = client.get(f"/console/marketing/coupontemplate/{template.pk}/change/").content.decode()
+    assert f"/coupontemplate/{template.pk}/delete/" not in page
 
 
 # --- the stock dialog --------------------------------------------------------------------
@@ -384,6 +423,6 @@ def test_deleting_a_category_in_use_is_refused_in_the_console(
     response = client.post(
         f"/console/catalog/category/{product.category_id}/delete/", {"post": "yes"}
     )
-    # then (the page explains what protects it, or redirects with a message)
-    assert response.status_code in (200, 302, 400)
+    # then refused (no delete button is shown for it either)
+    assert response.status_code == 403
     assert Category.objects.filter(pk=product.category_id).exists()
