@@ -453,6 +453,10 @@ class ConsoleModelAdmin(ModelAdmin):
     #: Extra URLs the page adds beyond its views and actions (an import, an
     #: export), by the end of their URL name, with what each needs.
     url_permissions: ClassVar[Mapping[str, str]] = {}
+    #: Hide the delete button (and refuse the delete page) of a row that protected
+    #: rows point at — a sold product, an issued coupon — rather than offer a
+    #: deletion the database refuses.
+    hide_refused_delete: ClassVar[bool] = False
 
     def __init__(self, model: type[Model], admin_site: Any) -> None:
         missing = [action for action in ACTIONS if action not in self.permissions]
@@ -476,7 +480,9 @@ class ConsoleModelAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # No delete button the database would refuse (protected rows point at it).
-        return self._allowed(request, "delete") and (obj is None or deletable(obj))
+        return self._allowed(request, "delete") and (
+            obj is None or not self.hide_refused_delete or deletable(obj)
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

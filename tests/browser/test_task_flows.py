@@ -8,6 +8,7 @@ a click. Screenshots land in ``test-artifacts/`` (``task-<name>-<language>``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,12 +59,21 @@ def lang_page(request: Any, browser: Any, live_server: Any) -> Iterator[tuple[st
     context.close()
 
 
-def _home(page: Any, live_server: Any, username: str) -> None:
+def _home(page: Any, live_server: Any, username: str, device: Any = None) -> None:
+    """Signed in and on the console home (with the TOTP code of ``device`` for
+    roles that need a second factor)."""
     page.goto(f"{live_server.url}/console/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", TEST_PASSWORD)
     with page.expect_navigation():
         page.click("#login-form button[type=submit]")
+    if device is not None:
+        from django_otp.oath import totp
+
+        page.wait_for_url("**/console/2fa/verify/**")
+        page.fill("#id_token", f"{totp(device.bin_key, step=device.step, t0=device.t0):06d}")
+        with page.expect_navigation():
+            page.click("#totp-verify-form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/console/")
 
 
@@ -262,3 +272,70 @@ def test_ship_a_paid_order_in_at_most_three_clicks(
     page.goto(f"{live_server.url}/console/orders/order/{order.pk}/change/")
     assert page.locator(f"a[href$='/order/{order.pk}/ship/']").count() == 0
     assert page.locator(f"a[href$='/order/{order.pk}/cancel/']").count() == 0
+
+
+def test_finance_finds_a_refund_and_exports_payments_for_a_period_in_at_most_four_clicks(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    import csv
+    import io
+    from datetime import timedelta
+
+    from miniops.core.timeutils import local_date
+
+    language, page = lang_page
+    device = factories.totp_device(
+        factories.operator_with_role("finance", username=f"finance-{language}")
+    )
+    refund = factories.refund()
+    others = [factories.order(paid=True) for _ in range(3)]
+    _home(page, live_server, f"finance-{language}", device)
+    clicks = Clicks(page)
+    # when, from the home page: Refunds → (order number typed, Enter) …
+    clicks.click("a[href='/console/orders/refund/']")
+    page.fill("#searchbar", refund.order.number)
+    with page.expect_navigation():
+        page.press("#searchbar", "Enter")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert "¥1.00" in rows.first.inner_text()  # in yuan, not 100 fen
+    screenshot(page, f"task-finance-refund-{language}")
+    # … Reconciliation → the period (typed) → Go → Payments: CSV
+    clicks.click("a[href='/console/orders/reconciliation/']")
+    today = local_date()
+    page.fill("#id_start", (today - timedelta(days=30)).isoformat())
+    page.fill("#id_end", today.isoformat())
+    clicks.click("#reconciliation-form button[type=submit]")
+    screenshot(page, f"task-finance-period-{language}")
+    link = page.locator("#reconciliation-downloads a[href*='table=payments'][href*='fmt=csv']")
+    assert f"start={(today - timedelta(days=30)).isoformat()}" in link.get_attribute("href")
+    clicks.count += 1
+    with page.expect_download() as download_info:
+        link.click()
+    body = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    table = list(csv.reader(io.StringIO(body)))
+    assert len(table) == 1 + 1 + len(others)  # a header and each payment of the period
+    assert all("50.00" in row for row in table[1:]), table  # yuan, two decimals
+    COUNTS[f"find a refund, export payments ({language})"] = clicks.count
+    assert clicks.count <= 4
+
+
+def test_the_reconciliation_of_a_long_period_is_paginated(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    from miniops.orders.admin.pages import RECONCILIATION_PAGE
+
+    language, page = lang_page
+    device = factories.totp_device(
+        factories.operator_with_role("finance", username=f"finance-pages-{language}")
+    )
+    product = factories.product(stock=500)
+    for _ in range(RECONCILIATION_PAGE + 2):
+        factories.order(paid=True, items=[(product.skus.get(), 1)])
+    _home(page, live_server, f"finance-pages-{language}", device)
+    page.goto(f"{live_server.url}/console/orders/reconciliation/")
+    assert page.locator("#reconciliation tbody tr").count() == RECONCILIATION_PAGE
+    with page.expect_navigation():
+        page.click("#reconciliation-pages a[rel=next]")
+    assert page.locator("#reconciliation tbody tr").count() == 2
+    screenshot(page, f"task-finance-page-2-{language}")

@@ -133,6 +133,7 @@ ON_SALE_BUTTON = "_onsale"
 
 @admin.register(Product, site=site)
 class ProductAdmin(ConsoleModelAdmin):
+    hide_refused_delete = True
     permissions = MANAGE
     form = ProductForm
     inlines = [SkuInline, ProductImageInline]

@@ -26,6 +26,7 @@ from miniops.core.console import (
 
 @admin.register(Category, site=site)
 class CategoryAdmin(ConsoleModelAdmin):
+    hide_refused_delete = True
     permissions = MANAGE
     form = CategoryForm
     list_display = ["name", "parent", "level", "sort", "is_active", "product_count"]

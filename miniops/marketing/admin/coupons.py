@@ -170,6 +170,7 @@ class PointsAdjustForm(BaseDialogForm):
 
 @admin.register(CouponTemplate, site=site)
 class CouponTemplateAdmin(ConsoleModelAdmin):
+    hide_refused_delete = True
     permissions = MANAGE
     form = CouponTemplateForm
     list_display = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -50,6 +51,9 @@ def bulk_ship_page(request: HttpRequest) -> HttpResponse:
     return mark_invalid_post(request, response) if result is None else response
 
 
+RECONCILIATION_PAGE = 50
+
+
 @site.register_page(
     name="orders_reconciliation",
     route="orders/reconciliation/",
@@ -59,9 +63,9 @@ def bulk_ship_page(request: HttpRequest) -> HttpResponse:
 )
 def reconciliation_page(request: HttpRequest) -> Any:
     today = local_date()
-    form = DateRangeForm(
-        request.GET or {"start": today - timedelta(days=6), "end": today, "fmt": "html"}
-    )
+    defaults = {"start": today - timedelta(days=6), "end": today, "fmt": "html"}
+    # ``?page=2`` alone is the default period's second page.
+    form = DateRangeForm(request.GET if "start" in request.GET else defaults)
     report = None
     if form.is_valid():
         first, last = form.cleaned_data["start"], form.cleaned_data["end"]
@@ -73,15 +77,28 @@ def reconciliation_page(request: HttpRequest) -> Any:
             }.get(form.cleaned_data.get("table") or "", exports.export_paid_orders)
             return download(first=first, last=last, fmt=fmt, actor=operator_of(request))
         report = selectors.reconciliation(*range_bounds(first, last))
+    # Mismatches come first; the rest a page at a time.
+    rows_page = (
+        Paginator(report["rows"], RECONCILIATION_PAGE).get_page(request.GET.get("page"))
+        if report
+        else None
+    )
+    query = (
+        urlencode({"start": form.cleaned_data["start"], "end": form.cleaned_data["end"]})
+        if form.is_valid()
+        else ""
+    )
     context = site.page_context(
         request,
         title=_("Reconciliation"),
         form=form,
         report=report,
+        rows_page=rows_page,
+        page_query=query,
         downloads=_downloads(form) if form.is_valid() else [],
     )
     response = TemplateResponse(request, "orders/reconciliation.html", context)
-    if request.GET and not form.is_valid():
+    if "start" in request.GET and not form.is_valid():
         response.status_code = 400
     return response
 
