@@ -202,10 +202,12 @@ def parse_code(*, code: str = "", scene: str = "") -> str:
 #: code → link (with its sharer) in each process for LOCAL_TTL seconds, then in the
 #: shared cache (Redis) for SHARED_TTL; keys carry VERSION_KEY, bumped when a member
 #: is blocked or unblocked, so a blocked sharer's codes stop resolving at once in the
-#: process that blocked them and within a second (the version's memo) elsewhere.
-#: A code's link never changes otherwise (created once, never edited or reassigned).
+#: process that blocked them and within a second (the version's own memo) elsewhere —
+#: which is why the process memo can be long. A code's link never changes otherwise
+#: (created once, never edited or reassigned); the sharer's nickname and avatar in the
+#: answer may be up to LOCAL_TTL old.
 VERSION_KEY = "sharing:version"
-LOCAL_TTL = 5.0
+LOCAL_TTL = 300.0
 SHARED_TTL = 600
 
 
