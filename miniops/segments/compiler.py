@@ -171,6 +171,9 @@ def _commerce(leaf: Any, ctx: Context) -> Q:
             lookup = {"eq": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}[leaf.op]
             return _in(grouped.filter(**{f"s__{lookup}": F("c") * target}).values("member"))
         if leaf.metric == "orders":
+            if (leaf.op, leaf.value) in {("gte", 1), ("gt", 0)}:
+                # "at least one order": the buyers, without counting per member
+                return _in(orders.values("member"))
             return _metric(orders.annotate(n=Count("pk")), "n", leaf.op, leaf.value)
         return _metric(orders.annotate(s=Sum("paid_amount")), "s", leaf.op, _fen(leaf.value))
     if isinstance(leaf, r.LastOrderLeaf):
