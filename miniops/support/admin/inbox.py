@@ -92,6 +92,8 @@ def inbox_page(request: HttpRequest) -> HttpResponseBase:
         status=_status(request),
         conversations=_conversations(request),
         ws_path="/ws/support/agent/",
+        # the console's own channel: SLA warnings and breaches, alerts
+        console_ws_path="/ws/console/",
         list_url=reverse("console:support_inbox_list"),
         panel_url=reverse("console:support_inbox_panel"),
         replies=replies,

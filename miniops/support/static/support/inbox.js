@@ -187,5 +187,27 @@
     input.value = "";
   });
 
+  // The console's real-time channel: SLA warnings (to the assignee), breaches (to the
+  // team leads) and alerts, shown above the inbox, newest first, five at most.
+  let consoleBackoff = 1000;
+  function connectConsole() {
+    if (!root.dataset.consoleWs) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const sock = new WebSocket(`${scheme}://${location.host}${root.dataset.consoleWs}`);
+    sock.onopen = () => { consoleBackoff = 1000; };
+    sock.onclose = () => { setTimeout(connectConsole, consoleBackoff); consoleBackoff = Math.min(consoleBackoff * 2, 30000); };
+    sock.onmessage = (event) => {
+      const f = JSON.parse(event.data);
+      if ((f.type !== "support.sla" && f.type !== "alert") || !f.message) return;
+      const notices = $("inbox-notices");
+      const cls = f.level === "breach" || f.type === "alert" ? "text-red-600" : "text-amber-600";
+      const li = el("li", cls, `${new Date().toLocaleTimeString()} ${f.message}`);
+      li.dataset.kind = f.type === "alert" ? "alert" : `sla-${f.level}`;
+      notices.prepend(li);
+      while (notices.children.length > 5) notices.lastChild.remove();
+    };
+  }
+
   connect();
+  connectConsole();
 })();
