@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
+        ("analytics", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alertrule',
-            name='metric',
-            field=models.CharField(choices=[('visitors', 'Visitors'), ('pageviews', 'Page views'), ('orders', 'Orders'), ('payments', 'Payments'), ('payment_failures', 'Payment failures'), ('api_5xx', 'API server errors (5xx)'), ('sla_breaches', 'Customer-service SLA breaches')], max_length=24, verbose_name='metric'),
+            model_name="alertrule",
+            name="metric",
+            field=models.CharField(
+                choices=[
+                    ("visitors", "Visitors"),
+                    ("pageviews", "Page views"),
+                    ("orders", "Orders"),
+                    ("payments", "Payments"),
+                    ("payment_failures", "Payment failures"),
+                    ("api_5xx", "API server errors (5xx)"),
+                    ("sla_breaches", "Customer-service SLA breaches"),
+                ],
+                max_length=24,
+                verbose_name="metric",
+            ),
         ),
     ]
