@@ -283,6 +283,7 @@ class RewardAdmin(ReadOnlyConsoleAdmin):
         "level",
         "kind",
         "points",
+        "clawed_points",
         "status",
         "why",
         "due_at",

@@ -265,7 +265,8 @@ class RewardStatus(models.TextChoices):
 class Reward(LedgerEntry):
     """A reward for a sharer, one per (trigger, invitee, level): queued (frozen)
     until ``due_at``, then granted (done); skipped when blocked, with the reason;
-    cancelled or reversed when the order is refunded."""
+    cancelled or reversed when the order is refunded — points in proportion to the
+    amount refunded, a coupon only when the whole order is refunded (decision 0022)."""
 
     beneficiary = models.ForeignKey(
         "members.Member",
@@ -296,6 +297,9 @@ class Reward(LedgerEntry):
     level = models.PositiveSmallIntegerField(_("level"), default=1)
     kind = models.CharField(_("reward"), max_length=8, choices=RewardKind.choices)
     points = models.PositiveIntegerField(_("points"), default=0)
+    #: points taken back by partial refunds so far (proportional to the amount refunded);
+    #: a frozen reward pays ``points - clawed_points`` when it is released
+    clawed_points = models.PositiveIntegerField(_("points clawed back"), default=0)
     coupon_template = models.ForeignKey(
         "marketing.CouponTemplate",
         on_delete=models.SET_NULL,
@@ -324,6 +328,12 @@ class Reward(LedgerEntry):
         indexes = [
             *LedgerEntry.Meta.indexes,
             models.Index(fields=["status", "created_at"], name="share_reward_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(clawed_points__lte=models.F("points")),
+                name="share_reward_clawed_le_points",
+            )
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,8 @@
   first order — never the share itself (WeChat has had no share callback since
   2018 and forbids rewarding shares). Each is a ``Reward`` ledger row, one per
   (trigger, invitee, level), frozen until ``due_at`` and granted then by
-  ``release_due``; a refund cancels it while frozen and reverses it afterwards.
+  ``release_due``; a refund takes back points in proportion to the amount
+  refunded (a coupon only when the whole order is refunded), before or after payment.
 * **Anti-abuse** runs before a reward row is written: a blocked reward is still a
   row (state skipped, status blocked, ``reason``), so operators see why.
 
@@ -85,6 +86,11 @@ BLOCK_LABELS = {
     Block.TOO_MANY_LEVELS: gettext_lazy("More than two levels"),
     Block.SHARER_BLOCKED: gettext_lazy("The sharer is blocked"),
     Block.ATTRIBUTION_BLOCKED: gettext_lazy("The invitee's attribution was blocked"),
+    # not blocks, but reasons a reward shows once its order was refunded
+    "refunded": gettext_lazy("The order was refunded"),
+    "partly_refunded": gettext_lazy(
+        "Part of the order was refunded: points taken back in proportion"
+    ),
 }
 
 
@@ -447,9 +453,13 @@ def grant(row: Reward) -> ledger.Outcome:
         )
         if not result["issued"]:
             raise ledger.Final("coupon_not_issued", detail=str(result))
-    else:
+    elif row.points > row.clawed_points:
+        # a partial refund while frozen took its share already: pay what is left
         points.earn(
-            row.beneficiary_id, row.points, PointsEntry.Reason.REFERRAL, reference=f"share:{row.pk}"
+            row.beneficiary_id,
+            row.points - row.clawed_points,
+            PointsEntry.Reason.REFERRAL,
+            reference=f"share:{row.pk}",
         )
     Reward.objects.filter(pk=row.pk).update(status=RewardStatus.AVAILABLE)
     return ledger.Outcome(reason="granted")
@@ -465,48 +475,89 @@ def release_due(limit: int = 200) -> ledger.BatchResult:
     )
 
 
+def refunded_share(order: Any) -> tuple[int, int]:
+    """(refunded, paid) fen of ``order`` as the refund hook sees it."""
+    paid = int(getattr(order, "paid_amount", 0) or 0)
+    refunded = int(getattr(order, "refunded_amount", 0) or 0)
+    return min(refunded, paid), paid
+
+
+def points_to_claw(points: int, refunded: int, paid: int) -> int:
+    """Points a reward loses once ``refunded`` of ``paid`` fen went back: in
+    proportion, rounded down (the sharer keeps a fraction of a point), all of them
+    for a full refund or an order that was never paid for."""
+    if paid <= 0 or refunded >= paid:
+        return points
+    return points * refunded // paid
+
+
 def claw_back(order: Any) -> int:
-    """A refund of ``order``: its rewards are cancelled while frozen and reversed
-    once paid (inside the refund's transaction; never refuses the refund)."""
+    """A refund of ``order`` (inside the refund's transaction; never refuses it).
+
+    Points rewards lose points in proportion to the amount refunded so far: a frozen
+    one pays only what is left when released, a paid one gives back the difference
+    (never below zero: what was already spent stays spent, and says so). A coupon
+    cannot be split, so a coupon reward is withdrawn only when the whole order is
+    refunded. A full refund cancels a frozen reward. Returns the rows changed."""
     from miniops.marketing.models import Coupon, CouponStatus, PointsEntry
     from miniops.marketing.services import points
 
+    refunded, paid = refunded_share(order)
+    full = paid <= 0 or refunded >= paid
     count = 0
     for row in (
         Reward.objects.select_for_update()
         .filter(order=order)
         .exclude(status__in=[RewardStatus.BLOCKED, RewardStatus.CLAWED_BACK])
     ):
-        if row.state in (LedgerState.QUEUED, LedgerState.CLAIMED):
+        frozen = row.state in (LedgerState.QUEUED, LedgerState.CLAIMED)
+        if frozen and full:
             Reward.objects.filter(pk=row.pk).update(
                 state=LedgerState.CANCELLED,
                 status=RewardStatus.CLAWED_BACK,
                 reason="refunded",
+                clawed_points=row.points,
                 finished_at=timezone.now(),
             )
             count += 1
             continue
-        detail = ""
-        if row.kind == RewardKind.POINTS and row.points:
-            # never below zero: what the sharer already spent stays spent, and says so
-            taken = min(row.points, points.standing(row.beneficiary_id).points)
-            if taken:
-                points.spend(
-                    row.beneficiary_id,
-                    taken,
-                    PointsEntry.Reason.REFUND,
-                    reference=f"share:{row.pk}",
-                )
-            if taken < row.points:
-                detail = _("%(n)d points had already been spent.") % {"n": row.points - taken}
-        elif row.kind == RewardKind.COUPON:
+        if row.kind == RewardKind.COUPON:
+            if not full:
+                continue  # a coupon is all or nothing: kept until the whole order is refunded
             taken = Coupon.objects.filter(
                 source=f"share:{row.pk}", status=CouponStatus.UNUSED
             ).update(status=CouponStatus.VOIDED)
-            if not taken:
-                detail = _("The coupon was already used.")
+            detail = "" if taken else _("The coupon was already used.")
+            Reward.objects.filter(pk=row.pk).update(
+                status=RewardStatus.CLAWED_BACK, reason="refunded", detail=str(detail)
+            )
+            count += 1
+            continue
+        target = points_to_claw(row.points, refunded, paid)
+        delta = target - row.clawed_points
+        if delta <= 0:
+            continue
+        if frozen:
+            # nothing paid yet: the release pays what is left
+            Reward.objects.filter(pk=row.pk).update(clawed_points=target, reason="partly_refunded")
+            count += 1
+            continue
+        taken = min(delta, points.standing(row.beneficiary_id).points)
+        if taken:
+            points.spend(
+                row.beneficiary_id,
+                taken,
+                PointsEntry.Reason.REFUND,
+                reference=f"share:{row.pk}:{target}",
+            )
+        notes = [row.detail] if row.detail else []
+        if taken < delta:
+            notes.append(_("%(n)d points had already been spent.") % {"n": delta - taken})
         Reward.objects.filter(pk=row.pk).update(
-            status=RewardStatus.CLAWED_BACK, reason="refunded", detail=str(detail)
+            clawed_points=target,
+            status=RewardStatus.CLAWED_BACK if target >= row.points else row.status,
+            reason="refunded" if target >= row.points else "partly_refunded",
+            detail=" ".join(str(n) for n in notes)[:2000],
         )
         count += 1
     return count

@@ -212,6 +212,119 @@ def test_a_refund_after_the_reward_was_paid_reverses_it(
     assert PointsEntry.objects.filter(member=alice, reason="refund", delta=-500).exists()
 
 
+def refund_units(order: Order, units: int, capture: Capture) -> Order:
+    """Customer service refunds ``units`` of the order's (single) line."""
+    from miniops.orders import services as order_services
+
+    order = Order.objects.get(pk=order.pk)
+    item = order.items.get()
+    after_sale = order_services.request_after_sale(
+        order=order,
+        member=order.member,
+        kind="refund_only",
+        reason="changed_mind",
+        lines=[{"item_id": item.pk, "quantity": units}],
+    )
+    with capture(execute=True):
+        order_services.approve(
+            after_sale=after_sale, actor=factories.operator_with_role("customer_service")
+        )
+    return Order.objects.get(pk=order.pk)
+
+
+def four_unit_order(buyer: Member) -> Order:
+    sku = factories.product(price=5000, stock=100).skus.first()
+    return factories.order(buyer=buyer, items=[(sku, 4)], paid=True)
+
+
+def test_points_to_claw_is_proportional_rounded_down_and_all_for_a_full_refund() -> None:
+    assert attribution.points_to_claw(500, 5000, 20000) == 125
+    assert attribution.points_to_claw(500, 1, 20000) == 0  # the sharer keeps the fraction
+    assert attribution.points_to_claw(500, 20000, 20000) == 500
+    assert attribution.points_to_claw(500, 0, 0) == 500  # nothing was paid: nothing is earned
+
+
+def test_a_partial_refund_while_frozen_pays_only_what_is_left(
+    client: Client, django_capture_on_commit_callbacks: Capture
+) -> None:
+    set_rules(reward_registration=False)
+    alice = factories.member()
+    bob = sign_up(
+        client, django_capture_on_commit_callbacks, "pr-1", share_code=code_of(client, alice)
+    )
+    order = complete(four_unit_order(bob))
+    order = refund_units(order, 1, django_capture_on_commit_callbacks)
+    assert 0 < order.refunded_amount < order.paid_amount
+    expected = 500 * order.refunded_amount // order.paid_amount
+    reward = Reward.objects.get()
+    assert (reward.state, reward.status) == (LedgerState.QUEUED, RewardStatus.FROZEN)
+    assert (reward.clawed_points, reward.reason) == (expected, "partly_refunded")
+    release_all()
+    assert balance(alice) == 500 - expected
+    reward.refresh_from_db()
+    assert reward.status == RewardStatus.AVAILABLE
+
+
+def test_partial_refunds_after_payment_claw_back_in_proportion_then_all(
+    client: Client, django_capture_on_commit_callbacks: Capture
+) -> None:
+    set_rules(reward_registration=False, freeze_days=0)
+    alice = factories.member()
+    bob = sign_up(
+        client, django_capture_on_commit_callbacks, "pr-2", share_code=code_of(client, alice)
+    )
+    order = complete(four_unit_order(bob))
+    release_all()
+    assert balance(alice) == 500
+    order = refund_units(order, 2, django_capture_on_commit_callbacks)
+    first = 500 * order.refunded_amount // order.paid_amount
+    assert 0 < first < 500
+    assert balance(alice) == 500 - first
+    reward = Reward.objects.get()
+    assert (reward.status, reward.clawed_points) == (RewardStatus.AVAILABLE, first)
+    # the rest of the order: everything is back, the reward is clawed back
+    refund_units(order, 2, django_capture_on_commit_callbacks)
+    assert balance(alice) == 0
+    reward.refresh_from_db()
+    assert (reward.status, reward.clawed_points, reward.reason) == (
+        RewardStatus.CLAWED_BACK,
+        500,
+        "refunded",
+    )
+    deltas = sorted(
+        PointsEntry.objects.filter(member=alice, reason="refund").values_list("delta", flat=True)
+    )
+    assert len(deltas) == 2
+    assert sum(deltas) == -500
+
+
+def test_a_coupon_reward_stays_through_a_partial_refund_and_goes_with_a_full_one(
+    client: Client, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from miniops.marketing.models import Coupon, CouponStatus
+
+    template = factories.coupon_template()
+    set_rules(
+        reward_registration=False, freeze_days=0, reward_kind="coupon", coupon_template=template
+    )
+    alice = factories.member()
+    bob = sign_up(
+        client, django_capture_on_commit_callbacks, "pr-3", share_code=code_of(client, alice)
+    )
+    order = complete(four_unit_order(bob))
+    release_all()
+    reward = Reward.objects.get()
+    coupon = Coupon.objects.get(member=alice, source=f"share:{reward.pk}")
+    order = refund_units(order, 3, django_capture_on_commit_callbacks)
+    coupon.refresh_from_db()
+    reward.refresh_from_db()
+    assert (coupon.status, reward.status) == (CouponStatus.UNUSED, RewardStatus.AVAILABLE)
+    refund_units(order, 1, django_capture_on_commit_callbacks)
+    coupon.refresh_from_db()
+    reward.refresh_from_db()
+    assert (coupon.status, reward.status) == (CouponStatus.VOIDED, RewardStatus.CLAWED_BACK)
+
+
 def test_two_levels_when_configured_and_never_a_third(
     client: Client, django_capture_on_commit_callbacks: Capture
 ) -> None:
