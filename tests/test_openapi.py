@@ -39,6 +39,7 @@ IDEMPOTENT = {
     ("post", "/api/v1/posts/{post_id}/comments"): True,
     ("post", "/api/v1/reviews"): True,
     ("post", "/api/v1/reviews/{review_id}/follow-up"): True,
+    ("post", "/api/v1/reminders"): True,
 }
 
 

@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
+from ninja.responses import Status
+from ninja.throttling import BaseThrottle
 
 from miniops.accounts.apiauth import requires
 from miniops.core.openapi import errors
 from miniops.core.permissions import P
-from miniops.core.schemas import StrictIn
+from miniops.core.schemas import ID, IdempotencyKey, StrictIn
+from miniops.core.throttling import WindowThrottle
 from miniops.members.apiauth import me_of, member
 from miniops.notifications import selectors, services
 from miniops.notifications.models import MessageTemplate
+from miniops.notifications.services import watches
 from miniops.notifications.services.consent import consents_of
+from miniops.orders.services import idempotency
 
 router = Router(tags=["push messages"])
 manage_router = Router(tags=["management: push messages"])
@@ -99,6 +106,96 @@ def subscribe_templates(request: HttpRequest) -> Any:
         }
         for row in MessageTemplate.objects.filter(is_active=True)
     ]
+
+
+# --- "remind me" / "tell me when it is back" -------------------------------------------------
+def reminder_throttle(*, requires_key: bool = False) -> list[BaseThrottle]:
+    rate = settings.MINIOPS_REMINDER_WRITE_RATE
+    return [
+        WindowThrottle(
+            anon_rate=rate,
+            auth_rate=rate,
+            scope="reminder-write",
+            requires_header="Idempotency-Key" if requires_key else "",
+        )
+    ]
+
+
+class ReminderIn(StrictIn):
+    kind: Literal["flash_session", "back_in_stock"] = Field(
+        ...,
+        description="flash_session: a flash sale not started yet; back_in_stock: a sold-out SKU",
+    )
+    ref: int = Field(..., ge=1, le=2**63 - 1, description="the flash sale's id or the SKU's id")
+
+
+class ReminderOut(Schema):
+    id: int
+    kind: str
+    ref: int
+    created_at: datetime
+    ask_consent_for: list[str] = Field(
+        description="WeChat template ids to pass to wx.requestSubscribeMessage so the "
+        "message can be sent (those the member has no consent for yet)"
+    )
+
+
+def _reminder_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "kind": row.kind,
+        "ref": row.ref,
+        "created_at": row.created_at,
+        "ask_consent_for": watches.templates_to_ask(row.kind, row.member_id),
+    }
+
+
+@router.post(
+    "/reminders",
+    response={201: ReminderOut, **errors(404, 409)},
+    auth=member(),
+    throttle=reminder_throttle(requires_key=True),
+    summary="Remind me of a flash sale / tell me when a SKU is back (send an Idempotency-Key)",
+)
+def create_reminder(
+    request: HttpRequest, payload: ReminderIn, key: str | None = IdempotencyKey(required=True)
+) -> HttpResponse:
+    """Asking twice is the same request. The message is sent by the running
+    flash-sale-reminder / back-in-stock campaign, once, with the member's consent
+    for its template (report it with ``POST /subscriptions``)."""
+    me = me_of(request)
+    body = payload.dict()
+
+    def work() -> tuple[int, Any]:
+        row = watches.watch(member=me, kind=body["kind"], ref=body["ref"])
+        return 201, _reminder_out(row)
+
+    status, raw = idempotency.run(
+        member_id=me.pk, scope="notifications.reminders", key=key, payload=body, work=work
+    )
+    return HttpResponse(raw, status=status, content_type="application/json")
+
+
+@router.get(
+    "/reminders",
+    response={200: list[ReminderOut]},
+    auth=member(),
+    summary="The member's open reminder requests",
+)
+def my_reminders(request: HttpRequest) -> Any:
+    return [_reminder_out(row) for row in watches.open_watches(me_of(request).pk)]
+
+
+@router.delete(
+    "/reminders/{reminder_id}",
+    response={204: None, **errors(404)},
+    auth=member(),
+    throttle=reminder_throttle(),
+    summary="Cancel an open reminder request",
+)
+def cancel_reminder(request: HttpRequest, reminder_id: int = ID) -> Any:
+    watches.unwatch(member=me_of(request), watch_id=reminder_id)
+    return Status(204, None)
 
 
 class ManageMessageTemplateOut(MessageTemplateOut):

@@ -243,8 +243,48 @@ class Trigger(models.TextChoices):
     COUPON_EXPIRING = "coupon_expiring", _("coupon expiring")
     SEGMENT_ENTERED = "segment_entered", _("entered a segment")
     BIRTHDAY = "birthday", _("birthday")
+    FLASH_REMINDER = "flash_reminder", _("flash-sale reminder (members who asked)")
+    BACK_IN_STOCK = "back_in_stock", _("back in stock (members who asked)")
+    NEW_PRODUCT = "new_product", _("new product in a category the member bought")
     ORDER_SHIPPED = "order_shipped", _("order shipped")
     REFUND_DONE = "refund_done", _("refund done")
+
+
+class WatchKind(models.TextChoices):
+    """What a member asked to be told about from the mini-program."""
+
+    FLASH_SESSION = "flash_session", _("flash sale starting")
+    BACK_IN_STOCK = "back_in_stock", _("back in stock")
+
+
+class Watch(models.Model):
+    """A member's "remind me" (a flash session, ``ref`` its id) or "tell me when
+    it is back" (a SKU, ``ref`` its id). Open until a triggered campaign plans
+    the member's delivery (``notified_at``); at most one open watch per member,
+    kind and ref."""
+
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=WatchKind.choices)
+    ref = models.PositiveBigIntegerField(_("flash sale or SKU id"))
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    notified_at = models.DateTimeField(_("planned at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reminder request")
+        verbose_name_plural = _("reminder requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind", "ref"],
+                condition=Q(notified_at__isnull=True),
+                name="watch_open_once",
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "ref", "notified_at"], name="watch_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind}:{self.ref}"
 
 
 class CampaignStatus(models.TextChoices):
@@ -270,7 +310,11 @@ class Campaign(models.Model):
         _("trigger after / before"),
         default=0,
         validators=[MaxValueValidator(100_000)],
-        help_text=_("Abandoned cart: minutes without an order. Coupon expiring: days before."),
+        help_text=_(
+            "Abandoned cart: minutes without an order. Coupon expiring: days before. "
+            "Flash-sale reminder: minutes before the start. New product: bought in the "
+            "category within this many days (0: ever)."
+        ),
     )
     audience = models.CharField(
         _("audience"),

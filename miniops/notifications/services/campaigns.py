@@ -30,7 +30,10 @@ from miniops.notifications.models import (
     Group,
     MessageTemplate,
     Purpose,
+    QuietPolicy,
     Trigger,
+    Watch,
+    WatchKind,
 )
 from miniops.notifications.selectors import push_settings, reachable_member_ids
 from miniops.notifications.services.sending import page_for, render
@@ -90,6 +93,16 @@ def validate(campaign: Campaign) -> None:
         raise _err("trigger_value", gettext("Between 5 minutes and 7 days (10080)."))
     if campaign.trigger == Trigger.COUPON_EXPIRING and not 1 <= campaign.trigger_value <= 30:
         raise _err("trigger_value", gettext("Between 1 and 30 days."))
+    if campaign.trigger == Trigger.FLASH_REMINDER:
+        if not 1 <= campaign.trigger_value <= 1440:
+            raise _err("trigger_value", gettext("Between 1 minute and 1 day (1440) before."))
+        if campaign.quiet_policy != QuietPolicy.DROP:
+            raise _err(
+                "quiet_policy",
+                gettext("A reminder held until the morning comes after the start: choose drop."),
+            )
+    if campaign.trigger == Trigger.NEW_PRODUCT and not 0 <= campaign.trigger_value <= 3650:
+        raise _err("trigger_value", gettext("Between 0 (ever) and 3650 days."))
     if campaign.template_id is None and campaign.coupon_id is None:
         raise _err("template", gettext("Send a message, give a coupon, or both."))
     if not 0 <= campaign.holdout_pct <= 50:
@@ -452,6 +465,141 @@ def scan_birthdays(now: datetime | None = None) -> int:
     return total
 
 
+def _watchers(kind: str, refs: list[int]) -> dict[int, list[Watch]]:
+    found: dict[int, list[Watch]] = {}
+    for row in Watch.objects.filter(kind=kind, ref__in=refs, notified_at__isnull=True).order_by(
+        "pk"
+    )[:50_000]:
+        found.setdefault(row.ref, []).append(row)
+    return found
+
+
+def scan_flash_reminders(now: datetime | None = None) -> int:
+    """Members who asked to be reminded of a flash sale get the message N minutes
+    before it starts (never after: a sale that has started is not announced)."""
+    from miniops.marketing.models import FlashSession
+
+    now = now or timezone.now()
+    total = 0
+    for campaign in _running_triggered(Trigger.FLASH_REMINDER):
+        lead = timedelta(minutes=max(1, campaign.trigger_value))
+        sessions = FlashSession.objects.filter(
+            starts_at__gt=now, starts_at__lte=now + lead, ended_early_at__isnull=True
+        )[:200]
+        targets = {
+            s.pk: {"product": s.name[:20], "date": local_time(s.starts_at)} for s in sessions
+        }
+        planned, seen = _plan_watches_for(campaign, WatchKind.FLASH_SESSION, targets)
+        total += planned
+        _close_watches(seen, now)
+    return total
+
+
+def scan_back_in_stock(now: datetime | None = None) -> int:
+    """Members who asked about a sold-out SKU, once it is on sale with stock again."""
+    from miniops.catalog.models import ProductStatus, Sku
+
+    now = now or timezone.now()
+    if not _running_triggered(Trigger.BACK_IN_STOCK).exists():
+        return 0
+    waiting = (
+        Watch.objects.filter(kind=WatchKind.BACK_IN_STOCK, notified_at__isnull=True)
+        .values_list("ref", flat=True)
+        .distinct()
+    )
+    skus = Sku.objects.filter(
+        pk__in=list(waiting[:10_000]),
+        stock__gt=0,
+        is_active=True,
+        product__status=ProductStatus.ON_SALE,
+    ).select_related("product")
+    targets = {sku.pk: {"product": sku.product.title[:20]} for sku in skus}
+    total, seen = 0, set()
+    for campaign in _running_triggered(Trigger.BACK_IN_STOCK):
+        planned, pks = _plan_watches_for(campaign, WatchKind.BACK_IN_STOCK, targets)
+        total += planned
+        seen |= pks
+    _close_watches(seen, now)
+    return total
+
+
+def _plan_watches_for(
+    campaign: Campaign, kind: str, targets: dict[int, dict[str, Any]]
+) -> tuple[int, set[int]]:
+    """One delivery per open watch of ``targets`` (ref → message context) for
+    ``campaign``: occurrence ``<kind>:<watch id>``, so a repeated scan plans
+    nothing new and a member who asks again later is answered again. Returns
+    (rows planned, the watches answered)."""
+    if not targets:
+        return 0, set()
+    total, seen = 0, set()
+    for ref, rows in _watchers(kind, list(targets)).items():
+        seen |= {w.pk for w in rows}
+        wanted = set(_eligible(campaign, sorted({w.member_id for w in rows})))
+        for row in rows:
+            if row.member_id in wanted:
+                total += plan(
+                    campaign,
+                    [row.member_id],
+                    occurrence=f"{kind}:{row.pk}",
+                    context={row.member_id: targets[ref]},
+                )["planned"]
+    return total, seen
+
+
+def _close_watches(pks: set[int], now: datetime) -> None:
+    """Answered: the delivery rows exist (a crash before this re-plans the same keys)."""
+    if pks:
+        Watch.objects.filter(pk__in=sorted(pks), notified_at__isnull=True).update(notified_at=now)
+
+
+def scan_new_products(now: datetime | None = None) -> int:
+    """A product listed since the campaign's last scan: members who bought in its
+    category (within N days; 0 = ever), who have not bought it, with consent."""
+    from miniops.catalog.models import Product, ProductStatus
+    from miniops.orders.models import OrderItem
+
+    now = now or timezone.now()
+    total = 0
+    for campaign in _running_triggered(Trigger.NEW_PRODUCT):
+        since = campaign.last_run_at or campaign.started_at or now
+        products = list(
+            Product.objects.filter(
+                status=ProductStatus.ON_SALE, listed_at__gt=since, listed_at__lte=now
+            ).order_by("listed_at")[:200]
+        )
+        for product in products:
+            bought = OrderItem.objects.filter(
+                product__category_id=product.category_id, order__paid_at__isnull=False
+            )
+            if campaign.trigger_value:
+                bought = bought.filter(
+                    order__paid_at__gte=now - timedelta(days=campaign.trigger_value)
+                )
+            ids = set(bought.values_list("order__member_id", flat=True).distinct()[:100_000])
+            ids -= set(
+                OrderItem.objects.filter(product=product).values_list("order__member_id", flat=True)
+            )
+            if campaign.template is not None:
+                ids &= set(reachable_member_ids(campaign.template))
+            context = {"product": product.title[:20]}
+            chosen = _eligible(campaign, sorted(ids))
+            total += plan(
+                campaign,
+                chosen,
+                occurrence=f"new:{product.pk}",
+                context=dict.fromkeys(chosen, context),
+            )["planned"]
+        # the watermark moves only after the rows exist (a crash re-plans: the keys dedupe)
+        last = products[-1].listed_at if len(products) == 200 else now
+        Campaign.objects.filter(pk=campaign.pk).update(last_run_at=last)
+    return total
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone(business_tz()).strftime("%Y年%m月%d日 %H:%M")
+
+
 def on_segment_entered(*, segment_id: int, member_ids: list[int], at: datetime, **_: Any) -> int:
     """The segments app's ``entered`` hook: campaigns for that segment welcome the
     members who just entered it."""
@@ -563,6 +711,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
                 row.next_run_at = None
             row.save(update_fields=["status", "next_run_at", "last_run_at", "updated_at"])
     planned += scan_abandoned_carts(now) + scan_expiring_coupons(now) + scan_birthdays(now)
+    planned += scan_flash_reminders(now) + scan_back_in_stock(now) + scan_new_products(now)
     completed = 0
     for campaign in Campaign.objects.filter(
         status=CampaignStatus.RUNNING, kind__in=[CampaignKind.ONE_OFF, CampaignKind.RECURRING]
