@@ -9,6 +9,20 @@ from django.db.models import Count, Q
 from miniops.notifications.models import Consent, MessageTemplate, PushSettings, TemplateKind
 
 
+def audience_label(key: str) -> str:
+    """``core.audiences.describe``'s label of ``key`` (“Segment: 新客”); “—” for
+    none (a trigger's member), the key itself when the audience no longer exists."""
+    from miniops.core import audiences
+    from miniops.core.errors import DomainError
+
+    if not key:
+        return "—"
+    try:
+        return str(audiences.describe(key).label)
+    except DomainError:
+        return key
+
+
 def push_settings() -> PushSettings:
     row, _created = PushSettings.objects.get_or_create(pk=1)
     return row

@@ -31,6 +31,7 @@ from miniops.core.console import (
 from miniops.core.errors import DomainError, InvalidInput
 from miniops.core.permissions import P
 from miniops.notifications.models import Campaign, CampaignStatus, Delivery, MessageTemplate
+from miniops.notifications.selectors import audience_label
 from miniops.notifications.services import campaigns
 
 
@@ -90,17 +91,6 @@ class CampaignForm(forms.ModelForm):
         except DomainError as exc:
             self.add_error("audience", str(exc.message))
         return data
-
-
-def audience_label(key: str) -> str:
-    """``core.audiences.describe``'s label of ``key``; “—” for none (a trigger's
-    member), the key itself when the audience no longer exists."""
-    if not key:
-        return "—"
-    try:
-        return str(audiences.describe(key).label)
-    except DomainError:
-        return key
 
 
 def _back(request: HttpRequest, object_id: Any) -> HttpResponseBase:

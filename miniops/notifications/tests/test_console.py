@@ -202,3 +202,24 @@ def test_member_360_shows_consents_deliveries_and_reminders(
     assert 'id="member-push"' not in (
         console_as("finance").get(f"/console/members/member/{person.pk}/change/").content.decode()
     )
+
+
+def test_management_api_lists_campaigns_with_labels_and_results(wechat: SubscribeState) -> None:
+    from miniops.core.permissions import P
+    from miniops.notifications.services import campaigns
+
+    audience(20, grant=wechat)
+    campaign = factories.push_campaign(name="周末推送", audience="tag:vip", holdout_pct=20)
+    campaigns.start(campaign=campaign, actor=None)
+    sending.send_due()
+    operator = factories.operator_with_role("ops_manager")
+    _, raw = factories.api_token(operator, [P.NOTIFICATIONS_VIEW])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    listed = client.get("/api/v1/manage/notifications/campaigns").json()
+    assert [(c["id"], c["audience"]) for c in listed] == [(campaign.pk, "tag:vip")]
+    assert listed[0]["audience_label"] != "tag:vip"
+    results = client.get(f"/api/v1/manage/notifications/campaigns/{campaign.pk}/results").json()
+    treated = Delivery.objects.filter(campaign=campaign, group=Group.TREATMENT).count()
+    assert results["groups"]["treatment"]["units"] == treated
+    assert results["campaign"]["id"] == campaign.pk
+    assert client.get("/api/v1/manage/notifications/campaigns/999999/results").status_code == 404
