@@ -98,9 +98,15 @@ def test_analyst_watches_live_traffic_and_builds_a_funnel(
     assert "pages/index/index" in page.inner_text("#realtime-pages")
     screenshot(page, "analytics-02-realtime")
 
-    # when they build a three-step funnel
+    # when they build a three-step funnel, picking each step from the events seen
     page.goto(f"{live_server.url}/console/analytics/funnels/")
-    page.fill("#id_steps", "page_view\nproduct_view\nadd_to_cart")
+    options = page.eval_on_selector_all(
+        "#step-1-event option", "els => els.map(e => e.value).filter(Boolean)"
+    )
+    assert options == ["add_to_cart", "page_view", "product_view"]
+    page.select_option("#step-1-event", "page_view")
+    page.select_option("#step-2-event", "product_view")
+    page.select_option("#step-3-event", "add_to_cart")
     with page.expect_navigation():
         page.click("#report-form button[type=submit]")
     # then each step shows its visitors: 3 → 3 → 2
@@ -109,5 +115,7 @@ def test_analyst_watches_live_traffic_and_builds_a_funnel(
         "#funnel tr[data-step] td[data-visitors]", "els => els.map(e => e.textContent.trim())"
     )
     assert counts == ["3", "3", "2"]
+    # and the chart draws them as bars
+    page.wait_for_selector("canvas.miniops-chart[data-drawn]")
     screenshot(page, "analytics-03-funnel")
     assert page.outside_requests == []

@@ -8,6 +8,10 @@ CSV / XLSX export writes as it is."""
 
 from __future__ import annotations
 
+from miniops.analytics.selectors.catalog import (
+    event_names,
+    event_properties,
+)
 from miniops.analytics.selectors.common import (
     EARLIEST,
     LATEST,
@@ -55,6 +59,8 @@ __all__ = [
     "OVERVIEW_PERIODS",
     "SUMMED",
     "Table",
+    "event_names",
+    "event_properties",
     "features",
     "funnel",
     "member_timeline",
