@@ -90,7 +90,7 @@ def test_each_list_shown_is_an_impression_and_clicks_on_it_give_the_ctr(
     from miniops.analytics.tests.helpers import BATCH_URL, batch, event
     from miniops.recommendations import selectors
 
-    a, b = co_purchases(shop())
+    a, _b = co_purchases(shop())
     services.train(actor=None)
     with django_capture_on_commit_callbacks(execute=True):
         first = client.get("/api/v1/recommendations", {"limit": 4}).json()
