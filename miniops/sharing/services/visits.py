@@ -58,16 +58,25 @@ class _Queue:
 _queue = _Queue()
 
 
+def _insert(rows: list[ShareVisit]) -> None:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # analytics-grade rows: the commit does not wait for the WAL flush
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        ShareVisit.objects.bulk_create(rows, batch_size=500)
+
+
 def write(rows: list[ShareVisit]) -> None:
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # analytics-grade rows: the commit does not wait for the WAL flush
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            ShareVisit.objects.bulk_create(rows, batch_size=500)
+        _insert(rows)
     except Exception:
-        logger.exception("could not store %d share visits", len(rows))
+        if len(rows) == 1:
+            logger.exception("could not store a share visit")
+            return
+        # one bad row (a link deleted since it was cached) must not lose the batch
+        for row in rows:
+            write([row])
 
 
 def record(visit: ShareVisit) -> None:
