@@ -38,6 +38,10 @@ from miniops.analytics.selectors.overview import (
 from miniops.analytics.selectors.retention import (
     retention,
 )
+from miniops.analytics.selectors.same_hours import (
+    SAME_HOURS,
+    same_hours,
+)
 from miniops.analytics.selectors.sources import (
     features,
     sources,
@@ -57,6 +61,7 @@ __all__ = [
     "MAX_RANGE_DAYS",
     "METRICS",
     "OVERVIEW_PERIODS",
+    "SAME_HOURS",
     "SUMMED",
     "Table",
     "event_names",
@@ -68,6 +73,7 @@ __all__ = [
     "period_metrics",
     "realtime_snapshot",
     "retention",
+    "same_hours",
     "sources",
     "trend",
     "trends",

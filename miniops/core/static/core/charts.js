@@ -85,6 +85,7 @@
         pointRadius: (d.data || []).length > 40 ? 0 : 2,
         tension: 0.2,
         fill: false,
+        maxBarThickness: 48,
         order: d.dashed ? 2 : 1,
         miniopsAxis: axis,
         miniopsDates: d.dates || null,
