@@ -3,7 +3,7 @@ rate limit — against a local fake WeChat server (``miniops.testing.fake_wechat
 with the subscribe-message rules: consent enforced as 43101, field rules as 47003,
 a per-second rate limit as 45009) on PostgreSQL + Redis.
 
-    .venv/bin/python bench/bench_notifications.py [--members 20000] [--soak 10000]
+    .venv/bin/python bench/bench_notifications.py [--members 20000] [--soak 10000] [--threads 4]
 
 * **throughput**: one campaign to ``--members`` members, drained by 2 worker
   processes (``sending.send_due`` in a loop, the real ``SubscribeClient``). The
@@ -83,6 +83,9 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=400, help="soak: sends/s the fake allows")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="MINIOPS_PUSH_THREADS of each worker process"
+    )
     args = parser.parse_args()
     if args.worker:
         worker_main(args.worker)
@@ -92,6 +95,7 @@ def main() -> None:
     env["MINIOPS_PROVIDER_WECHAT_SUBSCRIBE"] = "miniops.notifications.providers.SubscribeClient"
     env["MINIOPS_PUSH_LEASE_SECONDS"] = "5"
     env["MINIOPS_PUSH_RATE"] = "100000/s"
+    env["MINIOPS_PUSH_THREADS"] = str(args.threads)
     log("migrating the bench database")
     manage(env, "migrate", "--noinput")
     os.environ.update(env)
@@ -306,6 +310,8 @@ def main() -> None:
     fake.stop()
     import json
 
+    results["threads_per_worker"] = args.threads
+    results["load"] = os.getloadavg()
     print(json.dumps(results, indent=2, ensure_ascii=False))
 
 

@@ -25,6 +25,7 @@ from miniops.notifications.api import router as notifications_router
 from miniops.orders.api import manage_router as manage_orders_router
 from miniops.orders.api import router as orders_router
 from miniops.recommendations.api import router as recommendations_router
+from miniops.segments.api import manage_router as manage_segments_router
 from miniops.sharing.api import router as sharing_router
 from miniops.support.api import manage_router as manage_support_router
 from miniops.support.api import router as support_router
@@ -72,3 +73,4 @@ api.add_router("/manage/", manage_marketing_router)
 api.add_router("/manage/", manage_analytics_router)
 api.add_router("/manage/", manage_support_router)
 api.add_router("/manage/", manage_notifications_router)
+api.add_router("/manage/", manage_segments_router)

@@ -611,6 +611,9 @@ MINIOPS_PUSH_RATE = env_str("MINIOPS_PUSH_RATE", "600/s")
 # "remind me" / "tell me when back in stock" requests per member
 MINIOPS_REMINDER_WRITE_RATE = env_str("MINIOPS_REMINDER_WRITE_RATE", "30/m")
 MINIOPS_PUSH_LEASE_SECONDS = env_int("MINIOPS_PUSH_LEASE_SECONDS", 120, minimum=5)
+# Threads per worker process sending one claimed batch (PostgreSQL only; each
+# holds a database connection while its share of the batch is sent).
+MINIOPS_PUSH_THREADS = env_int("MINIOPS_PUSH_THREADS", 4, minimum=1)
 # WeChat Pay API v3 (live mode). Platform keys are the allow-list for notices:
 # "SERIAL=/path/to/key-or-cert.pem,SERIAL2=/path2".
 WECHATPAY_APP_ID = env_str("WECHATPAY_APP_ID") or WECHAT_APP_ID

@@ -218,6 +218,9 @@ PATH_VALUES: dict[str, Callable[[], Any]] = {
     "post_id": lambda: 1,
     "comment_id": lambda: 1,
     "review_id": lambda: 1,
+    "reminder_id": lambda: 1,
+    "campaign_id": lambda: 1,
+    "segment_id": lambda: 1,
     "article_id": lambda: cms_factories.article().pk,
 }
 

@@ -84,15 +84,21 @@ class RetentionForm(RangeForm):
     )
 
 
+#: rows of the step picker (the service allows as many steps)
+PICKER_ROWS = services.MAX_STEPS
+
+
 class FunnelForm(RangeForm):
+    """The funnel builder. Steps come from the picker (``steps_event``,
+    ``steps_property`` and ``steps_value``, one of each per row: an event seen in the
+    data and an optional property filter), or as text in ``steps`` (one step per
+    line, ``event property=value``), which links and older bookmarks use."""
+
     steps = forms.CharField(
         label=_("Steps"),
-        widget=forms.Textarea(attrs={"rows": 5}),
+        widget=forms.HiddenInput,
         max_length=2000,
-        help_text=_(
-            "One step per line: an event name, optionally followed by property=value, "
-            "e.g. “page_view path=pages/index/index”."
-        ),
+        help_text=_("Pick each step from the events seen; filter it by a property if needed."),
     )
     window_hours = forms.IntegerField(
         label=_("Conversion window (hours)"), min_value=1, max_value=720, initial=24
@@ -110,28 +116,92 @@ class FunnelForm(RangeForm):
     )
     name = forms.CharField(label=_("Name (to save)"), required=False, max_length=80)
 
-    def clean_steps(self) -> list[dict[str, Any]]:
-        from miniops.analytics.services import clean_steps
-        from miniops.core.errors import InvalidInput
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None and "steps_event" in data:
+            data = data.copy()
+            data["steps"] = picked_steps_text(data)
+        super().__init__(data, *args, **kwargs)
+        self.known_events = selectors.event_names()
 
-        steps = []
+    def step_rows(self) -> list[dict[str, Any]]:
+        """The picker's rows: the steps given (or the default), then empty rows."""
+        value = self["steps"].value() or ""
+        rows: list[dict[str, Any]] = []
+        for line in str(value).splitlines():
+            event, prop, cond_value = _parse_line(line)
+            if event or prop:
+                rows.append({"event": event, "property": prop, "value": cond_value})
+        rows = rows[:PICKER_ROWS]
+        while len(rows) < PICKER_ROWS:
+            rows.append({"event": "", "property": "", "value": ""})
+        for index, row in enumerate(rows, start=1):
+            row["number"] = index
+            row["unknown"] = bool(row["event"]) and row["event"] not in self.known_events
+        return rows
+
+    def clean_steps(self) -> list[dict[str, Any]]:
+        steps: list[dict[str, Any]] = []
+        errors: list[str] = []
         for line in self.cleaned_data["steps"].splitlines():
-            line = line.strip()
-            if not line:
+            event, prop, value = _parse_line(line)
+            if not event and not prop:
                 continue
-            event, _sep, condition = line.partition(" ")
-            prop, _eq, value = condition.strip().partition("=")
+            number = len(steps) + 1
+            if not event:
+                errors.append(_("Step %(n)d: pick an event.") % {"n": number})
+            elif event not in self.known_events:
+                errors.append(
+                    _("Step %(n)d: “%(event)s” is not an event seen in the data.")
+                    % {"n": number, "event": event[:64]}
+                )
+            if prop and not services.PROPERTY_NAME.fullmatch(prop):
+                errors.append(
+                    _("Step %(n)d: a property name has letters, digits and _ only.") % {"n": number}
+                )
+            elif value and not prop:
+                errors.append(_("Step %(n)d: name the property to filter on.") % {"n": number})
+            elif prop and not value:
+                errors.append(
+                    _("Step %(n)d: give the value the property must have.") % {"n": number}
+                )
             steps.append(
-                {"event": event, "property": prop.strip(), "value": value.strip() or None}
-                if prop.strip()
-                else {"event": event}
+                {"event": event, "property": prop, "value": value} if prop else {"event": event}
             )
+        if errors:
+            raise forms.ValidationError(errors)
         try:
-            return clean_steps(steps)
+            return services.clean_steps(steps)
         except InvalidInput as exc:
             raise forms.ValidationError(
                 "; ".join(str(message) for message in exc.fields.values())
             ) from None
+
+
+def _parse_line(line: str) -> tuple[str, str, str]:
+    """``event property=value`` → its three parts (empty strings when absent)."""
+    event, _sep, condition = line.strip().partition(" ")
+    prop, _eq, value = condition.strip().partition("=")
+    return event.strip(), prop.strip(), value.strip()
+
+
+def picked_steps_text(data: Any) -> str:
+    """The picker's rows as step lines; a row with no event and no filter is skipped,
+    a filter without its event is kept so that the form can say so."""
+    events = data.getlist("steps_event")
+    props = data.getlist("steps_property")
+    values = data.getlist("steps_value")
+    lines = []
+    for index, event in enumerate(events[:PICKER_ROWS]):
+        prop = (props[index] if index < len(props) else "").strip()
+        value = (values[index] if index < len(values) else "").strip()
+        event = event.strip()
+        if not event and not prop:
+            continue
+        line = event
+        if prop or value:
+            line += f" {prop}={value}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 class SourcesForm(RangeForm):

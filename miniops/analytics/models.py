@@ -246,6 +246,7 @@ class AlertRule(models.Model):
         PAYMENTS = "payments", _("Payments")
         PAYMENT_FAILURES = "payment_failures", _("Payment failures")
         API_5XX = "api_5xx", _("API server errors (5xx)")
+        SLA_BREACHES = "sla_breaches", _("Customer-service SLA breaches")
 
     class Condition(models.TextChoices):
         ABOVE = "above", _("above a threshold")

@@ -24,7 +24,15 @@ from django.core.cache import cache
 from miniops.core.redis import get_redis
 from miniops.core.timeutils import business_tz
 
-METRICS = ("visitors", "pageviews", "orders", "payments", "payment_failures", "api_5xx")
+METRICS = (
+    "visitors",
+    "pageviews",
+    "orders",
+    "payments",
+    "payment_failures",
+    "api_5xx",
+    "sla_breaches",
+)
 MEMORY_METRICS = frozenset({"api_5xx"})
 #: without Redis: metric -> (event source, event name)
 EVENT_METRICS = {
@@ -32,6 +40,8 @@ EVENT_METRICS = {
     "orders": ("server", "order_created"),
     "payments": ("server", "order_paid"),
     "payment_failures": ("server", "payment_failed"),
+    # customer service: a ticket past an SLA target (support.services.tickets)
+    "sla_breaches": ("server", "support_sla_breached"),
 }
 KEEP_SECONDS = 8 * 86400 + 3600
 PAGES_KEEP_SECONDS = 2 * 3600

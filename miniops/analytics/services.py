@@ -39,6 +39,7 @@ LIVE_SERVER_EVENTS = {
     "order_created": "orders",
     "order_paid": "payments",
     "payment_failed": "payment_failures",
+    "support_sla_breached": "sla_breaches",
 }
 PAGE_VIEW = "page_view"
 

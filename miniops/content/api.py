@@ -39,6 +39,7 @@ from miniops.content.schemas import (
     TopicDetailOut,
 )
 from miniops.content.services import items, moderation, publishing, reviews
+from miniops.core import wechat_push
 from miniops.core.apiauth import public
 from miniops.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from miniops.core.openapi import errors
@@ -503,7 +504,10 @@ def push_receive(request: HttpRequest) -> HttpResponse:
     if not isinstance(body, dict):
         raise InvalidInput(fields={"body": "JSON object"})
     if body.get("Event") != "wxa_media_check":
+        # the mini-program's one push URL: other apps' pushes (contact-button
+        # messages for customer service) go to their handlers
         _take_nonce(request)
+        wechat_push.dispatch(body)
         return HttpResponse("success", content_type="text/plain")
     trace_id = body.get("trace_id")
     if not isinstance(trace_id, str) or not 0 < len(trace_id) <= 64:

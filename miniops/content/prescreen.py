@@ -9,7 +9,7 @@ Text is normalised before matching, the lexicon's terms the same way:
    punctuation, symbols, zero-width and other format characters), so ``敏@感``,
    ``敏 感`` and ``敏\u200b感`` all read ``敏感``.
 
-Matching is one Aho–Corasick automaton (``ahocorasick-rs``, a Rust DFA) over
+Matching is one Aho–Corasick automaton (``ahocorasick-rs``, a Rust contiguous NFA) over
 the whole lexicon: time linear in the text, whatever the number of terms. Every hit keeps
 its span in the original text (to mask it, or to highlight it for the
 reviewer). ``allow`` entries cancel the hits they overlap (an innocent word that
@@ -22,7 +22,6 @@ This module knows nothing of the database: ``content.services.lexicon`` builds a
 
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from functools import cache
 from typing import Any
 
 import ahocorasick_rs
+import numpy as np
 import opencc
 
 BLOCK, REVIEW, MASK, ALLOW = "block", "review", "mask", "allow"
@@ -64,19 +64,6 @@ def _char_class(ranges: list[tuple[int, int]]) -> str:
         return f"\\U{code:08x}"
 
     return "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in ranges)
-
-
-@cache
-def _noise() -> re.Pattern[str]:
-    return re.compile(f"[{_char_class(_noise_ranges())}]+")
-
-
-@cache
-def _kept_runs() -> re.Pattern[str]:
-    return re.compile(f"[^{_char_class(_noise_ranges())}]+")
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @cache
@@ -115,23 +102,69 @@ def _traditional() -> re.Pattern[str]:
     return re.compile(f"[{_char_class(ranges)}]")
 
 
+@cache
+def _arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same tables as arrays over every code point, for a vectorised pass:
+    ``half`` (the full-width mapping), ``keep`` (not noise: the BMP table plus the
+    astral noise blocks) and ``digit`` (what ``\\d`` may match: decimal digits of
+    the BMP, and every astral code point, to stay on the safe side)."""
+    half_list, clean_list = _tables()
+    half = np.arange(0x110000, dtype=np.uint32)
+    half[:0x10000] = np.asarray(half_list, dtype=np.uint32)
+    keep = np.ones(0x110000, dtype=bool)
+    keep[:0x10000] = np.asarray([code is not None for code in clean_list], dtype=bool)
+    for first, last in _noise_ranges():
+        if last >= 0x10000:
+            keep[max(first, 0x10000) : last + 1] = False
+    digit = np.ones(0x110000, dtype=bool)
+    digit[:0x10000] = np.asarray(
+        [unicodedata.category(chr(code)) == "Nd" for code in range(0x10000)], dtype=bool
+    )
+    return half, keep, digit
+
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of ``text`` (lone surrogates included) as an array."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _text(codes: np.ndarray) -> str:
+    return codes.astype("<u4", copy=False).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+#: below this length ``str.translate`` beats the fixed cost of the array pass
+_SHORT = 256
+
+
 def _fold(text: str) -> str:
-    half, _clean = _tables()
-    text = text.translate(half)
+    if not text.isascii():  # ASCII has no full-width forms
+        if len(text) < _SHORT:
+            text = text.translate(_tables()[0])
+        else:
+            half, _keep, _digit = _arrays()
+            text = _text(half[_codes(text)])
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     text = text.lower()
-    if _traditional().search(text) is not None:
+    if not text.isascii() and _traditional().search(text) is not None:
         text = _converter.convert(text)
     return text
 
 
 def _strip_noise(folded: str) -> str:
-    _half, clean = _tables()
-    stripped = folded.translate(clean)
-    if _ASTRAL.search(stripped) is not None:  # astral symbols (emoji, tags)
-        stripped = _noise().sub("", stripped)
-    return stripped
+    if folded.isascii() and folded.isalnum():
+        return folded
+    if len(folded) < _SHORT and max(folded, default="") <= "\uffff":
+        return folded.translate(_tables()[1])
+    _half, keep, _digit = _arrays()
+    codes = _codes(folded)
+    return _text(codes[keep[codes]])
+
+
+def _kept_at(folded: str) -> np.ndarray:
+    """For each character of ``_strip_noise(folded)``, its index in ``folded``."""
+    _half, keep, _digit = _arrays()
+    return np.flatnonzero(keep[_codes(folded)])
 
 
 def normalize(text: str) -> str:
@@ -229,13 +262,33 @@ _ADS_WORDS = (
 )
 
 
-def _may_have_ads(folded: str) -> bool:
-    """Cheap tests before the ads expressions: a word of theirs, a dot, digits."""
-    return (
-        any(word in folded for word in _ADS_WORDS)
-        or ("." in folded and _URL.search(folded) is not None)
-        or _SEVEN_DIGITS.search(folded) is not None
+_ADS_CHARS = "信vwh"
+assert all(any(char in word for char in _ADS_CHARS) for word in _ADS_WORDS)
+
+
+@cache
+def _ads_words() -> Any:
+    return ahocorasick_rs.AhoCorasick(
+        list(_ADS_WORDS), implementation=ahocorasick_rs.Implementation.ContiguousNFA
     )
+
+
+def _may_have_ads(folded: str) -> bool:
+    """Cheap tests before the ads expressions: a word of theirs, a dot, digits
+    (at least seven characters that ``\\d`` may match before the expression)."""
+    if "." in folded and _URL.search(folded) is not None:
+        return True
+    # every ads word holds one of these characters: a quick look before the automaton
+    if any(char in folded for char in _ADS_CHARS) and _ads_words().find_matches_as_indexes(folded):
+        return True
+    if len(folded) < _SHORT:
+        return _SEVEN_DIGITS.search(folded) is not None
+    if folded.isascii():
+        digits = sum(folded.count(d) for d in "0123456789")
+    else:
+        _half, _keep, digit = _arrays()
+        digits = int(np.count_nonzero(digit[_codes(folded)]))
+    return digits >= 7 and _SEVEN_DIGITS.search(folded) is not None
 
 
 def _ads_hits(folded: str, sources: list[int], length: int) -> list[Hit]:
@@ -275,7 +328,12 @@ class Matcher:
             self._entries.append(entry)
         self.size = len(keys)
         self._automaton: Any = (
-            ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)
+            ahocorasick_rs.AhoCorasick(
+                keys,
+                matchkind=ahocorasick_rs.MatchKind.Standard,
+                # twice as fast to scan as the default for a large lexicon
+                implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+            )
             if keys
             else None
         )
@@ -305,19 +363,11 @@ class Matcher:
             folded, sources = _folded_with_sources(text)
             clean = _strip_noise(folded)
             raw = self._raw(clean)
-
-        # runs of kept characters: (start in folded, start in clean)
-        runs: list[tuple[int, int]] = []
-        kept = 0
-        for match in _kept_runs().finditer(folded):
-            runs.append((match.start(), kept))
-            kept += match.end() - match.start()
-        clean_starts = [at_clean for _at, at_clean in runs]
+        kept_at = _kept_at(folded)
 
         def original(j: int) -> int:
             """The index in ``folded`` of character ``j`` of ``clean``."""
-            at, at_clean = runs[bisect.bisect_right(clean_starts, j) - 1]
-            return at + (j - at_clean)
+            return int(kept_at[j])
 
         hits: list[Hit] = []
         allows: list[tuple[int, int]] = []

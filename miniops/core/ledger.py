@@ -37,7 +37,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -267,6 +267,8 @@ class Outcome:
     reason: str = "done"
     detail: str = ""
     state: str = LedgerState.DONE
+    #: more columns of the row to set in the same UPDATE that finishes it
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -285,42 +287,91 @@ def process(
     limit: int = 100,
     lease: timedelta = timedelta(minutes=2),
     max_attempts: int = 5,
+    threads: int = 1,
 ) -> BatchResult:
     """Claim a batch and run ``handler`` on each row: its ``Outcome`` finishes the
     row, ``Retry`` queues it again with back-off, ``Final`` fails or skips it. Any
     other exception is a bug: the row is retried (and fails after
-    ``max_attempts``) with the error logged, and the batch goes on."""
-    result = BatchResult()
-    for row in claim(queryset, limit=limit, lease=lease):
-        result.claimed += 1
+    ``max_attempts``) with the error logged, and the batch goes on.
+
+    A handler with a ``prepare(rows)`` method is given the whole batch first (to
+    load what its rows share in one query). With ``threads`` > 1 the batch is
+    dealt out to that many threads, each row to exactly one of them, each thread
+    on its own database connection (closed when its share is done): for handlers
+    that wait on the network. Only on PostgreSQL outside a transaction — rows
+    claimed inside an outer transaction are invisible to other connections, and
+    SQLite has one writer — elsewhere the batch runs in this thread."""
+    rows = claim(queryset, limit=limit, lease=lease)
+    prepare = getattr(handler, "prepare", None)
+    if rows and prepare is not None:
+        prepare(rows)
+    threads = max(1, min(threads, len(rows)))
+    if threads > 1 and (connection.vendor != "postgresql" or connection.in_atomic_block):
+        threads = 1
+    if threads == 1:
+        result = BatchResult(claimed=len(rows))
+        for row in rows:
+            _one(row, handler, max_attempts, result)
+        return result
+    import threading
+
+    from django.db import connections
+
+    results = [BatchResult() for _ in range(threads)]
+
+    def share(k: int) -> None:
         try:
-            outcome = handler(row) or Outcome()
-        except Retry as exc:
-            kept = retry(
-                row,
-                reason=exc.reason,
-                detail=exc.detail,
-                max_attempts=max_attempts,
-                delay=exc.delay,
-            )
-            result.retried += kept
-            result.lost += not kept
-            continue
-        except Final as exc:
-            kept = finish(row, state=exc.state, reason=exc.reason, detail=exc.detail)
-            result.failed += kept
-            result.lost += not kept
-            continue
-        except Exception as exc:
-            logger.exception("ledger handler failed on %s %s", type(row).__name__, row.pk)
-            kept = retry(row, reason="error", detail=repr(exc), max_attempts=max_attempts)
-            result.retried += kept
-            result.lost += not kept
-            continue
-        kept = finish(row, state=outcome.state, reason=outcome.reason, detail=outcome.detail)
-        result.done += kept
+            for row in rows[k::threads]:
+                _one(row, handler, max_attempts, results[k])
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=share, args=(k,), daemon=True) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    total = BatchResult(claimed=len(rows))
+    for part in results:
+        total.done += part.done
+        total.retried += part.retried
+        total.failed += part.failed
+        total.lost += part.lost
+    return total
+
+
+def _one(
+    row: Row, handler: Callable[[Row], Outcome | None], max_attempts: int, result: BatchResult
+) -> None:
+    try:
+        outcome = handler(row) or Outcome()
+    except Retry as exc:
+        kept = retry(
+            row,
+            reason=exc.reason,
+            detail=exc.detail,
+            max_attempts=max_attempts,
+            delay=exc.delay,
+        )
+        result.retried += kept
         result.lost += not kept
-    return result
+        return
+    except Final as exc:
+        kept = finish(row, state=exc.state, reason=exc.reason, detail=exc.detail)
+        result.failed += kept
+        result.lost += not kept
+        return
+    except Exception as exc:
+        logger.exception("ledger handler failed on %s %s", type(row).__name__, row.pk)
+        kept = retry(row, reason="error", detail=repr(exc), max_attempts=max_attempts)
+        result.retried += kept
+        result.lost += not kept
+        return
+    kept = finish(
+        row, state=outcome.state, reason=outcome.reason, detail=outcome.detail, **outcome.fields
+    )
+    result.done += kept
+    result.lost += not kept
 
 
 #: Rows still to be acted on (queued or held): for queue-depth figures.

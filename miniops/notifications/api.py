@@ -13,13 +13,15 @@ from ninja.responses import Status
 from ninja.throttling import BaseThrottle
 
 from miniops.accounts.apiauth import requires
+from miniops.core.errors import NotFound
 from miniops.core.openapi import errors
 from miniops.core.permissions import P
 from miniops.core.schemas import ID, IdempotencyKey, StrictIn
 from miniops.core.throttling import WindowThrottle
 from miniops.members.apiauth import me_of, member
 from miniops.notifications import selectors, services
-from miniops.notifications.models import MessageTemplate
+from miniops.notifications.models import Campaign, MessageTemplate
+from miniops.notifications.results import campaign_results
 from miniops.notifications.services import watches
 from miniops.notifications.services.consent import consents_of
 from miniops.orders.services import idempotency
@@ -224,3 +226,58 @@ def manage_templates(request: HttpRequest) -> Any:
         }
         for row in MessageTemplate.objects.all()[:500]
     ]
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    kind: str
+    trigger: str
+    status: str
+    audience: str = Field(description="the audience key (tag:vip, segment:12), empty for a trigger")
+    audience_label: str = Field(description="the audience as operators see it")
+    holdout_pct: int
+    created_at: datetime
+    next_run_at: datetime | None
+
+
+def _campaign_out(row: Campaign) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "name": row.name,
+        "kind": row.kind,
+        "trigger": row.trigger,
+        "status": row.status,
+        "audience": row.audience,
+        "audience_label": selectors.audience_label(row.audience),
+        "holdout_pct": row.holdout_pct,
+        "created_at": row.created_at,
+        "next_run_at": row.next_run_at,
+    }
+
+
+@manage_router.get(
+    "/notifications/campaigns",
+    response={200: list[CampaignOut]},
+    auth=requires(P.NOTIFICATIONS_VIEW),
+    summary="Push campaigns, newest first (at most 200)",
+)
+def manage_campaigns(request: HttpRequest) -> Any:
+    return [_campaign_out(row) for row in Campaign.objects.order_by("-created_at", "-pk")[:200]]
+
+
+@manage_router.get(
+    "/notifications/campaigns/{campaign_id}/results",
+    response={200: dict[str, Any], **errors(404)},
+    auth=requires(P.NOTIFICATIONS_VIEW),
+    summary="A campaign's results: treatment against control, with 95 % intervals",
+)
+def manage_campaign_results(request: HttpRequest, campaign_id: int = ID) -> Any:
+    """``groups`` (units, reached, opened, converted, orders, GMV in fen, conversion,
+    GMV per member), ``variants``, ``gmv`` / ``incremental_gmv`` / ``conversion``
+    (``diff``, ``low``, ``high``, ``significant``, ``method``), ``cost`` and ``roi``;
+    see decision 0021 for the method."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound()
+    return {"campaign": _campaign_out(campaign), **campaign_results(campaign)}

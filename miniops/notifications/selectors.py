@@ -9,6 +9,20 @@ from django.db.models import Count, Q
 from miniops.notifications.models import Consent, MessageTemplate, PushSettings, TemplateKind
 
 
+def audience_label(key: str) -> str:
+    """``core.audiences.describe``'s label of ``key`` (“Segment: 新客”); “—” for
+    none (a trigger's member), the key itself when the audience no longer exists."""
+    from miniops.core import audiences
+    from miniops.core.errors import DomainError
+
+    if not key:
+        return "—"
+    try:
+        return str(audiences.describe(key).label)
+    except DomainError:
+        return key
+
+
 def push_settings() -> PushSettings:
     row, _created = PushSettings.objects.get_or_create(pk=1)
     return row
@@ -100,4 +114,28 @@ def task_view(now: Any = None) -> dict[str, Any]:
         "groups_count": groups.count(),
         "groups_next": list(groups.order_by("expires_at").values("code", "expires_at")[:10]),
         "flash": list(flash.values("name", "starts_at")[:10]),
+    }
+
+
+def member_push(member_id: int, *, limit: int = 10) -> dict[str, Any]:
+    """One member's consents, latest deliveries and open reminder requests (the
+    member-360 card)."""
+    from miniops.notifications.models import Delivery, Watch
+
+    return {
+        "consents": list(
+            Consent.objects.filter(member_id=member_id)
+            .select_related("template")
+            .order_by("template__title", "pk")[:50]
+        ),
+        "deliveries": list(
+            Delivery.objects.filter(member_id=member_id)
+            .select_related("campaign")
+            .order_by("-created_at", "-pk")[:limit]
+        ),
+        "watches": list(
+            Watch.objects.filter(member_id=member_id, notified_at__isnull=True).order_by("-pk")[
+                :limit
+            ]
+        ),
     }

@@ -5,7 +5,7 @@ Each leaf becomes a boolean SQL expression that is never NULL (an ``EXISTS`` or 
 and mean the same on PostgreSQL and SQLite. Everything is Django ORM — no SQL
 strings — except the behaviour leaves, which are one DuckDB query each over the
 event lake's ``ev`` view; their member sets are stored once per (leaf, day, lake
-generation) in ``LeafSet`` / ``LeafRow`` and joined with ``EXISTS``. No member
+generation) in ``LeafSet`` (one row, the ids comma-joined) and joined with ``IN``. No member
 is ever looked at one by one in Python.
 """
 
@@ -27,6 +27,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -42,7 +43,7 @@ from miniops.marketing.models import Coupon, CouponStatus, MemberStanding
 from miniops.members.models import Address, Member
 from miniops.orders.models import Order, OrderItem
 from miniops.segments import rules as r
-from miniops.segments.models import LeafRow, LeafSet, MemberRfm
+from miniops.segments.models import LeafSet, MemberRfm
 
 LOOKUPS = {
     "eq": Exact,
@@ -170,6 +171,9 @@ def _commerce(leaf: Any, ctx: Context) -> Q:
             lookup = {"eq": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}[leaf.op]
             return _in(grouped.filter(**{f"s__{lookup}": F("c") * target}).values("member"))
         if leaf.metric == "orders":
+            if (leaf.op, leaf.value) in {("gte", 1), ("gt", 0)}:
+                # "at least one order": the buyers, without counting per member
+                return _in(orders.values("member"))
             return _metric(orders.annotate(n=Count("pk")), "n", leaf.op, leaf.value)
         return _metric(orders.annotate(s=Sum("paid_amount")), "s", leaf.op, _fen(leaf.value))
     if isinstance(leaf, r.LastOrderLeaf):
@@ -260,36 +264,47 @@ def leafset(leaf: r.EventLeaf, ctx: Context) -> int:
         return existing
     started = time.perf_counter()
     sql, params = event_sql(leaf, now)
+    # the set comes back from DuckDB as one row: its size and its ids joined by
+    # commas, in order — no row per member through Python or the database
+    packed = (
+        "SELECT count(*), coalesce(string_agg(CAST(mid AS VARCHAR), ',' ORDER BY mid), '') "  # noqa: S608 - the query is ours, values bound
+        f"FROM ({sql}) AS leaf"
+    )
     with lake.connect() as db:
-        ids = [int(row[0]) for row in db.execute(sql, params).fetchall()]
+        row = db.execute(packed, params).fetchone()
+    size, ids = (int(row[0]), str(row[1])) if row else (0, "")
     ctx.lake_ms += (time.perf_counter() - started) * 1000
     try:
         with transaction.atomic():
-            header = LeafSet.objects.create(key=key, size=len(ids), created_at=timezone.now())
-            _insert_rows(header.pk, ids)
+            header = LeafSet.objects.create(
+                key=key, size=size, members=ids, created_at=timezone.now()
+            )
     except IntegrityError:
         header = LeafSet.objects.get(key=key)
     ctx.leafsets[key] = header.pk
     return header.pk
 
 
-def _insert_rows(leafset_id: int, ids: list[int]) -> None:
-    table = LeafRow._meta.db_table
+def leaf_members(leafset_id: int) -> RawSQL:
+    """The member ids of a stored leaf set as a one-column subquery: the
+    comma-joined ``LeafSet.members`` unpacked by the database itself
+    (``string_to_array`` on PostgreSQL, ``json_each`` on SQLite)."""
+    table = LeafSet._meta.db_table
     if connection.vendor == "postgresql":
-        sql = f"COPY {table} (leafset_id, member_id) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for member_id in ids:
-                copy.write_row((leafset_id, member_id))
-        return
-    LeafRow.objects.bulk_create(
-        (LeafRow(leafset_id=leafset_id, member_id=member_id) for member_id in ids),
-        batch_size=5000,
-    )
+        sql = (
+            f"SELECT unnest(string_to_array(s.members, ','))::bigint FROM {table} s WHERE s.id = %s"  # noqa: S608 - identifiers from models, values bound
+        )
+    else:
+        sql = (
+            f"SELECT CAST(j.value AS INTEGER) FROM {table} s, "  # noqa: S608 - identifiers from models, values bound
+            "json_each('[' || s.members || ']') j WHERE s.id = %s"
+        )
+    return RawSQL(sql, [leafset_id])  # noqa: S611 - identifiers from models, the id bound
 
 
 def _event(leaf: r.EventLeaf, ctx: Context) -> Q:
     pk = leafset(leaf, ctx)
-    q = _in(LeafRow.objects.filter(leafset_id=pk).values("member_id"))
+    q = _in(leaf_members(pk))
     return ~q if leaf.mode == "did_not" else q
 
 

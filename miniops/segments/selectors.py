@@ -9,12 +9,17 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from miniops.core.errors import NotFound
-from miniops.segments.models import Segment, SegmentChange, SegmentMembership
+from miniops.segments.models import SNAPSHOT_VERSION, Segment, SegmentChange, SegmentMembership
 
 
 def _current(segment_id: int) -> QuerySet[SegmentMembership]:
+    """Rows are written as diffs: a member's row carries the version it entered
+    at and is deleted when it exits, so the current membership is every row from
+    version 1 up to the segment's version (0 is a static segment's snapshot)."""
     version = Segment.objects.filter(pk=segment_id).values("version")[:1]
-    return SegmentMembership.objects.filter(segment_id=segment_id, version=Subquery(version))
+    return SegmentMembership.objects.filter(
+        segment_id=segment_id, version__gte=SNAPSHOT_VERSION + 1, version__lte=Subquery(version)
+    )
 
 
 def get(segment_id: int) -> Segment:
@@ -47,7 +52,10 @@ def active() -> QuerySet[Segment]:
 def segments_of(member_id: int) -> QuerySet[Segment]:
     """The segments a member currently belongs to."""
     current = SegmentMembership.objects.filter(
-        segment_id=OuterRef("pk"), member_id=member_id, version=OuterRef("version")
+        segment_id=OuterRef("pk"),
+        member_id=member_id,
+        version__gte=SNAPSHOT_VERSION + 1,
+        version__lte=OuterRef("version"),
     )
     from django.db.models import Exists
 

@@ -18,6 +18,7 @@ from miniops.support.models import (
     AgentState,
     AgentStatus,
     BusinessCalendar,
+    Channel,
     Conversation,
     ConversationState,
     Csat,
@@ -188,8 +189,12 @@ def seed(*, progress: Callable[[int], object]) -> None:
                 started = now - timedelta(minutes=rng.randint(2, 90))
             agent = rng.choice(agents)
             order = Order.objects.filter(member=member).order_by("-created_at").first()
+            # every other open one came from WeChat's contact button: replies there
+            # go through customerServiceMessage.send, 5 within 48 hours
+            wechat = state == ConversationState.OPEN and i % 10 == 8
             conv = Conversation.objects.create(
                 member=member,
+                channel=Channel.WECHAT_KF if wechat else Channel.IN_APP,
                 queue=rng.choice(queues),
                 state=state,
                 assignee=None if state == ConversationState.WAITING else agent,
@@ -241,6 +246,18 @@ def seed(*, progress: Callable[[int], object]) -> None:
                 member_read_seq=len(messages),
                 closed_at=moment if state == ConversationState.CLOSED else None,
             )
+            if wechat:
+                last_member = max(m.created_at for m in messages if m.sender == "member")
+                Conversation.objects.filter(pk=conv.pk).update(
+                    wx_last_member_at=last_member,
+                    # one in three has spent WeChat's five replies: the composer
+                    # offers a subscribe message instead
+                    wx_replies_used=5
+                    if i % 30 == 8
+                    else sum(
+                        1 for m in messages if m.sender == "agent" and m.created_at > last_member
+                    ),
+                )
             if state != ConversationState.WAITING:
                 Handoff.objects.create(
                     conversation=conv,

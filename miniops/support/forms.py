@@ -38,3 +38,11 @@ class TicketNoteForm(BaseDialogForm):
     text = forms.CharField(
         label=_("internal note"), max_length=2000, widget=UnfoldAdminTextareaWidget
     )
+
+
+class SubscribeInsteadForm(BaseDialogForm):
+    text = forms.CharField(
+        label=_("what the notice says (20 characters)"),
+        max_length=20,
+        widget=UnfoldAdminTextInputWidget,
+    )

@@ -132,3 +132,21 @@ def desk_counts() -> dict[str, Any]:
     per_queue = dict(waiting.values_list("queue__name").annotate(n=Count("pk")).order_by())
     online = AgentStatus.objects.filter(state=AgentState.ONLINE).count()
     return {"waiting": waiting.count(), "per_queue": per_queue, "agents_online": online}
+
+
+def subscribe_offer(conversation: Conversation) -> dict[str, Any]:
+    """Whether a subscribe message can reach the member instead of a chat reply:
+    the push settings name a customer-service reply template (``configured``) and
+    the member's consent allows a send of it now (``reachable``)."""
+    from miniops.notifications import selectors as push
+    from miniops.notifications.models import Consent
+
+    template = push.push_settings().service_reply
+    if template is None or not template.is_active:
+        return {"configured": False, "reachable": False, "template": None}
+    reachable = push.reachable_q(template) & Q(member_id=conversation.member_id)
+    return {
+        "configured": True,
+        "reachable": Consent.objects.filter(reachable).exists(),
+        "template": template.title,
+    }

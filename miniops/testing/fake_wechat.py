@@ -279,3 +279,76 @@ def install_subscribe(server: FakeWeChat, **options: Any) -> SubscribeState:
     server.script(SubscribeState.LIST, state.list_answer)
     server.script(SubscribeState.SEND, state.send_answer)
     return state
+
+
+# --- customer-service messages -------------------------------------------------------------
+class CustomerServiceState:
+    """WeChat's customer-service message side (``/cgi-bin/message/custom/send``),
+    simulated with its rules: an openid may be answered for 48 hours after their
+    last message to the account (``member_wrote``) and at most 5 times in that
+    window (each accepted send takes one; the member writing again gives 5 back).
+
+    * 40003 unknown openid (empty), 40008 a ``msgtype`` WeChat does not know;
+    * 45015 ``response out of time limit or subscription is canceled``: nothing
+      from the member, or the 48 hours are over;
+    * 45047 ``out of response count limit``: the 5 replies are spent;
+    * ``busy`` sends in a row answered -1.
+
+    ``receipts`` is what WeChat accepted; ``refused`` counts errcodes. ``now`` can
+    be moved forward (a test's clock) instead of waiting 48 hours.
+    """
+
+    SEND = "/cgi-bin/message/custom/send"
+    WINDOW = 48 * 3600
+    REPLIES = 5
+    MSGTYPES = frozenset({"text", "image", "link", "miniprogrampage"})
+
+    def __init__(self) -> None:
+        self.last_wrote: dict[str, float] = {}
+        self.used: dict[str, int] = {}
+        self.receipts: list[dict[str, Any]] = []
+        self.refused: dict[int, int] = {}
+        self.busy = 0
+        self.offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def member_wrote(self, openid: str, at: float | None = None) -> None:
+        with self._lock:
+            self.last_wrote[openid] = self.now() if at is None else at
+            self.used[openid] = 0
+
+    def _refuse(self, code: int, msg: str) -> dict[str, Any]:
+        self.refused[code] = self.refused.get(code, 0) + 1
+        return {"errcode": code, "errmsg": msg}
+
+    def send_answer(self, call: Call) -> dict[str, Any]:
+        body = call.json or {}
+        openid = str(body.get("touser", ""))
+        msgtype = str(body.get("msgtype", ""))
+        with self._lock:
+            if self.busy > 0:
+                self.busy -= 1
+                return self._refuse(-1, "system error")
+            if not openid:
+                return self._refuse(40003, "invalid openid")
+            if msgtype not in self.MSGTYPES or not isinstance(body.get(msgtype), dict):
+                return self._refuse(40008, "invalid message type")
+            wrote = self.last_wrote.get(openid)
+            if wrote is None or self.now() - wrote > self.WINDOW:
+                return self._refuse(45015, "response out of time limit or subscription is canceled")
+            if self.used.get(openid, 0) >= self.REPLIES:
+                return self._refuse(45047, "out of response count limit")
+            self.used[openid] = self.used.get(openid, 0) + 1
+            self.receipts.append({"openid": openid, "msgtype": msgtype, msgtype: body[msgtype]})
+            return {"errcode": 0, "errmsg": "ok"}
+
+
+def install_customer_service(server: FakeWeChat) -> CustomerServiceState:
+    """Make ``server`` answer ``customerServiceMessage.send`` with a fresh
+    ``CustomerServiceState`` (returned, for the test to say who wrote and when)."""
+    state = CustomerServiceState()
+    server.script(CustomerServiceState.SEND, state.send_answer)
+    return state

@@ -71,7 +71,7 @@ def _page(request: HttpRequest, template: str, form: Any, **context: Any) -> Htt
         **context,
     )
     response = TemplateResponse(request, template, context)
-    if not form.is_valid():
+    if form.is_bound and not form.is_valid():
         response.status_code = 400
     return response
 

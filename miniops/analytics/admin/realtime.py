@@ -39,6 +39,7 @@ def realtime_page(request: HttpRequest) -> HttpResponseBase:
             "payments": gettext("Payments"),
             "payment_failures": gettext("Payment failures"),
             "api_5xx": gettext("API server errors (5xx)"),
+            "sla_breaches": gettext("Customer-service SLA breaches"),
         },
         alerts=Alert.objects.select_related("rule")[:10],
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
-import orjson
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
@@ -12,11 +12,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from miniops.accounts.context import operator_of
 from miniops.analytics import forms, selectors, services
-from miniops.analytics.admin.common import COLORS, _export, _form, _line_chart, _page
+from miniops.analytics.admin.common import COLORS, _export, _form, _page
+from miniops.analytics.admin.overview import MONEY, RATIOS
 from miniops.analytics.models import Funnel
+from miniops.core import charts
 from miniops.core.console import (
     mark_invalid_post,
     operator_has,
@@ -24,7 +27,12 @@ from miniops.core.console import (
     site,
 )
 from miniops.core.errors import DomainError
+from miniops.core.exports import FORMATS
+from miniops.core.money import format_fen
 from miniops.core.permissions import P
+
+INPUT_CLASS = " ".join(BASE_INPUT_CLASSES)
+GRAIN_LABELS = [("day", _("day")), ("week", _("week")), ("month", _("month"))]
 
 
 # --- trends -------------------------------------------------------------------------------
@@ -49,12 +57,62 @@ def trends_page(request: HttpRequest) -> HttpResponseBase:
         exported = _export(request, "trends", report)
         if exported is not None:
             return exported
-        datasets = [(report["label"], [v for _d, v in report["series"]])]
-        if compare:
-            datasets.append((gettext("Compared period"), [v for _d, v in report["compare"]]))
-        chart = _line_chart([d.isoformat() for d, _v in report["series"]], datasets)
+        if compare is None:  # the chart overlays the previous period of the same length
+            length = data["last"] - data["first"] + timedelta(days=1)
+            compare = (data["first"] - length, data["last"] - length)
+            overlay = selectors.trend(data["metric"], *compare, data["grain"])
+        else:
+            overlay = report["compare"]
+        chart = trend_chart(report, overlay, data["first"], data["last"], compare)
     return _page(
         request, "analytics/trends.html", form, title=_("Trends"), report=report, chart=chart
+    )
+
+
+def _money_axes(metric: str) -> tuple[str, ...]:
+    return ("y",) if metric in MONEY else ()
+
+
+def _percent_axes(metric: str) -> tuple[str, ...]:
+    return ("y",) if metric in RATIOS else ()
+
+
+def _span(first: date, last: date) -> str:
+    return f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
+
+
+def trend_chart(
+    report: dict[str, Any],
+    overlay: list[tuple[date, float]],
+    first: date,
+    last: date,
+    compare: tuple[date, date],
+) -> dict[str, Any]:
+    """The metric over the range, and the compared period overlaid point for point
+    (dashed; each point's own date in the tooltip)."""
+    series = report["series"]
+    other = overlay[: len(series)]
+    return charts.chart(
+        "line",
+        [d.isoformat() for d, _v in series],
+        [
+            charts.Series(
+                f"{report['label']} ({_span(first, last)})",
+                [v for _d, v in series],
+                charts.COLORS[0],
+            ),
+            charts.Series(
+                gettext("Compared period (%s)") % _span(*compare),
+                [v for _d, v in other],
+                charts.PALE[0],
+                dashed=True,
+                dates=[d.isoformat() for d, _v in other],
+            ),
+        ],
+        x_title=str(dict(GRAIN_LABELS).get(report["grain"], "")),
+        y_title=report["label"],
+        money=_money_axes(report["metric"]),
+        percent=_percent_axes(report["metric"]),
     )
 
 
@@ -110,6 +168,10 @@ def retention_page(request: HttpRequest) -> HttpResponseBase:
 
 
 # --- funnels ------------------------------------------------------------------------------
+#: the funnel the page opens with, of these events that the data holds
+DEFAULT_STEPS = ["page_view", "product_view", "add_to_cart", "order_paid"]
+
+
 @site.register_page(
     name="analytics_funnels",
     route="analytics/funnels/",
@@ -121,10 +183,11 @@ def funnels_page(request: HttpRequest) -> HttpResponseBase:
     saved = Funnel.objects.all()[:100]
     if request.method == "POST":
         return _funnel_post(request)
-    defaults: dict[str, Any] = {
-        "window_hours": 24,
-        "steps": "page_view\nproduct_view\nadd_to_cart\norder_paid",
-    }
+    if request.GET.get("fmt") in FORMATS and not operator_has(request, P.ANALYTICS_EXPORT):
+        raise PermissionDenied
+    seen = set(selectors.event_names())
+    suggested = [name for name in DEFAULT_STEPS if name in seen]
+    defaults: dict[str, Any] = {"window_hours": 24, "steps": "\n".join(suggested)}
     chosen = None
     if request.GET.get("funnel", "").isdigit():
         chosen = Funnel.objects.filter(pk=int(request.GET["funnel"])).first()
@@ -137,6 +200,9 @@ def funnels_page(request: HttpRequest) -> HttpResponseBase:
     form = _form(forms.FunnelForm, request, **defaults)
     if chosen is not None and request.GET.keys() <= {"funnel"}:
         form = forms.FunnelForm({**forms.default_range(), **defaults})
+    elif not request.GET and len(suggested) < 2:
+        # too few events seen for a funnel yet: an empty builder, not an error
+        form = forms.FunnelForm(initial={**forms.default_range(), **defaults})
     report, chart = None, None
     if form.is_valid():
         data = form.cleaned_data
@@ -150,18 +216,7 @@ def funnels_page(request: HttpRequest) -> HttpResponseBase:
         exported = _export(request, "funnel", report)
         if exported is not None:
             return exported
-        chart = orjson.dumps(
-            {
-                "labels": [step["label"] for step in report["steps"]],
-                "datasets": [
-                    {
-                        "label": gettext("Visitors"),
-                        "data": [step["visitors"] for step in report["steps"]],
-                        "backgroundColor": COLORS[0],
-                    }
-                ],
-            }
-        ).decode()
+        chart = funnel_chart(report["steps"])
     return _page(
         request,
         "analytics/funnels.html",
@@ -171,6 +226,36 @@ def funnels_page(request: HttpRequest) -> HttpResponseBase:
         chart=chart,
         saved=saved,
         chosen=chosen,
+        **_picker_context(form),
+    )
+
+
+def _picker_context(form: forms.FunnelForm) -> dict[str, Any]:
+    return {
+        "step_rows": form.step_rows(),
+        "event_names": form.known_events,
+        "event_properties": selectors.event_properties(),
+        "input_class": INPUT_CLASS,
+    }
+
+
+def funnel_chart(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """One bar per step, labelled with its visitors and its conversion from the
+    previous step (and from the first, on the last bar)."""
+    labels = []
+    for step in steps:
+        text = f"{step['visitors']:,}"
+        if step["step"] > 1:
+            text += " · " + gettext("%(rate)s of previous") % {
+                "rate": f"{step['conversion_from_previous'] * 100:.1f}%"
+            }
+        labels.append(text)
+    return charts.chart(
+        "bar",
+        [f"{step['step']}. {step['label']}" for step in steps],
+        [charts.Series(gettext("Visitors"), [step["visitors"] for step in steps], COLORS[0])],
+        y_title=gettext("Visitors"),
+        value_labels=labels,
     )
 
 
@@ -209,6 +294,7 @@ def _funnel_post(request: HttpRequest) -> HttpResponseBase:
         chart=None,
         saved=Funnel.objects.all()[:100],
         chosen=None,
+        **_picker_context(form),
     )
     return mark_invalid_post(request, response)
 
@@ -230,24 +316,7 @@ def sources_page(request: HttpRequest) -> HttpResponseBase:
         exported = _export(request, "sources", report)
         if exported is not None:
             return exported
-        top = report["rows"][:12]
-        chart = orjson.dumps(
-            {
-                "labels": [str(row["label"]) for row in top],
-                "datasets": [
-                    {
-                        "label": gettext("Visitors"),
-                        "data": [row["visitors"] for row in top],
-                        "backgroundColor": COLORS[0],
-                    },
-                    {
-                        "label": gettext("Orders"),
-                        "data": [row["orders"] for row in top],
-                        "backgroundColor": COLORS[1],
-                    },
-                ],
-            }
-        ).decode()
+        chart = sources_chart(report["rows"])
     return _page(
         request,
         "analytics/sources.html",
@@ -255,6 +324,32 @@ def sources_page(request: HttpRequest) -> HttpResponseBase:
         title=_("Traffic sources"),
         report=report,
         chart=chart,
+    )
+
+
+def sources_chart(rows: list[dict[str, Any]], top: int = 12) -> dict[str, Any]:
+    """The sources ranked by visitors (most first), each bar labelled with its
+    visitors, orders and GMV."""
+    ranked = sorted(rows, key=lambda row: -(row["visitors"] or 0))[:top]
+    return charts.chart(
+        "bar",
+        [str(row["label"]) for row in ranked],
+        [
+            charts.Series(
+                gettext("Visitors"), [row["visitors"] or 0 for row in ranked], charts.COLORS[0]
+            )
+        ],
+        y_title=gettext("Visitors"),
+        horizontal=True,
+        value_labels=[
+            gettext("%(visitors)s visitors · %(orders)s orders · %(gmv)s")
+            % {
+                "visitors": f"{row['visitors'] or 0:,}",
+                "orders": f"{row['orders'] or 0:,}",
+                "gmv": format_fen(row["gmv"] or 0),
+            }
+            for row in ranked
+        ],
     )
 
 

@@ -8,6 +8,10 @@ CSV / XLSX export writes as it is."""
 
 from __future__ import annotations
 
+from miniops.analytics.selectors.catalog import (
+    event_names,
+    event_properties,
+)
 from miniops.analytics.selectors.common import (
     EARLIEST,
     LATEST,
@@ -34,6 +38,10 @@ from miniops.analytics.selectors.overview import (
 from miniops.analytics.selectors.retention import (
     retention,
 )
+from miniops.analytics.selectors.same_hours import (
+    SAME_HOURS,
+    same_hours,
+)
 from miniops.analytics.selectors.sources import (
     features,
     sources,
@@ -53,8 +61,11 @@ __all__ = [
     "MAX_RANGE_DAYS",
     "METRICS",
     "OVERVIEW_PERIODS",
+    "SAME_HOURS",
     "SUMMED",
     "Table",
+    "event_names",
+    "event_properties",
     "features",
     "funnel",
     "member_timeline",
@@ -62,6 +73,7 @@ __all__ = [
     "period_metrics",
     "realtime_snapshot",
     "retention",
+    "same_hours",
     "sources",
     "trend",
     "trends",

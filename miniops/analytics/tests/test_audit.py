@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from miniops.analytics import services
 from miniops.analytics.models import AlertRule, Funnel
+from miniops.analytics.tests.helpers import seen
 from miniops.core.errors import Forbidden, InvalidInput
 from miniops.core.masking import redact_url
 from miniops.testing import factories
@@ -64,7 +65,8 @@ RULE_FORM = {
 def test_saving_changing_and_deleting_a_funnel_are_audited_with_the_operator(
     console_as: Console,
 ) -> None:
-    # given the operations manager on the funnels page
+    # given the operations manager on the funnels page, with these events seen
+    seen("page_view", "order_paid", "a", "b", "c")
     client = console_as("ops_manager")
     # when a funnel is saved, saved again under its name with other steps, then deleted
     assert client.post(f"{BASE}/funnels/", funnel_form()).status_code == 302

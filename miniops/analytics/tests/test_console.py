@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from miniops.analytics import lake, rollups
 from miniops.analytics.models import Alert, AlertRule, Funnel
-from miniops.analytics.tests.helpers import days_ago, local, row, store
+from miniops.analytics.tests.helpers import days_ago, local, row, seen, store
 from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
@@ -249,6 +249,7 @@ def funnel_form(**overrides: Any) -> dict[str, Any]:
 
 
 def test_saving_a_funnel_from_the_page(console_as: Console) -> None:
+    seen("page_view", "product_view", "order_paid")
     client = console_as("ops_manager")
     response = client.post(f"{BASE}/funnels/", funnel_form())
     assert response.status_code == 302
@@ -274,6 +275,7 @@ def test_saving_a_funnel_from_the_page(console_as: Console) -> None:
 
 
 def test_saving_under_an_existing_name_updates_that_funnel(console_as: Console) -> None:
+    seen("page_view", "product_view", "order_paid", "a", "b")
     client = console_as("ops_manager")
     client.post(f"{BASE}/funnels/", funnel_form())
     client.post(f"{BASE}/funnels/", funnel_form(steps="a\nb", window_hours="5"))

@@ -73,7 +73,7 @@ def test_hostile_sources_are_escaped_in_the_sources_export(
         ("overview", {}),
         ("trends", {"metric": "visitors"}),
         ("retention", {}),
-        ("funnels", {"steps": "page_view\nproduct_view"}),
+        ("funnels", {"steps": "page_view\npage_view"}),
     ],
 )
 def test_reports_of_figures_keep_numbers_and_hold_no_formula(

@@ -31,6 +31,7 @@ from miniops.core.console import (
 from miniops.core.errors import DomainError, InvalidInput
 from miniops.core.permissions import P
 from miniops.notifications.models import Campaign, CampaignStatus, Delivery, MessageTemplate
+from miniops.notifications.selectors import audience_label
 from miniops.notifications.services import campaigns
 
 
@@ -109,7 +110,7 @@ class CampaignAdmin(ConsoleModelAdmin):
         "name",
         "kind",
         "trigger",
-        "audience",
+        "audience_label",
         "template",
         "status",
         "holdout_pct",
@@ -147,9 +148,30 @@ class CampaignAdmin(ConsoleModelAdmin):
             kwargs["queryset"] = MessageTemplate.objects.filter(is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    @display(description=_("audience"))
+    def audience_label(self, obj: Campaign) -> str:
+        """The audience as operators know it (“Segment: 新客”), never its key."""
+        return audience_label(obj.audience)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.status == CampaignStatus.DRAFT:
+            return fieldsets
+        # read-only: the label, not the key the picker stores
+        return [
+            (
+                name,
+                {
+                    **opts,
+                    "fields": ["audience_label" if f == "audience" else f for f in opts["fields"]],
+                },
+            )
+            for name, opts in fieldsets
+        ]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.status != CampaignStatus.DRAFT:
-            return [f for fs in self.fieldsets for f in fs[1]["fields"]]
+            return [f for fs in self.get_fieldsets(request, obj) for f in fs[1]["fields"]]
         return self.readonly_fields
 
     @display(description=_("results"))

@@ -7,9 +7,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from miniops.core.console import site
+from miniops.accounts.context import operator_of
+from miniops.core import exports
+from miniops.core.console import DetailSection, site
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
 from miniops.notifications import selectors
@@ -73,7 +76,13 @@ def results_page(request: HttpRequest) -> HttpResponseBase:
         if raw.isascii() and raw.isdigit() and len(raw) < 19
         else None
     )
-    context: dict[str, Any] = {"campaigns": Campaign.objects.order_by("-created_at")[:100]}
+    context: dict[str, Any] = {
+        "campaigns": Campaign.objects.order_by("-created_at")[:100],
+        "formats": exports.FORMATS,
+    }
+    fmt = request.GET.get("fmt", "")
+    if campaign is not None and fmt in exports.FORMATS:
+        return export_results(request, campaign, fmt)
     if campaign is not None:
         result = campaign_results(campaign)
         groups = result["groups"]
@@ -127,6 +136,85 @@ def results_page(request: HttpRequest) -> HttpResponseBase:
     return TemplateResponse(request, "notifications/results.html", page)
 
 
+def _fen(value: float | None) -> Any:
+    return None if value is None else exports.yuan(round(value))
+
+
+def results_rows(campaign: Campaign) -> list[list[Any]]:
+    """The results page as a table: one row per group and variant, then the
+    incremental effect with its 95 % interval, the cost and the ROI."""
+    result = campaign_results(campaign)
+    rows: list[list[Any]] = []
+    empty = [None, None, None]
+
+    def stats_row(label: str, s: dict[str, Any]) -> list[Any]:
+        return [
+            label,
+            s["units"],
+            s["reached"],
+            s["opened"],
+            s["converted"],
+            round(s["conversion"], 4),
+            s["orders"],
+            exports.yuan(s["gmv"]),
+            _fen(s["gmv_per_member"]),
+            *empty,
+        ]
+
+    for g in (Group.TREATMENT, Group.CONTROL):
+        if g in result["groups"]:
+            rows.append(stats_row(str(Group(g).label), result["groups"][g]))
+    for name, stats in sorted(result["variants"].items()):
+        rows.append(stats_row(gettext("Variant %s") % name, stats))
+    blank = [None] * 8
+    for label, interval, money in (
+        (gettext("Incremental GMV per member"), result["gmv"], True),
+        (gettext("Incremental GMV"), result["incremental_gmv"], True),
+        (gettext("Incremental conversion"), result["conversion"], False),
+    ):
+        if interval:
+            values = [interval["diff"], interval["low"], interval["high"]]
+            rows.append(
+                [
+                    label,
+                    *blank,
+                    *[(_fen(v) if money else (None if v is None else round(v, 4))) for v in values],
+                ]
+            )
+    rows.append([gettext("Coupon cost"), *blank, exports.yuan(result["cost"]), None, None])
+    if result["roi"] is not None:
+        rows.append([gettext("ROI"), *blank, round(result["roi"], 4), None, None])
+    return rows
+
+
+def export_results(request: HttpRequest, campaign: Campaign, fmt: str) -> HttpResponseBase:
+    """The results table as CSV / XLSX, through the one export path."""
+    return exports.export(
+        name=f"campaign-{campaign.pk}-results",
+        fmt=fmt,
+        header=[
+            gettext("Group"),
+            gettext("Members"),
+            gettext("Reached"),
+            gettext("Opened"),
+            gettext("Converted"),
+            gettext("Conversion"),
+            gettext("Orders"),
+            gettext("GMV"),
+            gettext("GMV per member"),
+            gettext("Difference"),
+            gettext("Interval low (95 percent)"),
+            gettext("Interval high (95 percent)"),
+        ],
+        rows=results_rows(campaign),
+        actor=operator_of(request),
+        permission=P.NOTIFICATIONS_VIEW,
+        model=Campaign,
+        description=gettext("Campaign results export: %s") % campaign.name,
+        additional={"campaign": campaign.pk},
+    )
+
+
 @site.register_page(
     name="notifications_tasks",
     route="notifications/tasks/",
@@ -139,3 +227,21 @@ def tasks_page(request: HttpRequest) -> HttpResponseBase:
         request, title=_("Scheduled, running and waiting"), **selectors.task_view()
     )
     return TemplateResponse(request, "notifications/tasks.html", page)
+
+
+# --- member-360 -------------------------------------------------------------------------------
+def _member_push(request: HttpRequest, member: Any) -> dict[str, Any]:
+    return selectors.member_push(member.pk)
+
+
+site.register_section(
+    DetailSection(
+        "members.member",
+        "push",
+        _("Push messages"),
+        P.NOTIFICATIONS_VIEW,
+        "notifications/member_push.html",
+        _member_push,
+        order=40,
+    )
+)

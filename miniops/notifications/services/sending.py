@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from miniops.core import ledger, throttling
@@ -192,14 +192,17 @@ def _capped(member_id: int, row: Delivery, settings_row: PushSettings) -> str:
     )
     local = now.astimezone(business_tz())
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if settings_row.daily_cap and counted.filter(sent_at__gte=day_start).count() >= (
-        settings_row.daily_cap
-    ):
-        return "capped_day"
     week_start = day_start - timedelta(days=local.weekday())
-    if settings_row.weekly_cap and counted.filter(sent_at__gte=week_start).count() >= (
-        settings_row.weekly_cap
-    ):
+    if not (settings_row.daily_cap or settings_row.weekly_cap):
+        return ""
+    # both windows in one query (the week contains the day)
+    counts = counted.filter(sent_at__gte=min(day_start, week_start)).aggregate(
+        day=Count("pk", filter=Q(sent_at__gte=day_start)),
+        week=Count("pk", filter=Q(sent_at__gte=week_start)),
+    )
+    if settings_row.daily_cap and counts["day"] >= settings_row.daily_cap:
+        return "capped_day"
+    if settings_row.weekly_cap and counts["week"] >= settings_row.weekly_cap:
         return "capped_week"
     return ""
 
@@ -248,12 +251,21 @@ def _issue_coupon(row: Delivery, campaign: Campaign) -> None:
 
 
 class Sender:
-    """Sends claimed rows; caches campaigns and settings for one batch."""
+    """Sends claimed rows; caches campaigns, settings and the batch's members for
+    one batch (shared by the batch's threads: they only add to the caches)."""
 
     def __init__(self, settings_row: PushSettings) -> None:
         self.settings = settings_row
         self.campaigns: dict[int, Campaign] = {}
+        self.members: dict[int, Member] = {}
         self.provider = subscribe_provider.get()
+
+    def prepare(self, rows: list[Delivery]) -> None:
+        """The batch's members (openid, nickname) in one query."""
+        ids = {row.member_id for row in rows}
+        self.members.update(
+            (m.pk, m) for m in Member.objects.only("id", "openid", "nickname").filter(pk__in=ids)
+        )
 
     def campaign(self, campaign_id: int) -> Campaign:
         if campaign_id not in self.campaigns:
@@ -279,7 +291,9 @@ class Sender:
         template = campaign.template
         if template is None:
             return Outcome(reason="coupon_issued")
-        member = Member.objects.only("id", "openid", "nickname").get(pk=row.member_id)
+        member = self.members.get(row.member_id) or (
+            Member.objects.only("id", "openid", "nickname").get(pk=row.member_id)
+        )
         try:
             data = render(template, data_for(row, campaign), context_for(row, campaign, member))
         except rules.FieldRefused as exc:
@@ -312,8 +326,7 @@ class Sender:
         except PlatformError as exc:
             self.failed(row, template, exc)
             raise AssertionError("unreachable") from exc  # failed() always raises
-        _held(row).update(msgid=msgid[:64], errcode=None)
-        return Outcome(reason="sent")
+        return Outcome(reason="sent", fields={"msgid": msgid[:64], "errcode": None})
 
     def failed(self, row: Delivery, template: MessageTemplate, exc: PlatformError) -> None:
         code = exc.errcode
@@ -342,12 +355,22 @@ def pending() -> Any:
     return Delivery.objects.filter(campaign__status=CampaignStatus.RUNNING)
 
 
-def send_due(*, limit: int = 200) -> ledger.BatchResult:
-    """One batch of due deliveries (a worker calls this in a loop)."""
+def send_due(*, limit: int = 200, threads: int | None = None) -> ledger.BatchResult:
+    """One batch of due deliveries (a worker calls this in a loop), sent by
+    ``threads`` threads (``MINIOPS_PUSH_THREADS``): a send mostly waits on WeChat
+    and the database, so one process keeps several in flight. Each row is still
+    claimed once and sent by one thread."""
     from miniops.notifications.selectors import push_settings
 
     sender = Sender(push_settings())
-    return ledger.process(pending(), sender, limit=limit, lease=lease(), max_attempts=MAX_ATTEMPTS)
+    return ledger.process(
+        pending(),
+        sender,
+        limit=limit,
+        lease=lease(),
+        max_attempts=MAX_ATTEMPTS,
+        threads=int(settings.MINIOPS_PUSH_THREADS) if threads is None else threads,
+    )
 
 
 def recover() -> int:

@@ -82,3 +82,31 @@ def test_two_workers_send_each_row_once(wechat: SubscribeState) -> None:
     assert Delivery.objects.filter(campaign=row, state=LedgerState.DONE).count() == 60
     openids = [r["openid"] for r in wechat.receipts]
     assert len(openids) == len(set(openids)) == 60
+
+
+def test_threads_of_two_workers_send_each_row_once_and_one_consent_once(
+    wechat: SubscribeState,
+) -> None:
+    """Two workers, each dealing its batches to 8 threads, drain two campaigns to
+    the same audience with one one-time consent each: every member gets exactly
+    one message, every row ends final, the threads' counts add up."""
+    wechat.strict_consent = False  # WeChat would let both through: the ledger must not
+    people = audience(80, grant=wechat, tag="threads")
+    rows = [campaign(name=f"t{i}", audience="tag:threads") for i in range(2)]
+    for row in rows:
+        campaigns.start(campaign=row, actor=None)
+    claimed: list[int] = []
+
+    def job() -> int:
+        result = sending.send_due(limit=25, threads=8)
+        claimed.append(result.claimed)
+        assert result.claimed == result.done + result.retried + result.failed + result.lost
+        return result.claimed
+
+    _together([job, job])
+    assert sum(claimed) >= 160
+    reasons = Counter(Delivery.objects.filter(campaign__in=rows).values_list("reason", flat=True))
+    assert reasons == {"sent": 80, "no_consent": 80}
+    openids = [r["openid"] for r in wechat.receipts]
+    assert len(openids) == len(set(openids)) == len(people) == 80
+    assert not Consent.objects.filter(member__in=people, remaining__gt=0).exists()

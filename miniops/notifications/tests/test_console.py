@@ -116,3 +116,110 @@ def test_staff_cannot_start_a_large_campaign(
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
     assert not Delivery.objects.exists()
+
+
+def test_campaign_list_and_detail_show_the_audience_label_not_its_key(
+    console_as: Callable[..., Client], wechat: SubscribeState
+) -> None:
+    from miniops.core import audiences
+
+    audience(2, grant=wechat)
+    previous = dict(audiences._providers)
+    audiences.register(
+        "segment",
+        label="Segment",
+        choices=lambda: [],
+        member_ids=lambda ref: [],
+        describe=lambda ref: "Segment: 沉睡高消费",
+    )
+    try:
+        draft = factories.push_campaign(name="唤醒", audience="segment:12")
+        running = factories.push_campaign(name="VIP", audience="tag:vip")
+        Campaign.objects.filter(pk=running.pk).update(status=CampaignStatus.RUNNING)
+        client = console_as("ops_manager")
+        listing = client.get(f"{BASE}/campaign/").content.decode()
+        assert "Segment: 沉睡高消费" in listing
+        assert "segment:12" not in listing
+        detail = client.get(f"{BASE}/campaign/{running.pk}/change/").content.decode()
+        assert "tag:vip" not in detail
+        assert draft.pk
+    finally:
+        audiences._providers.clear()
+        audiences._providers.update(previous)
+
+
+def test_results_export_csv_and_xlsx_through_the_export_path(
+    console_as: Callable[..., Client], wechat: SubscribeState
+) -> None:
+    from auditlog.models import LogEntry
+
+    from miniops.notifications.services import campaigns
+    from miniops.testing.exports import csv_rows, xlsx_rows
+
+    audience(40, grant=wechat)
+    campaign = factories.push_campaign(name="周末推送", audience="tag:vip", holdout_pct=25)
+    campaigns.start(campaign=campaign, actor=None)
+    sending.send_due()
+    client = console_as("analyst")
+    before = LogEntry.objects.filter(action=LogEntry.Action.ACCESS).count()
+    url = "/console/notifications/results/"
+    answer = client.get(url, {"campaign": campaign.pk, "fmt": "csv"})
+    assert answer.status_code == 200
+    assert answer["Content-Type"].startswith("text/csv")
+    table = csv_rows(answer)
+    assert len(table[0]) == 12
+    treated = Delivery.objects.filter(campaign=campaign, group=Group.TREATMENT).count()
+    held = Delivery.objects.filter(campaign=campaign, group=Group.CONTROL).count()
+    # treatment, control, then the three intervals and the cost (labels are translated)
+    assert [row[1] for row in table[1:3]] == [str(treated), str(held)]
+    assert table[1][2] == str(treated)  # every treated member reached
+    assert len(table) == 1 + 2 + 3 + 1
+    assert table[-1][9] == "0.00"  # no coupon, no cost
+    sheet = xlsx_rows(client.get(url, {"campaign": campaign.pk, "fmt": "xlsx"}))
+    assert sheet[1][1] == treated  # numbers stay numbers
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).count() == before + 2
+    # nobody without the view permission gets it
+    refused = console_as("customer_service").get(url, {"campaign": campaign.pk, "fmt": "csv"})
+    assert refused.status_code in (302, 403)
+
+
+def test_member_360_shows_consents_deliveries_and_reminders(
+    console_as: Callable[..., Client], wechat: SubscribeState
+) -> None:
+    from miniops.notifications.models import WatchKind
+    from miniops.notifications.services import campaigns, watches
+
+    (person,) = audience(1, grant=wechat)
+    campaign = factories.push_campaign(name="周末推送", audience="tag:vip")
+    campaigns.start(campaign=campaign, actor=None)
+    session = factories.flash_session(starts_in_minutes=60)
+    watches.watch(member=person, kind=WatchKind.FLASH_SESSION, ref=session.pk)
+    page = console_as("ops_manager").get(f"/console/members/member/{person.pk}/change/")
+    html = page.content.decode()
+    assert 'id="member-push"' in html
+    assert "周末推送" in html
+    assert f"#{session.pk}" in html
+    assert 'id="member-push"' not in (
+        console_as("finance").get(f"/console/members/member/{person.pk}/change/").content.decode()
+    )
+
+
+def test_management_api_lists_campaigns_with_labels_and_results(wechat: SubscribeState) -> None:
+    from miniops.core.permissions import P
+    from miniops.notifications.services import campaigns
+
+    audience(20, grant=wechat)
+    campaign = factories.push_campaign(name="周末推送", audience="tag:vip", holdout_pct=20)
+    campaigns.start(campaign=campaign, actor=None)
+    sending.send_due()
+    operator = factories.operator_with_role("ops_manager")
+    _, raw = factories.api_token(operator, [P.NOTIFICATIONS_VIEW])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    listed = client.get("/api/v1/manage/notifications/campaigns").json()
+    assert [(c["id"], c["audience"]) for c in listed] == [(campaign.pk, "tag:vip")]
+    assert listed[0]["audience_label"] != "tag:vip"
+    results = client.get(f"/api/v1/manage/notifications/campaigns/{campaign.pk}/results").json()
+    treated = Delivery.objects.filter(campaign=campaign, group=Group.TREATMENT).count()
+    assert results["groups"]["treatment"]["units"] == treated
+    assert results["campaign"]["id"] == campaign.pk
+    assert client.get("/api/v1/manage/notifications/campaigns/999999/results").status_code == 404

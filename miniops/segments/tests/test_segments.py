@@ -35,6 +35,48 @@ def test_create_recompute_and_read() -> None:
     assert SegmentChange.objects.filter(segment=segment, kind="entered").count() == 3
 
 
+def test_recomputes_write_only_the_difference() -> None:
+    """Members who stay keep their row (the version they entered at); exits are
+    deleted, entries inserted at the new version; a member can leave and come
+    back; at every step the stored membership is exactly what the rules say now,
+    and a static snapshot of the same rules is untouched."""
+    women = [member(gender=2) for _ in range(4)]
+    segment = services.create_segment(actor=None, name="women", rules=SHANGHAI)
+    frozen = services.snapshot(actor=None, segment=segment, name="women then")
+    stayer = women[0]
+    rows = SegmentMembership.objects.filter(segment=segment)
+    first_row = rows.get(member=stayer).pk
+    steps: list[tuple[list[Any], list[Any]]] = [
+        ([women[1]], []),  # one leaves
+        ([], [women[1]]),  # and comes back
+        ([women[2], women[3]], []),
+        ([], []),  # nothing changes
+    ]
+    for leave, come in steps:
+        for m in leave:
+            m.gender = 1
+            m.save(update_fields=["gender"])
+        for m in come:
+            m.gender = 2
+            m.save(update_fields=["gender"])
+        run = services.recompute(segment.pk, actor=None)
+        assert (run.entered, run.exited) == (len(come), len(leave))
+        expected = set(
+            services.compiler.members(services.r.parse(SHANGHAI)).values_list("pk", flat=True)
+        )
+        assert set(selectors.member_ids(segment.pk)) == expected
+        assert selectors.count(segment.pk) == len(expected) == rows.count()
+        assert {m.pk for m in selectors.segments_of(stayer.pk)} == {segment.pk, frozen.pk}
+    assert rows.get(member=stayer).pk == first_row  # never rewritten
+    assert rows.get(member=women[1]).version == 3  # re-entered at version 3
+    assert set(selectors.member_ids(frozen.pk)) == {m.pk for m in women}
+    assert list(
+        SegmentChange.objects.filter(segment=segment, member=women[1])
+        .order_by("version")
+        .values_list("kind", "version")
+    ) == [("entered", 1), ("exited", 2), ("entered", 3)]
+
+
 def test_swap_records_entries_and_exits_and_runs_hooks(
     django_capture_on_commit_callbacks: Any,
 ) -> None:

@@ -26,7 +26,7 @@ from miniops.core.console import (
 )
 from miniops.core.permissions import P
 from miniops.support import services
-from miniops.support.forms import TicketFromConversationForm
+from miniops.support.forms import SubscribeInsteadForm, TicketFromConversationForm
 from miniops.support.models import (
     AgentStatus,
     Conversation,
@@ -86,7 +86,7 @@ class ConversationAdmin(ReadOnlyConsoleAdmin):
         "closed_at",
         "last_message_at",
     ]
-    actions_detail = ["claim_it", "close_it", "reopen_it", "make_ticket"]
+    actions_detail = ["claim_it", "close_it", "reopen_it", "make_ticket", "subscribe_instead"]
 
     def _done(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         return redirect(request, reverse("console:support_conversation_change", args=[object_id]))
@@ -165,6 +165,34 @@ class ConversationAdmin(ReadOnlyConsoleAdmin):
                 subject=data["subject"],
             ),
             gettext("Ticket created."),
+        )
+        return self._done(request, object_id)
+
+    @dialog_action(
+        permission=P.SUPPORT_CHAT,
+        description=_("Send a subscribe message"),
+        title=_("Send a subscribe message instead?"),
+        text=_(
+            "WeChat's reply window is over (48 hours, 5 replies after the member's last "
+            "message). The member gets the customer-service reply notice of the push "
+            "settings, if they agreed to it."
+        ),
+        url_path="subscribe",
+        icon="mark_email_unread",
+        form_class=SubscribeInsteadForm,
+    )
+    def subscribe_instead(
+        self, request: HttpRequest, form: Any, object_id: Any
+    ) -> HttpResponseBase:
+        conversation = get_object_or_404(Conversation, pk=object_id)
+        self.run_service(
+            request,
+            lambda: services.send_subscribe_instead(
+                actor=operator_of(request),
+                conversation_id=conversation.pk,
+                text=form.cleaned_data["text"],
+            ),
+            gettext("The subscribe message is on its way."),
         )
         return self._done(request, object_id)
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -91,6 +92,8 @@ def inbox_page(request: HttpRequest) -> HttpResponseBase:
         status=_status(request),
         conversations=_conversations(request),
         ws_path="/ws/support/agent/",
+        # the console's own channel: SLA warnings and breaches, alerts
+        console_ws_path="/ws/console/",
         list_url=reverse("console:support_inbox_list"),
         panel_url=reverse("console:support_inbox_panel"),
         replies=replies,
@@ -143,6 +146,7 @@ def inbox_panel(request: HttpRequest) -> HttpResponseBase:
     context: dict[str, Any] = {"conversation": conversation}
     if conversation is not None:
         member = conversation.member
+        window = selectors.wechat_window(conversation)
         orders = list(Order.objects.filter(member=member).order_by("-created_at")[:5])
         context.update(
             profile=masked_profile(member) if operator_has(request, P.MEMBERS_VIEW) else None,
@@ -156,7 +160,9 @@ def inbox_panel(request: HttpRequest) -> HttpResponseBase:
             notes=list(
                 InternalNote.objects.filter(conversation=conversation).select_related("author")
             ),
-            window=selectors.wechat_window(conversation),
+            window=window,
+            window_until=parse_datetime(window["until"]) if window["until"] else None,
+            offer=selectors.subscribe_offer(conversation) if window["applies"] else {},
             mine=conversation.assignee_id == _me(request),
             may_ticket=operator_has(request, P.SUPPORT_MANAGE_TICKETS),
             agents=Operator.objects.filter(support_status__isnull=False).exclude(pk=_me(request)),

@@ -24,6 +24,7 @@ from miniops.support.services.tickets import (
     evaluate_slas,
     reply_to_ticket,
 )
+from miniops.support.services.wechat import receive_push, send_subscribe_instead
 
 __all__ = [
     "SendResult",
@@ -39,11 +40,13 @@ __all__ = [
     "mark_read",
     "open_conversation",
     "rate",
+    "receive_push",
     "reopen",
     "reply_to_ticket",
     "save_quick_reply",
     "send_agent_message",
     "send_member_message",
+    "send_subscribe_instead",
     "set_agent_status",
     "transfer",
 ]

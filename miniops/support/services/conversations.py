@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from miniops.core import audit
-from miniops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from miniops.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from miniops.core.permissions import P, require
+from miniops.core.wechat import PlatformError
 from miniops.support import realtime, selectors
 from miniops.support.models import (
     AgentState,
@@ -773,34 +774,49 @@ def send_agent_message(
     elif kind == MessageKind.COUPON:
         card = _coupon_card(payload.get("coupon_template_id"))
     text = _clean_text(text, required=kind == MessageKind.TEXT)
-    with transaction.atomic():
-        conversation = _agent_conversation(actor, conversation_id)
-        if client_id:
-            existing = Message.objects.filter(
-                conversation=conversation, client_id=client_id
-            ).first()
-            if existing is not None:
-                return SendResult(existing, False)
-        if conversation.state == ConversationState.CLOSED:
-            raise Conflict(_("This conversation is closed."), code="closed")
-        if conversation.state == ConversationState.WAITING:
-            raise Conflict(_("Claim the conversation first."), code="not_claimed")
-        if kind in (MessageKind.IMAGE, MessageKind.ORDER, MessageKind.PRODUCT):
-            card = _card(conversation.member_id, kind, payload, image_prefix="uploads/")
-        if conversation.channel == Channel.WECHAT_KF:
-            _through_wechat(conversation, kind, text, card)
-        return _append(
-            conversation,
-            sender=SenderKind.AGENT,
-            agent=actor,
-            kind=kind,
-            text=text,
-            payload=card,
-            client_id=client_id,
+    try:
+        with transaction.atomic():
+            conversation = _agent_conversation(actor, conversation_id)
+            if client_id:
+                existing = Message.objects.filter(
+                    conversation=conversation, client_id=client_id
+                ).first()
+                if existing is not None:
+                    return SendResult(existing, False)
+            if conversation.state == ConversationState.CLOSED:
+                raise Conflict(_("This conversation is closed."), code="closed")
+            if conversation.state == ConversationState.WAITING:
+                raise Conflict(_("Claim the conversation first."), code="not_claimed")
+            if kind in (MessageKind.IMAGE, MessageKind.ORDER, MessageKind.PRODUCT):
+                card = _card(conversation.member_id, kind, payload, image_prefix="uploads/")
+            if conversation.channel == Channel.WECHAT_KF:
+                _through_wechat(conversation, kind, text, card)
+            return _append(
+                conversation,
+                sender=SenderKind.AGENT,
+                agent=actor,
+                kind=kind,
+                text=text,
+                payload=card,
+                client_id=client_id,
+            )
+    except WindowClosed as exc:
+        # WeChat counts differently from us (replies sent from elsewhere, a clock
+        # apart): believe it, and show the window closed until the member writes.
+        Conversation.objects.filter(pk=conversation_id).update(
+            wx_replies_used=selectors.WECHAT_REPLIES
         )
+        raise Conflict(
+            _("WeChat refused the reply: the reply window is closed.")
+            + " "
+            + _("Send a subscribe message instead."),
+            code="wechat_window_closed",
+        ) from exc
 
 
 def _through_wechat(conversation: Conversation, kind: str, text: str, card: dict) -> None:
+    """Send the reply through ``customerServiceMessage.send``, inside the window we
+    count; WeChat's own refusal (45015/45047) surfaces as ``WindowClosed``."""
     window = selectors.wechat_window(conversation)
     if not window["open"]:
         raise Conflict(
@@ -829,10 +845,15 @@ def _through_wechat(conversation: Conversation, kind: str, text: str, card: dict
         customer_service.get().send(
             openid=conversation.member.openid, msgtype=msgtype, content=content
         )
-    except WindowClosed as exc:
+    except PlatformError as exc:
+        if exc.retryable:
+            raise ServiceUnavailable(
+                _("WeChat did not take the reply; nothing was sent. Try again."),
+                code="wechat_unavailable",
+            ) from exc
         raise Conflict(
-            _("WeChat refused the reply: the reply window is closed."),
-            code="wechat_window_closed",
+            _("WeChat refused the reply (%(code)s); nothing was sent.") % {"code": exc.errcode},
+            code="wechat_refused",
         ) from exc
     Conversation.objects.filter(pk=conversation.pk).update(wx_replies_used=F("wx_replies_used") + 1)
     conversation.wx_replies_used += 1

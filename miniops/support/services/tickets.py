@@ -20,6 +20,7 @@ from miniops.support.models import (
     Conversation,
     Priority,
     SlaEvent,
+    SlaMetric,
     SlaPolicy,
     Ticket,
     TicketCategory,
@@ -260,12 +261,20 @@ def _team_leads() -> list[int]:
 
 def _tell(row: SlaEvent) -> ledger.Outcome:
     ticket = row.ticket
+    names = {"ticket": ticket.pk, "subject": ticket.subject, "metric": SlaMetric(row.metric).label}
+    if row.level == SlaEvent.Level.WARNING:
+        message = _(
+            "SLA warning: ticket #%(ticket)s “%(subject)s” has used 80%% of its %(metric)s target."
+        )
+    else:
+        message = _("SLA breached: ticket #%(ticket)s “%(subject)s” is past its %(metric)s target.")
     payload = {
         "type": "support.sla",
         "level": row.level,
         "metric": row.metric,
         "ticket": ticket.pk,
         "subject": ticket.subject,
+        "message": message % names,
     }
     if row.level == SlaEvent.Level.WARNING:
         targets = [ticket.assignee_id] if ticket.assignee_id else _team_leads()

@@ -10,7 +10,9 @@
   const list = $("inbox-list"), messages = $("chat-messages"), input = $("chat-input");
   const panel = $("chat-panel"), errorLine = $("chat-error"), replyList = $("chat-replies");
   let ws = null, current = null, lastSeq = 0, backoff = 500, typingAt = 0, typingTimer = null;
-  let pendingReply = null;
+  let pendingReply = null, windowClosed = false;
+  // past WeChat's window only internal notes go out (the panel offers a subscribe message)
+  const sendable = () => { $("chat-send").disabled = input.disabled || (windowClosed && !$("chat-note").checked); };
 
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
   const send = (frame) => { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); };
@@ -92,7 +94,9 @@
     $("chat-claim").classList.toggle("hidden", mine || !open);
     $("chat-close").classList.toggle("hidden", !mine || !open);
     $("chat-transfer").classList.toggle("hidden", !mine || !open);
-    input.disabled = $("chat-send").disabled = !open;
+    input.disabled = !open;
+    windowClosed = p.dataset.windowApplies === "1" && p.dataset.windowOpen !== "1";
+    sendable();
     const w = $("chat-window");
     if (p.dataset.windowApplies === "1") {
       w.textContent = p.dataset.windowOpen === "1"
@@ -166,10 +170,12 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("chat-form").requestSubmit(); }
   });
 
+  $("chat-note").addEventListener("change", sendable);
   $("chat-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value.trim();
     if (!current || !text) return;
+    if (windowClosed && !$("chat-note").checked) { errorLine.textContent = T.window_closed; return; }
     if ($("chat-note").checked) {
       send({ type: "note", conversation: current, text });
     } else if (pendingReply) {
@@ -181,5 +187,27 @@
     input.value = "";
   });
 
+  // The console's real-time channel: SLA warnings (to the assignee), breaches (to the
+  // team leads) and alerts, shown above the inbox, newest first, five at most.
+  let consoleBackoff = 1000;
+  function connectConsole() {
+    if (!root.dataset.consoleWs) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const sock = new WebSocket(`${scheme}://${location.host}${root.dataset.consoleWs}`);
+    sock.onopen = () => { consoleBackoff = 1000; };
+    sock.onclose = () => { setTimeout(connectConsole, consoleBackoff); consoleBackoff = Math.min(consoleBackoff * 2, 30000); };
+    sock.onmessage = (event) => {
+      const f = JSON.parse(event.data);
+      if ((f.type !== "support.sla" && f.type !== "alert") || !f.message) return;
+      const notices = $("inbox-notices");
+      const cls = f.level === "breach" || f.type === "alert" ? "text-red-600" : "text-amber-600";
+      const li = el("li", cls, `${new Date().toLocaleTimeString()} ${f.message}`);
+      li.dataset.kind = f.type === "alert" ? "alert" : `sla-${f.level}`;
+      notices.prepend(li);
+      while (notices.children.length > 5) notices.lastChild.remove();
+    };
+  }
+
   connect();
+  connectConsole();
 })();
