@@ -8,10 +8,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponseBase
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
@@ -24,9 +25,10 @@ from miniops.accounts.context import operator_of
 from miniops.catalog.html import sanitise
 from miniops.cms import audience, selectors, services
 from miniops.cms.models import Article, Banner, HomeSection, LinkKind, SectionKind
-from miniops.core.console import ConsoleModelAdmin, dialog_action, redirect, site
-from miniops.core.errors import InvalidInput
+from miniops.core.console import ConsoleModelAdmin, dialog_action, operator_has, redirect, site
+from miniops.core.errors import DomainError, InvalidInput
 from miniops.core.permissions import P
+from miniops.core.responses import error_response
 
 MANAGE: dict[str, str | None] = {
     "view": P.CMS_VIEW,
@@ -243,6 +245,43 @@ class HomeSectionAdmin(ConsoleModelAdmin):
     ordering = ["position", "id"]
     actions_row = ["move_up", "move_down"]
     change_list_template = "cms/homesection_changelist.html"
+    #: the drag-and-drop (and arrow-key) reorder of the list posts here
+    url_permissions = {"reorder": P.CMS_MANAGE}
+
+    def get_urls(self) -> list[Any]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_reorder"
+        view = self.admin_site.admin_view(self.reorder_view)
+        return [path("reorder/", view, name=name), *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        words = {
+            "saved": gettext("The new order is saved."),
+            "failed": gettext("The new order could not be saved: %(reason)s"),
+            "handle": gettext("Move this section (drag, or the up and down arrow keys)"),
+        }
+        context = {
+            **(extra_context or {}),
+            "can_reorder": operator_has(request, P.CMS_MANAGE),
+            "reorder_words": words,
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def reorder_view(self, request: HttpRequest) -> HttpResponseBase:
+        """POST ``ids`` (every section once, top first): the new order of the home
+        page, through ``services.reorder_sections`` (audited). JSON either way."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not operator_has(request, P.CMS_MANAGE):
+            raise PermissionDenied
+        raw = request.POST.getlist("ids")
+        ids: Any = [int(i) for i in raw if i.isascii() and i.isdigit() and len(i) < 12]
+        if len(ids) != len(raw):
+            ids = raw  # not all whole numbers: the service refuses it
+        try:
+            ordered = services.reorder_sections(actor=operator_of(request), ids=ids)
+        except DomainError as exc:
+            return error_response(exc.status, exc.code, exc.message, exc.fields)
+        return JsonResponse({"sections": [{"id": s.pk, "position": s.position} for s in ordered]})
 
     @display(description=_("Section"))
     def section(self, obj: HomeSection) -> str:

@@ -9,7 +9,7 @@ Text is normalised before matching, the lexicon's terms the same way:
    punctuation, symbols, zero-width and other format characters), so ``敏@感``,
    ``敏 感`` and ``敏\u200b感`` all read ``敏感``.
 
-Matching is one Aho–Corasick automaton (``ahocorasick-rs``, a Rust DFA) over
+Matching is one Aho–Corasick automaton (``ahocorasick-rs``, a Rust contiguous NFA) over
 the whole lexicon: time linear in the text, whatever the number of terms. Every hit keeps
 its span in the original text (to mask it, or to highlight it for the
 reviewer). ``allow`` entries cancel the hits they overlap (an innocent word that

@@ -1,6 +1,7 @@
 """Apps above members react to operators' changes to members:
 
     hooks.register("tags_changed", fn)   fn(member_ids=)   tags added or removed in bulk
+    hooks.register("status_changed", fn) fn(member=)       blocked or unblocked
 
 Called inside the service's transaction; a hook must not fail the change.
 """
@@ -11,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-EVENTS = frozenset({"tags_changed"})
+EVENTS = frozenset({"tags_changed", "status_changed"})
 _hooks: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
 

@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema
 
 from miniops.core.apiauth import member_or_public, public
 from miniops.core.schemas import ID
-from miniops.recommendations import selectors
+from miniops.recommendations import selectors, services
 
 router = Router(tags=["recommendations"])
 
@@ -37,12 +37,20 @@ class RecommendedProduct(Schema):
 
 class RelatedOut(Schema):
     items: list[RecommendedProduct]
+    impression_id: str = Field(
+        description="send it back with a recs_click analytics event "
+        "(properties impression_id, product_id) when a product of this list is opened"
+    )
 
 
 class RecommendationsOut(Schema):
     items: list[RecommendedProduct]
     arm: Literal["recommendations", "popular"] = Field(
         description="the A/B arm of this visitor (popular: popularity only)"
+    )
+    impression_id: str = Field(
+        description="send it back with a recs_click analytics event "
+        "(properties impression_id, product_id) when a product of this list is opened"
     )
 
 
@@ -73,7 +81,16 @@ def _json(body: bytes) -> HttpResponse:
 def related(request: HttpRequest, query: Query[LimitQuery], product_id: int = ID) -> HttpResponse:
     """Bought together and viewed together, then trending in the product's category;
     only products on sale and in stock. 404 for an unknown product."""
-    return _json(selectors.related_bytes(product_id, limit=query.limit))
+    body = selectors.related_bytes(product_id, limit=query.limit)
+    impression = services.record_impression(
+        surface="related",
+        body=body,
+        member_id=None,
+        anonymous_id=None,
+        arm="",
+        product_id=product_id,
+    )
+    return _json(selectors.with_impression(body, impression))
 
 
 @router.get(
@@ -87,10 +104,15 @@ def recommendations(request: HttpRequest, query: Query[RecommendationsQuery]) ->
     product views), or anyone (trending). Never empty while the shop sells
     anything."""
     member_id = getattr(getattr(request, "auth", None), "member_id", None)
-    return _json(
-        selectors.recommendations_bytes(
-            member_id=member_id,
-            anonymous_id=None if member_id else (query.anonymous_id or None),
-            limit=query.limit,
-        )
+    anonymous_id = None if member_id else (query.anonymous_id or None)
+    body = selectors.recommendations_bytes(
+        member_id=member_id, anonymous_id=anonymous_id, limit=query.limit
     )
+    impression = services.record_impression(
+        surface="for_you",
+        body=body,
+        member_id=member_id,
+        anonymous_id=anonymous_id,
+        arm=selectors.arm_for(member_id=member_id, anonymous_id=anonymous_id),
+    )
+    return _json(selectors.with_impression(body, impression))

@@ -578,6 +578,11 @@ def _key(*parts: Any) -> str:
     return f"recs:list:{catalog_version()}:{recs_version()}:{digest}"
 
 
+def with_impression(body: bytes, impression_id: str) -> bytes:
+    """The cached answer with this request's impression id (no re-encoding)."""
+    return body[:-1] + b',"impression_id":"' + impression_id.encode() + b'"}'
+
+
 def recommendations_bytes(*, member_id: int | None, anonymous_id: str | None, limit: int) -> bytes:
     _check_limit(limit)
     arm = arm_for(member_id=member_id, anonymous_id=anonymous_id)
@@ -610,6 +615,77 @@ def explain(member_id: int, *, limit: int = 10) -> list[dict[str, Any]]:
 
 
 # --- online effect -------------------------------------------------------------------------------
+def impression_report(*, days: int = 30, limit: int = 200_000) -> dict[str, Any]:
+    """Click-through of the lists shown in the last ``days`` (at most ``limit``
+    impressions, the newest): per A/B arm, per source and per position band. An
+    impression is one list; CTR = clicks ÷ products shown. A click is the client's
+    ``recs_click`` event naming the impression and the product; clicks on a product
+    the impression did not show are ignored."""
+    from miniops.analytics.models import Event
+
+    since = timezone.now() - timedelta(days=days)
+    shown: dict[str, dict[int, tuple[int, str, str]]] = {}
+    for uuid, props in (
+        Event.objects.filter(name="recs_impression", ts__gte=since)
+        .order_by("-ts")
+        .values_list("uuid", "properties")[:limit]
+    ):
+        items = props.get("items") or []
+        kinds = props.get("sources") or []
+        arm = str(props.get("arm") or "")
+        shown[str(uuid)] = {
+            int(pid): (pos + 1, str(kinds[pos]) if pos < len(kinds) else "", arm)
+            for pos, pid in enumerate(items)
+        }
+    empty = {"impressions": 0, "shown": 0, "clicks": 0}
+    arms: dict[str, dict[str, int]] = defaultdict(lambda: dict(empty))
+    sources: dict[str, dict[str, int]] = defaultdict(lambda: dict(empty))
+    bands: dict[str, dict[str, int]] = defaultdict(lambda: dict(empty))
+
+    def band(position: int) -> str:
+        return "1-3" if position <= 3 else "4-10" if position <= 10 else "11+"
+
+    for items in shown.values():
+        seen_arm = ""
+        for position, source, arm in items.values():
+            seen_arm = arm
+            sources[source]["shown"] += 1
+            bands[band(position)]["shown"] += 1
+            arms[arm]["shown"] += 1
+        arms[seen_arm]["impressions"] += 1
+    clicked: set[tuple[str, int]] = set()
+    for props in Event.objects.filter(name="recs_click", ts__gte=since).values_list(
+        "properties", flat=True
+    ):
+        impression = str(props.get("impression_id") or "")
+        try:
+            product = int(props.get("product_id"))
+        except (TypeError, ValueError):
+            continue
+        hit = shown.get(impression, {}).get(product)
+        if hit is None or (impression, product) in clicked:
+            continue  # unknown impression, a product it did not show, or a repeat
+        clicked.add((impression, product))
+        position, source, arm = hit
+        sources[source]["clicks"] += 1
+        bands[band(position)]["clicks"] += 1
+        arms[arm]["clicks"] += 1
+
+    def rows(groups: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+        return [
+            {**g, "key": key, "ctr": g["clicks"] / g["shown"] if g["shown"] else None}
+            for key, g in sorted(groups.items())
+        ]
+
+    return {
+        "days": days,
+        "impressions": len(shown),
+        "arms": rows(arms),
+        "sources": rows(sources),
+        "positions": rows(bands),
+    }
+
+
 def ab_report(*, days: int = 30) -> dict[str, Any]:
     """Recommendations vs popularity only, intention to treat: every member active
     (viewed a product) in the last ``days`` is in the arm their id hashes to;

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import orjson
 from django.db import transaction
 from django.utils import timezone
 
@@ -236,3 +237,43 @@ def update_settings(
         row.consumable_categories.set(list(consumable_categories))
         _changed()
     return row
+
+
+# --- impressions ---------------------------------------------------------------------------------
+IMPRESSION_EVENT = "recs_impression"
+CLICK_EVENT = "recs_click"
+
+
+def record_impression(
+    *,
+    surface: str,
+    body: bytes,
+    member_id: int | None,
+    anonymous_id: str | None,
+    arm: str,
+    product_id: int | None = None,
+) -> str:
+    """What a list showed — products in order (the position is the index + 1), the
+    source of each, the arm and the model version — as a ``recs_impression``
+    analytics event (written in batches by the analytics buffer, not on the
+    request). Its id is the ``impression_id`` the client sends back with a
+    ``recs_click`` event, so click-through can be measured per arm, source and
+    position (``selectors.impression_report``)."""
+    from miniops.core import events
+
+    items = orjson.loads(body).get("items", [])
+    version = selectors.active_version()
+    event = events.track(
+        IMPRESSION_EVENT,
+        member_id=member_id,
+        properties={
+            "surface": surface,
+            "arm": arm,
+            "model_version": version.pk if version else None,
+            "anonymous_id": (anonymous_id or "")[:64],
+            "product_id": product_id,
+            "items": [int(item["id"]) for item in items],
+            "sources": [str(item.get("source", "")) for item in items],
+        },
+    )
+    return str(event.id)

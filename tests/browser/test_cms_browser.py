@@ -83,3 +83,54 @@ def test_an_operator_reorders_the_home_and_previews_a_scheduled_banner(
     assert kinds == ["banners", "category_grid", "articles"]
     screenshot(page, "62-cms-preview-tomorrow")
     assert page.outside_requests == []
+
+
+def test_an_operator_reorders_the_home_by_drag_and_drop_and_by_keyboard(
+    page: Any, live_server: Any
+) -> None:
+    from auditlog.models import LogEntry
+
+    # given a home page of three sections
+    operator = factories.operator_with_role("ops_manager", username="cmsdragger")
+    cms.home_section(kind="banners", title="轮播")
+    articles = cms.home_section(kind="articles", title="精选文章")
+    cms.home_section(kind="category_grid", title="分类宫格")
+    sign_in(page, live_server, "cmsdragger")
+    page.goto(f"{live_server.url}/console/cms/homesection/")
+    status = page.locator("#cms-reorder-status")
+
+    def row(title: str) -> Any:
+        return page.locator("#result_list tbody tr", has_text=title)
+
+    # when the operator drags the category grid's handle onto the top of the list
+    row("分类宫格").locator(".cms-drag-handle").drag_to(
+        row("轮播"), target_position={"x": 30, "y": 3}
+    )
+    # then the new order is saved at once, and said so
+    status.filter(has_text="已保存").wait_for()
+    assert order() == ["分类宫格", "轮播", "精选文章"]
+    screenshot(page, "63-cms-layout-dragged")
+    # when they focus the articles' handle and press the up arrow key
+    page.evaluate("document.getElementById('cms-reorder-status').textContent = ''")
+    handle = row("精选文章").locator(".cms-drag-handle")
+    handle.focus()
+    page.keyboard.press("ArrowUp")
+    status.filter(has_text="已保存").wait_for()
+    # then the articles went up one place, and the handle keeps the focus
+    assert order() == ["分类宫格", "精选文章", "轮播"]
+    assert handle.evaluate("el => el === document.activeElement")
+    # and after a reload the list shows the saved order
+    page.reload()
+    titles = [
+        t.strip()
+        for t in page.locator(
+            "#result_list tbody td.field-section, #result_list tbody th.field-section"
+        ).all_inner_texts()
+    ]
+    assert titles == ["分类宫格", "精选文章", "轮播"]
+    screenshot(page, "64-cms-layout-keyboard")
+    # every move was audited as the operator
+    moved = LogEntry.objects.get_for_object(articles).filter(action=LogEntry.Action.UPDATE)
+    assert moved.exists()
+    assert all(r.actor_id == operator.pk for r in moved)
+    assert page.outside_requests == []

@@ -176,3 +176,36 @@ def test_the_preview_shows_the_home_as_a_member_or_anonymous(console_as: Console
     assert "三天后" in future.content.decode()
     for bad in ({"member": "abc"}, {"member": "999999"}, {"at": "tomorrow"}, {"member": "9" * 30}):
         assert client.get("/console/cms/preview/", bad).status_code == 400, bad
+
+
+def test_the_layout_is_reordered_by_one_post_of_every_section(console_as: ConsoleAs) -> None:
+    """The drag-and-drop endpoint: POST only, CSRF-checked by the console,
+    ``cms.manage`` only, every section once or nothing changes (the shared error
+    shape), and the answer gives the new positions."""
+    a, b, c = (cms.home_section(kind="banners", title=t) for t in ("a", "b", "c"))
+    url = "/console/cms/homesection/reorder/"
+
+    def titles() -> list[str]:
+        return list(HomeSection.objects.order_by("position").values_list("title", flat=True))
+
+    manager = signed_in(console_as, "ops_manager")
+    assert manager.get(url).status_code == 405
+    for bad in ([a.pk, b.pk], [a.pk, a.pk, b.pk], [a.pk, b.pk, "x"], [a.pk, b.pk, 999999], []):
+        response = manager.post(url, {"ids": bad})
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["fields"]["ids"]
+    assert titles() == ["a", "b", "c"]
+    analyst = signed_in(console_as, "analyst")
+    assert analyst.post(url, {"ids": [c.pk, b.pk, a.pk]}).status_code == 403
+    assert titles() == ["a", "b", "c"]
+    response = manager.post(url, {"ids": [c.pk, a.pk, b.pk]})
+    assert response.status_code == 200
+    assert response.json()["sections"] == [
+        {"id": c.pk, "position": 1},
+        {"id": a.pk, "position": 2},
+        {"id": b.pk, "position": 3},
+    ]
+    assert titles() == ["c", "a", "b"]
+    # and the list page carries the handle script only for those who may reorder
+    assert b"cms/reorder.js" in manager.get("/console/cms/homesection/").content
+    assert b"cms/reorder.js" not in analyst.get("/console/cms/homesection/").content

@@ -117,6 +117,30 @@ def test_targeted_sections_show_only_to_members_in_the_audience(client: Client) 
     ]
 
 
+def test_a_section_targeted_at_a_computed_segment_shows_only_to_its_members() -> None:
+    """A real segment (a behaviour rule, computed by the segments app) picked
+    through its ``segment:`` audience key: a buyer of ¥100 or more sees the
+    section, a member below the threshold and a visitor do not."""
+    from miniops.segments import services as segments
+    from miniops.segments.tests.helpers import member, paid_order
+
+    buyer, browser = member(), member()
+    paid_order(buyer, amount=150_00, at=timezone.now() - timedelta(days=3))
+    paid_order(browser, amount=20_00, at=timezone.now() - timedelta(days=3))
+    segment = segments.create_segment(
+        actor=None,
+        name="big buyers",
+        rules={"type": "commerce", "metric": "gmv", "op": "gte", "value": 100},
+    )
+    cms.home_section(kind="banners", title="everyone")
+    cms.home_section(kind="articles", title="for big buyers", audience_key=f"segment:{segment.pk}")
+    localcache.forget()
+    titles = lambda member_id: [s["title"] for s in selectors.home(member_id=member_id)["sections"]]  # noqa: E731
+    assert titles(buyer.pk) == ["everyone", "for big buyers"]
+    assert titles(browser.pk) == ["everyone"]
+    assert titles(None) == ["everyone"]
+
+
 def test_a_section_whose_audience_vanished_shows_to_nobody() -> None:
     tag = factories.member_tag("gone")
     someone = factories.member()

@@ -38,6 +38,7 @@ def block_member(*, member: Member, actor: Any, reason: str) -> Member:
     if not updated:
         raise IllegalTransition(_("This member is already blocked."))
     revoke_all_sessions(member=member, reason="blocked")
+    hooks.run("status_changed", member=member)
     audit.record(
         actor=actor,
         action=audit.Action.UPDATE,
@@ -59,6 +60,7 @@ def unblock_member(*, member: Member, actor: Any) -> Member:
     )
     if not updated:
         raise IllegalTransition(_("This member is not blocked."))
+    hooks.run("status_changed", member=member)
     audit.record(
         actor=actor,
         action=audit.Action.UPDATE,

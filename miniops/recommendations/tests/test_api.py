@@ -82,3 +82,65 @@ def test_bad_input_answers_the_shared_error_shape(
 ) -> None:
     shop(1, 2)
     assert_error(client.get(url, params), status)
+
+
+def test_each_list_shown_is_an_impression_and_clicks_on_it_give_the_ctr(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from miniops.analytics.tests.helpers import BATCH_URL, batch, event
+    from miniops.recommendations import selectors
+
+    a, _b = co_purchases(shop())
+    services.train(actor=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.get("/api/v1/recommendations", {"limit": 4}).json()
+        again = client.get("/api/v1/recommendations", {"limit": 4}).json()  # cached answer
+        related = client.get(f"/api/v1/products/{a.pk}/related", {"limit": 3}).json()
+    assert len({first["impression_id"], again["impression_id"], related["impression_id"]}) == 3
+    assert first["items"] == again["items"]
+    shown = Event.objects.get(uuid=first["impression_id"])
+    assert shown.name == "recs_impression"
+    assert shown.properties["items"] == [item["id"] for item in first["items"]]
+    assert shown.properties["sources"] == [item["source"] for item in first["items"]]
+    assert (shown.properties["surface"], shown.properties["arm"]) == ("for_you", "recommendations")
+    assert shown.properties["model_version"] is not None
+    assert Event.objects.get(uuid=related["impression_id"]).properties["product_id"] == a.pk
+    # the client reports opening the first product of the first list (twice: counted once),
+    # a product the list never showed, and a click on an unknown impression
+    clicked = first["items"][0]
+    clicks = [
+        event(
+            "recs_click",
+            properties={
+                "impression_id": first["impression_id"],
+                "product_id": clicked["id"],
+                "position": 1,
+            },
+        ),
+        event(
+            "recs_click",
+            properties={
+                "impression_id": first["impression_id"],
+                "product_id": clicked["id"],
+                "position": 1,
+            },
+        ),
+        event(
+            "recs_click", properties={"impression_id": first["impression_id"], "product_id": 10**9}
+        ),
+        event("recs_click", properties={"impression_id": "nope", "product_id": clicked["id"]}),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(BATCH_URL, batch(clicks), content_type="application/json")
+    assert response.status_code in (200, 202), response.content
+    report = selectors.impression_report(days=1)
+    assert report["impressions"] == 3
+    arms = {row["key"]: row for row in report["arms"]}
+    assert arms["recommendations"]["shown"] == 8
+    assert arms["recommendations"]["clicks"] == 1
+    assert arms["recommendations"]["ctr"] == 1 / 8
+    top = next(row for row in report["positions"] if row["key"] == "1-3")
+    assert top["clicks"] == 1
+    by_source = {row["key"]: row for row in report["sources"]}
+    assert by_source[clicked["source"]]["clicks"] == 1
+    assert sum(row["shown"] for row in report["sources"]) == 11

@@ -51,6 +51,7 @@ from miniops.sharing.models import (
     ShareRules,
     ShareVisit,
 )
+from miniops.sharing.services import visits as share_visits
 from miniops.sharing.services.links import CODE, device_hash, ip_hash
 
 logger = logging.getLogger("miniops.sharing")
@@ -247,6 +248,7 @@ def attribute_registration(
 ) -> Attribution | None:
     """Attribute a new member (after their registration committed) and write the
     registration rewards. Idempotent: a member is attributed once."""
+    share_visits.flush()  # this process's queued visits first (visits.py)
     with transaction.atomic():
         invitee = Member.objects.select_for_update().filter(pk=member_id).first()
         if invitee is None or Attribution.objects.filter(invitee=invitee).exists():
@@ -314,6 +316,7 @@ def attribute_order(order: Any) -> OrderAttribution | None:
     registration = Attribution.objects.filter(invitee_id=member_id, blocked_reason="").first()
     if rule.new_members_only and registration is None:
         return None
+    share_visits.flush()
     visits = ShareVisit.objects.filter(member_id=member_id)
     touches = _visit_touches(visits, since=since, until=now, exclude_sharer=member_id)
     if registration is not None and registration.bound_at >= since:

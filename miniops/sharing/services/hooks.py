@@ -1,14 +1,18 @@
 """Sharing's reactions to other apps, registered in ``SharingConfig.ready``:
 new members (``core.events`` sink on ``member_registered``) and orders
-(``orders.hooks``: placed, completed, refunded)."""
+(``orders.hooks``: placed, completed, refunded) and blocked or unblocked members
+(``members.hooks``: the share-code cache is dropped)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from django.db import transaction
+
+from miniops.members import hooks as member_hooks
 from miniops.orders import hooks as order_hooks
-from miniops.sharing.services import attribution
+from miniops.sharing.services import attribution, links
 
 logger = logging.getLogger("miniops.sharing")
 
@@ -43,7 +47,14 @@ def _refunded(*, order: Any, refund: Any = None) -> None:
     attribution.claw_back(order)
 
 
+def _member_status(*, member: Any) -> None:
+    # after commit: a process reading the code between the bump and the commit
+    # would cache the sharer as they were
+    transaction.on_commit(links.forget_codes)
+
+
 def register() -> None:
+    member_hooks.register("status_changed", _member_status)
     order_hooks.register("placed", _placed)
     order_hooks.register("status", _status)
     order_hooks.register("refunded", _refunded)

@@ -9,20 +9,22 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from sqids import Sqids
 
-from miniops.core import crypto, events
+from miniops.core import crypto, events, localcache
 from miniops.core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from miniops.members.models import Member
 from miniops.sharing import targets
 from miniops.sharing.models import QrImage, ShareAct, ShareLink, ShareVisit
 from miniops.sharing.providers import PlatformError, minicode_provider
+from miniops.sharing.services import visits
 
 #: WeChat's ``scene``: at most 32 visible characters from this set (no %)
 SCENE_MAX = 32
@@ -196,9 +198,65 @@ def parse_code(*, code: str = "", scene: str = "") -> str:
     return code
 
 
+# --- the code cache -------------------------------------------------------------------------
+#: code → link (with its sharer) in each process for LOCAL_TTL seconds, then in the
+#: shared cache (Redis) for SHARED_TTL; keys carry VERSION_KEY, bumped when a member
+#: is blocked or unblocked, so a blocked sharer's codes stop resolving at once in the
+#: process that blocked them and within a second (the version's own memo) elsewhere —
+#: which is why the process memo can be long. A code's link never changes otherwise
+#: (created once, never edited or reassigned); the sharer's nickname and avatar in the
+#: answer may be up to LOCAL_TTL old.
+VERSION_KEY = "sharing:version"
+LOCAL_TTL = 300.0
+SHARED_TTL = 600
+
+
+def code_version() -> int:
+    def load() -> int:
+        value = cache.get(VERSION_KEY)
+        if value is None:
+            cache.add(VERSION_KEY, 1, timeout=None)
+            value = cache.get(VERSION_KEY, 1)
+        return int(value)
+
+    return localcache.get_or_load(VERSION_KEY, 1.0, load)
+
+
+def forget_codes(**_: object) -> None:
+    """A member was blocked or unblocked: every cached code is stale."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.add(VERSION_KEY, 2, timeout=None)
+    localcache.forget("sharing:")
+
+
+def cached_link(code: str) -> ShareLink | None:
+    """The link of ``code`` with its sharer, from the memo, the shared cache or the
+    database (unknown codes are not cached)."""
+    key = f"sharing:code:{code_version()}:{code}"
+    link = localcache.get(key)
+    if link is not None:
+        return link
+    link = cache.get(key)
+    if link is None:
+        link = next(
+            # no ORDER BY: first() would sort by the model's -id, and the planner may
+            # walk the primary key backwards instead of using the code's unique index
+            iter(ShareLink.objects.select_related("sharer").filter(code=code).order_by()[:1]),
+            None,
+        )
+        if link is None:
+            return None
+        cache.set(key, link, timeout=SHARED_TTL)
+    localcache.put(key, LOCAL_TTL, link)
+    return link
+
+
 @dataclass(frozen=True)
 class Resolved:
     link: ShareLink
+    #: not saved yet: visits are written in batches (``visits.record``)
     visit: ShareVisit
 
 
@@ -215,12 +273,7 @@ def resolve(
     """Someone opened the mini-program with a code: the sharer and the target, and
     the visit recorded (a ``share_opened`` analytics event with the share code)."""
     code = parse_code(code=code, scene=scene)
-    link = next(
-        # no ORDER BY: first() would sort by the model's -id, and the planner may
-        # walk the primary key backwards instead of using the code's unique index
-        iter(ShareLink.objects.select_related("sharer").filter(code=code).order_by()[:1]),
-        None,
-    )
+    link = cached_link(code)
     if link is None:
         raise NotFound(_("No such share code."), code="share_code_not_found")
     if link.sharer.is_blocked:
@@ -229,21 +282,16 @@ def resolve(
         raise Conflict(_("This is your own share code."), code="own_share_code")
     if member_id is None and not anonymous_id:
         raise InvalidInput(fields={"anonymous_id": _("Required when not signed in.")})
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A visit is analytics-grade: not waiting for the WAL flush keeps the
-            # open of the mini-program fast; a crash may lose the last instant's
-            # visits, never a member, an order or a reward.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        visit = ShareVisit.objects.create(
-            link=link,
-            member_id=member_id,
-            anonymous_id=anonymous_id[:64],
-            device_hash=device_hash(device_id),
-            ip_hash=ip_hash(ip),
-            scene=wx_scene,
-        )
+    visit = ShareVisit(
+        link_id=link.pk,
+        member_id=member_id,
+        anonymous_id=anonymous_id[:64],
+        device_hash=device_hash(device_id),
+        ip_hash=ip_hash(ip),
+        scene=wx_scene,
+        at=timezone.now(),
+    )
+    visits.record(visit)  # batched off the request (visits.py)
     events.track(
         "share_opened",
         member_id=member_id,

@@ -15,6 +15,7 @@ from miniops.analytics import services as analytics_services
 from miniops.analytics.models import Event
 from miniops.core import events
 from miniops.core.errors import Conflict, NotFound, ServiceUnavailable
+from miniops.members import services as member_services
 from miniops.sharing import services
 from miniops.sharing.models import QrImage, ShareAct, ShareLink, ShareVisit
 from miniops.sharing.providers import MiniCodeSimulator, WeChatMiniCodeClient, minicode_provider
@@ -191,14 +192,20 @@ def test_bad_codes_answer_the_shared_error_shape(
         assert error["code"] == code
 
 
-def test_own_code_and_blocked_sharer_are_refused(client: Client) -> None:
+def test_own_code_and_blocked_sharer_are_refused(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
     alice = factories.member()
     code = card(client, alice, target_type="page", page="pages/index/index").json()["code"]
     own = resolve(client, alice, code=code)
     assert own.status_code == 409
     assert own.json()["error"]["code"] == "own_share_code"
-    alice.status = "blocked"
-    alice.save(update_fields=["status"])
+    # resolved once by someone else: the code is in the cache now
+    assert resolve(client, anonymous_id="anon-0", code=code).status_code == 200
+    ShareVisit.objects.all().delete()
+    staff = factories.operator_with_role("super_admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        member_services.block_member(member=alice, actor=staff, reason="fraud")
     blocked = resolve(client, anonymous_id="anon", code=code)
     assert blocked.status_code == 404
     assert blocked.json()["error"]["code"] == "share_code_inactive"
@@ -257,3 +264,23 @@ def test_services_raise_domain_errors() -> None:
     with pytest.raises(NotFound):
         services.own_link(member=alice, code="zzzzzz")
     assert events  # imported for the sinks
+
+
+def test_a_cached_code_resolves_without_the_database_and_its_visit_is_batched(
+    client: Client, settings: Any, django_assert_num_queries: Any
+) -> None:
+    from miniops.sharing.services import visits
+
+    alice = factories.member()
+    code = card(client, alice, target_type="page", page="pages/index/index").json()["code"]
+    settings.MINIOPS_ANALYTICS_FLUSH_SECONDS = 3600  # a batch only when asked for
+    links.resolve(code=code, anonymous_id="anon-a")  # the first open fills the cache
+    with django_assert_num_queries(0):
+        resolved = links.resolve(code=code, anonymous_id="anon-b")
+    assert (resolved.link.sharer_id, resolved.visit.pk) == (alice.pk, None)
+    # queued after the caller's commit: the test's transaction never commits, so put
+    # them in the queue the way the commit would
+    assert not ShareVisit.objects.exists()
+    visits._queue.add(resolved.visit)
+    visits.flush()
+    assert list(ShareVisit.objects.values_list("anonymous_id", flat=True)) == ["anon-b"]
