@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
-from miniops.core.responses import error_response
+from miniops.core.responses import error_response, language_for
 
 _CODES = {
     400: "malformed_request",
@@ -24,8 +26,8 @@ _CODES = {
     429: "throttled",
 }
 _MESSAGES = {
-    405: "This method is not allowed here.",
-    413: "The request body is too large.",
+    405: _("This method is not allowed here."),
+    413: _("The request body is too large."),
 }
 
 
@@ -42,10 +44,13 @@ class ApiErrorShapeMiddleware:
             and not request.path.startswith("/api/v1/docs")
         ):
             status = response.status_code
+            # this layer sits outside LocaleMiddleware: it picks the language itself
+            with translation.override(language_for(request.headers.get("Accept-Language"))):
+                message = str(_MESSAGES.get(status, response.reason_phrase))
             shaped = error_response(
                 status,
                 _CODES.get(status, "internal_error" if status >= 500 else "error"),
-                _MESSAGES.get(status, response.reason_phrase),
+                message,
             )
             for header in ("Allow", "Retry-After", "WWW-Authenticate"):
                 if header in response:

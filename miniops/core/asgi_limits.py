@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from django.utils import translation
+from django.utils.translation import gettext
 
-from miniops.core.responses import error_body
+from miniops.core.responses import error_body, language_for
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -36,10 +38,10 @@ class BodySizeLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._reject(send, 400, "malformed_request", "Bad Content-Length.")
+                    await self._reject(scope, send, 400, "malformed_request")
                     return
                 if declared > self.max_bytes:
-                    await self._reject(send, 413, "payload_too_large", "Request body too large.")
+                    await self._reject(scope, send, 413, "payload_too_large")
                     return
         received = 0
         started = False
@@ -63,10 +65,20 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._reject(send, 413, "payload_too_large", "Request body too large.")
+                await self._reject(scope, send, 413, "payload_too_large")
 
     @staticmethod
-    async def _reject(send: Any, status: int, code: str, message: str) -> None:
+    async def _reject(scope: Scope, send: Any, status: int, code: str) -> None:
+        asked = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"accept-language"),
+            None,
+        )
+        with translation.override(language_for(asked)):
+            message = (
+                gettext("The Content-Length header is not a number.")
+                if status == 400
+                else gettext("The request body is too large.")
+            )
         body = orjson.dumps(error_body(code, message))
         await send(
             {

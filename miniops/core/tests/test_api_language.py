@@ -29,3 +29,13 @@ def test_validation_errors_follow_accept_language() -> None:
     assert chinese["message"] == default["message"] != english["message"]
     for text in [chinese["message"], *chinese["fields"].values()]:
         assert not any("a" <= ch.lower() <= "z" for ch in str(text)), text
+
+
+def test_a_wrong_method_answers_in_the_language_asked_for() -> None:
+    english = Client(HTTP_ACCEPT_LANGUAGE="en").delete("/api/v1/config")
+    chinese = Client(HTTP_ACCEPT_LANGUAGE="zh-CN").delete("/api/v1/config")
+    assert english.status_code == chinese.status_code == 405
+    assert english.json()["error"]["message"] == "This method is not allowed here."
+    message = chinese.json()["error"]["message"]
+    assert message != english.json()["error"]["message"]
+    assert not any("a" <= ch.lower() <= "z" for ch in message), message

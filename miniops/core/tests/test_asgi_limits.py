@@ -71,3 +71,15 @@ def test_body_within_the_limit_passes_through_unchanged() -> None:
     )
     assert inner.body == b"y" * 100
     assert sent[0]["status"] == 200
+
+
+def test_the_refusal_speaks_the_language_asked_for() -> None:
+    def message(language: bytes) -> str:
+        headers = [(b"content-length", b"101"), (b"accept-language", language)]
+        sent = call(BodySizeLimitMiddleware(RecordingApp(), max_bytes=100), headers, [b""])
+        return str(json.loads(sent[1]["body"])["error"]["message"])
+
+    assert message(b"en") == "The request body is too large."
+    chinese = message(b"zh-CN,zh;q=0.9")
+    assert chinese != "The request body is too large."
+    assert not any("a" <= ch.lower() <= "z" for ch in chinese), chinese
