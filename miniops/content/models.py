@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from miniops.core.ledger import LedgerEntry
@@ -116,7 +117,12 @@ class Comment(ContentItem):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
     #: a reply names the top-level comment it answers (one level only)
     parent = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("in reply to"),
     )
 
     class Meta:
@@ -233,7 +239,7 @@ class Report(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.object_id}: {self.reason}"
+        return f"{self.get_kind_display()} #{self.object_id}: {self.get_reason_display()}"
 
 
 # --- moderation ---------------------------------------------------------------------------
@@ -368,7 +374,10 @@ class Appeal(models.Model):
         verbose_name_plural = _("appeals")
 
     def __str__(self) -> str:
-        return f"appeal {self.case_id}: {self.state}"
+        return gettext("Appeal %(case)s: %(state)s") % {
+            "case": self.case_id,
+            "state": self.get_state_display(),
+        }
 
 
 class LexiconEntry(models.Model):
@@ -410,7 +419,12 @@ class PlatformCheck(LedgerEntry):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     object_id = models.BigIntegerField()
     revision = models.PositiveIntegerField(default=1)
-    channel = models.CharField(max_length=8)  # "text" or "media"
+
+    class Channel(models.TextChoices):
+        TEXT = "text", _("text")
+        MEDIA = "media", _("image")
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
     media_url = models.CharField(max_length=500, blank=True)
     trace_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     verdict = models.CharField(max_length=8, choices=Verdict.choices, blank=True, default="")

@@ -61,6 +61,8 @@ class ItemNeighbor(models.Model):
     rank = models.PositiveSmallIntegerField()
 
     class Meta:
+        verbose_name = _("related product")
+        verbose_name_plural = _("related products")
         indexes = [
             models.Index(fields=["version", "product_id", "kind", "rank"], name="recs_neighbor_idx")
         ]
@@ -79,6 +81,8 @@ class ProductScore(models.Model):
     score = models.FloatField()
 
     class Meta:
+        verbose_name = _("trending score")
+        verbose_name_plural = _("trending scores")
         indexes = [
             models.Index(fields=["version", "-score"], name="recs_score_idx"),
             models.Index(fields=["version", "category_id", "-score"], name="recs_score_cat_idx"),
