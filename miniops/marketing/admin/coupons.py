@@ -188,6 +188,13 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     readonly_fields = ["issued_count"]
     actions_detail = ["issue_to_members", "end_now"]
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # read-only: the value in words (¥10.00 or 8.5折), not the stored fen/percent
+            fields = ["value_display" if name == "value" else name for name in fields]
+        return fields
+
     @display(description=_("value"), ordering="value")
     def value_display(self, obj: CouponTemplate) -> str:
         return coupon_value(obj)

@@ -857,3 +857,21 @@ def test_the_service_refuses_an_unknown_tag_and_names_who_got_nothing() -> None:
     first, second = factories.member(), factories.member()
     result = coupons.issue(template=template, member_ids=[first.pk, second.pk], actor=operator)
     assert (result["issued"], result["missed_ids"]) == (1, [second.pk])
+
+
+def test_a_read_only_coupon_page_shows_money_in_yuan(
+    console_as: Callable[..., Client],
+) -> None:
+    # given a threshold coupon (¥10 off from ¥100) and a role that may only read it
+    template = factories.coupon_template(value=1000, min_spend=10000)
+    client = console_as("analyst")
+    # when its page is opened
+    response = client.get(f"/console/marketing/coupontemplate/{template.pk}/change/")
+    # then the value and the threshold read in yuan, not in fen, and nothing is saveable
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "¥10.00" in page
+    assert "¥100.00" in page
+    assert ">1000<" not in page
+    assert ">10000<" not in page
+    assert 'name="_save"' not in page

@@ -67,6 +67,19 @@ EVENT_LABELS: dict[str, Any] = {
 }
 
 
+#: Notes the system itself writes on the timeline, stored as codes in English;
+#: shown in the operator's language. A note an operator typed is shown as typed.
+SYSTEM_NOTES: dict[str, Any] = {
+    "fully refunded": _("fully refunded"),
+    "auto-confirmed": _("confirmed automatically"),
+    "timeout": _("not paid in time"),
+}
+
+
+def note_words(note: str) -> str:
+    return str(SYSTEM_NOTES[note]) if note in SYSTEM_NOTES else note
+
+
 def event_label(kind: str) -> str:
     """An order event's kind in words (``after_sale_refunding`` -> "After-sale: Refunding")."""
     from miniops.orders.models import AfterSaleStatus

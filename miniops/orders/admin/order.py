@@ -37,6 +37,7 @@ from miniops.orders.admin.common import (
     MemberFilter,
     ProductFilter,
     event_label,
+    note_words,
     status_words,
 )
 from miniops.orders.forms import (
@@ -215,6 +216,7 @@ class OrderAdmin(ConsoleModelAdmin):
                         "event": event,
                         "label": event_label(event.kind),
                         "to": status_words(event.to_status) if event.to_status else "",
+                        "note": note_words(event.note),
                     }
                     for event in order.events.all()
                 ],

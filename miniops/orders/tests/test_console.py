@@ -87,6 +87,23 @@ def test_finance_sees_the_order_list_with_status_counts(console_as: Callable[...
     assert unpaid.number not in filtered
 
 
+def test_notes_the_system_wrote_read_in_the_console_language(
+    console_as: Callable[..., Client],
+) -> None:
+    # given an order cancelled because it was not paid in time, and a note typed by hand
+    order = factories.order()
+    services.cancel_order(order=order, reason="timeout")
+    order.events.create(kind="note", note="客户来电")
+    client = console_as("finance")
+    # when its page is read in Chinese (the shop's default language)
+    page = client.get(f"/console/orders/order/{order.pk}/change/").content.decode()
+    timeline = page[page.index('id="order-timeline"') :].split("</ol>")[0]
+    # then the system's note is in words, the typed one as typed
+    assert "超时未支付" in timeline
+    assert "timeout" not in timeline
+    assert "客户来电" in timeline
+
+
 def test_finance_opens_an_order_page_with_masked_delivery(
     console_as: Callable[..., Client],
 ) -> None:
