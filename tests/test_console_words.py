@@ -141,3 +141,29 @@ def test_the_zh_hans_console_shows_no_untranslated_english(super_admin: Operator
     assert not found, "untranslated:\n" + "\n".join(
         f"{what} on {sorted(urls)[0]} (+{len(urls) - 1})" for what, urls in sorted(found.items())
     )
+
+
+def test_a_read_only_role_is_offered_no_save_button() -> None:
+    # given a shop with a little of everything and the Analyst, who changes nothing
+    analyst = factories.operator_with_role("analyst")
+    objects = _shop(factories.operator_with_role("super_admin"))
+    client = sign_in(Client(HTTP_ACCEPT_LANGUAGE="zh-hans"), analyst)
+
+    # when every console page it may open is opened
+    offered: list[str] = []
+    opened = 0
+    for route in _pages(objects):
+        response = client.get(route.url)
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        opened += 1
+        page = response.content.decode()
+        offered.extend(
+            f"{route.url}: {button}"
+            for button in ('name="_save"', 'name="_continue"', 'name="_addanother"')
+            if button in page
+        )
+
+    # then none of them shows a button that would save (the server refuses it anyway)
+    assert opened > 30
+    assert not offered, "save buttons on read-only pages:\n" + "\n".join(offered)

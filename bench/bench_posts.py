@@ -1,0 +1,123 @@
+"""Publishing posts on PostgreSQL + Redis, ``serve --workers 2``: ``POST
+/api/v1/posts`` (the pre-screen runs in the publish path: a ~120-character clean
+shop text, the lexicon from the database; the post is written, its platform text
+check queued, unique Idempotency-Key each) against ``GET /healthz`` of the same
+server in the same run. Throughput with wrk (32 connections, 10 s, the wrk script
+bench/post_post.lua); latency with the open-loop generator at 200 posts/s (the
+goal) and /healthz at 200/s, 20 s each; 3 interleaved rounds, medians reported.
+One member posts everything: the per-member content write limit
+(``MINIOPS_CONTENT_WRITE_RATE``, 30/m) is lifted for the bench's server so that
+the limit is not what is measured (the throttle itself still runs: one Redis
+window per request).
+Goals (issue 12 §6): ≥ 30 % of /healthz throughput; p99 < 100 ms at 200 posts/s."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import urllib.request
+from pathlib import Path
+
+import lib
+
+TEXTS = [
+    "今天收到的连衣裙面料很舒服，颜色和图片一致，尺码偏小一点，建议大家买大一号。",
+    "这款保温杯用了一周，保温效果不错，早上装的热水到下午还是烫的，杯盖也不漏水。",
+    "给家里老人买的按摩器，操作简单，力度可以调节，老人每天晚上都会用一会儿。",
+    "分享一下我的早餐搭配：全麦面包、水煮蛋和一杯牛奶，简单又营养，上班前十分钟搞定。",
+]
+
+
+def _post(url: str, body: dict, token: str | None = None) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+def run() -> dict:
+    lib.ensure_tools()
+    env = lib.services_env("miniops_bench")
+    env["MINIOPS_CONTENT_WRITE_RATE"] = "100000000/m"
+    lib.manage(env, "migrate", "--no-input", "-v0")
+    rounds = []
+    with lib.server(env, workers=2) as srv:
+        login = _post(f"{srv.base}/api/v1/auth/wechat-login", {"code": "benchmark-poster"})
+        token = login["access_token"]
+        salt = login["refresh_token"][-8:]
+        bodies = Path(lib.BUILD) / "post-bodies.jsonl"
+        bodies.write_text(
+            "".join(
+                json.dumps({"text": text * 3 + " 第{n}条"}, ensure_ascii=False) + "\n"
+                for text in TEXTS
+            )
+        )
+        script_env = {"BENCH_TOKEN": token}
+        script = Path(__file__).with_name("post_post.lua")
+        lib.warm(srv.base + "/healthz")
+        lib.wrk(srv.base + "/api/v1/posts", seconds=3, script=script, env=script_env)
+        for index in range(3):
+            lib.log(f"round {index + 1}/3")
+            health = lib.wrk(srv.base + "/healthz")
+            posts = lib.wrk(srv.base + "/api/v1/posts", script=script, env=script_env)
+            health_open = lib.open_loop(srv.base, "/healthz", rate=200, seconds=20)
+            posts_open = lib.open_loop(
+                srv.base,
+                "/api/v1/posts",
+                rate=200,
+                seconds=20,
+                connections=64,
+                method="POST",
+                body=bodies,
+                headers=[
+                    "Content-Type: application/json",
+                    f"Authorization: Bearer {token}",
+                    f"Idempotency-Key: bench-r{index}-{{n}}-{salt}",
+                ],
+            )
+            time.sleep(5)  # let the server drain before the next round
+            rounds.append(
+                {
+                    "health": health,
+                    "posts": posts,
+                    "health_open": health_open,
+                    "posts_open": posts_open,
+                }
+            )
+        rss = srv.rss_mb()
+    med = statistics.median
+    row = {
+        "posts/s (wrk, median)": round(med(r["posts"]["rps"] for r in rounds), 1),
+        "/healthz req/s (median)": round(med(r["health"]["rps"] for r in rounds), 1),
+        "ratio (median of rounds)": round(
+            med(r["posts"]["rps"] / r["health"]["rps"] for r in rounds), 3
+        ),
+        "ratio per round": ", ".join(
+            f"{r['posts']['rps'] / r['health']['rps']:.3f}" for r in rounds
+        ),
+        "post p99 @200/s median / worst (ms)": (
+            f"{med(r['posts_open']['p99_ms'] for r in rounds):.1f} / "
+            f"{max(r['posts_open']['p99_ms'] for r in rounds):.1f}"
+        ),
+        "post p50 @200/s (ms)": round(med(r["posts_open"]["p50_ms"] for r in rounds), 1),
+        "/healthz p99 @200/s (ms)": round(med(r["health_open"]["p99_ms"] for r in rounds), 1),
+        "non-2xx / errors": sum(
+            r["posts"]["non_2xx"]
+            + sum(r["posts_open"][k] for k in ("status_4xx", "status_5xx", "errors", "timeouts"))
+            for r in rounds
+        ),
+        "load average (1/5/15 min, at the end)": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+    }
+    print(lib.table([row], list(row)))
+    print(f"\nresident memory per worker after load: {rss} MB")
+    result = {"row": row, "rounds": rounds, "rss_mb": rss}
+    lib.save("posts", result)
+    return result
+
+
+if __name__ == "__main__":
+    run()
