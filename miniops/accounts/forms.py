@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from django import forms
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
@@ -22,6 +23,17 @@ def permission_choices(limit_to: frozenset[str] | None = None) -> list[tuple[str
         if limit_to is None or code in limit_to:
             groups[str(definition.group)].append((str(code), f"{definition.label} ({code})"))
     return [(group, items) for group, items in groups.items()]
+
+
+def permission_groups() -> dict[str, tuple[str, list[str]]]:
+    """Each permission group by a stable key (its English name): its label in the
+    operator's language and the codes it holds."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for code, definition in PERMISSIONS.items():
+        with translation.override("en"):
+            key = str(definition.group)
+        groups.setdefault(key, (str(definition.group), []))[1].append(str(code))
+    return groups
 
 
 class OperatorCreateForm(forms.ModelForm):
@@ -52,6 +64,15 @@ class OperatorChangeForm(forms.ModelForm):
 
 
 class RoleForm(forms.ModelForm):
+    #: A shortcut: ticking a group grants every permission in it (one click, not one
+    #: per permission); the service checks the merged list as if ticked one by one.
+    permission_groups = forms.MultipleChoiceField(
+        label=_("Whole groups"),
+        help_text=_("Grants every permission of the groups ticked here."),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[],
+    )
     permissions = forms.MultipleChoiceField(
         label=_("Permissions"),
         required=False,
@@ -67,6 +88,22 @@ class RoleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "permissions" in self.fields:
             self.fields["permissions"].choices = permission_choices()  # type: ignore[attr-defined]
+        if "permission_groups" in self.fields:
+            groups = permission_groups().items()
+            self.fields["permission_groups"].choices = [  # type: ignore[attr-defined]
+                (key, f"{label} ({len(codes)})") for key, (label, codes) in groups
+            ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        picked = cleaned.get("permission_groups") or []
+        if picked:
+            groups = permission_groups()
+            merged = list(cleaned.get("permissions") or [])
+            for key in picked:
+                merged += [code for code in groups[key][1] if code not in merged]
+            cleaned["permissions"] = merged
+        return cleaned
 
 
 class ApiTokenCreateForm(forms.Form):

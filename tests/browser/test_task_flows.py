@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from miniops.catalog.models import Product, ProductStatus, StockLedger
+from miniops.core.permissions import PERMISSIONS
 from miniops.marketing.models import Coupon, CouponTemplate
 from miniops.testing import factories
 from miniops.testing.factories import TEST_PASSWORD
@@ -339,3 +340,43 @@ def test_the_reconciliation_of_a_long_period_is_paginated(
         page.click("#reconciliation-pages a[rel=next]")
     assert page.locator("#reconciliation tbody tr").count() == 2
     screenshot(page, f"task-finance-page-2-{language}")
+
+
+def test_create_a_custom_role_and_an_operator_with_it_in_at_most_six_clicks(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    from miniops.accounts.models import Operator, Role
+
+    language, page = lang_page
+    # given the super admin (signs in with a second factor)
+    admin = factories.operator_with_role("super_admin", username=f"root-{language}")
+    device = factories.totp_device(admin)
+    _home(page, live_server, f"root-{language}", device)
+    clicks = Clicks(page)
+    # when, from the home page: Roles → Add → tick the “Catalog” group → Save and add
+    # an operator with this role → Save (code, name, username and passwords are typed)
+    clicks.click("a[href='/console/accounts/role/']")
+    clicks.click("a[href='/console/accounts/role/add/']")
+    page.fill("#id_code", f"catalog_editor_{language.replace('-', '_')}")
+    page.fill("#id_name", "商品编辑")
+    clicks.click("input[name=permission_groups][value='Catalog']", navigates=False)
+    screenshot(page, f"task-role-and-operator-role-form-{language}")
+    clicks.click("button[name=_addoperator]")
+    # the operator form opens with the new role already ticked
+    role = Role.objects.get(code=f"catalog_editor_{language.replace('-', '_')}")
+    assert page.is_checked(f"input[name=roles][value='{role.pk}']")
+    page.fill("#id_username", f"editor-{language}")
+    page.fill("#id_password1", "Catalog-Editor-2026!")
+    page.fill("#id_password2", "Catalog-Editor-2026!")
+    screenshot(page, f"task-role-and-operator-operator-form-{language}")
+    clicks.click("button[name=_save]")
+    screenshot(page, f"task-role-and-operator-done-{language}")
+    # then the role holds every catalog permission and the operator holds the role
+    catalog = {str(code) for code in PERMISSIONS if code.startswith("catalog.")}
+    assert len(catalog) > 1
+    assert set(role.effective_permissions()) == catalog
+    editor = Operator.objects.get(username=f"editor-{language}")
+    assert list(editor.roles.values_list("pk", flat=True)) == [role.pk]
+    assert editor.check_password("Catalog-Editor-2026!")
+    COUNTS[f"custom role and operator ({language})"] = clicks.count
+    assert clicks.count <= 6

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
@@ -20,9 +22,13 @@ from miniops.accounts.forms import (
 from miniops.accounts.models import Role
 from miniops.core.console import (
     ConsoleModelAdmin,
+    operator_has,
+    redirect,
     site,
 )
 from miniops.core.permissions import P
+
+ADD_OPERATOR_BUTTON = "_addoperator"
 
 
 @admin.register(Role, site=site)
@@ -71,7 +77,7 @@ class RoleAdmin(ConsoleModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.is_system:
             return ["code", "name", "description", "requires_2fa", "effective"]
-        return ["code", "name", "description", "requires_2fa", "permissions"]
+        return ["code", "name", "description", "requires_2fa", "permission_groups", "permissions"]
 
     @display(description=_("Permissions"))
     def effective(self, obj: Role) -> str:
@@ -100,8 +106,53 @@ class RoleAdmin(ConsoleModelAdmin):
             obj._state.adding = False
             return
         current = Role.objects.get(pk=obj.pk)
-        changes = {name: data[name] for name in form.changed_data if name in data}
+        changed = set(form.changed_data)
+        if "permission_groups" in changed:
+            changed = (changed - {"permission_groups"}) | {"permissions"}
+        changes = {name: data[name] for name in changed if name in data}
         services.update_role(role=current, actor=operator_of(request), **changes)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        extra_context = extra_context or {}
+        if operator_has(request, P.ACCOUNTS_MANAGE_ROLES) and operator_has(
+            request, P.ACCOUNTS_MANAGE_OPERATORS
+        ):
+            # “Save and add an operator with this role”: the operator form opens with
+            # the role ticked, so a new role and its first holder take one sitting.
+            extra_context["actions_submit_line"] = [
+                {
+                    "action_name": ADD_OPERATOR_BUTTON,
+                    "description": _("Save and add an operator with this role"),
+                    "icon": "person_add",
+                    "attrs": {"name": ADD_OPERATOR_BUTTON},
+                }
+            ]
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _add_operator(self, request: HttpRequest, obj: Role) -> HttpResponse:
+        messages.success(
+            request,
+            _("Role “%(name)s” saved. Now add its operator: the role is ticked.")
+            % {"name": obj.display_name},
+        )
+        url = reverse("console:accounts_operator_add")
+        return redirect(request, f"{url}?{urlencode({'roles': obj.pk})}")
+
+    def response_add(self, request: HttpRequest, obj: Role, post_url_continue: Any = None) -> Any:
+        if ADD_OPERATOR_BUTTON in request.POST:
+            return self._add_operator(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Role) -> Any:
+        if ADD_OPERATOR_BUTTON in request.POST:
+            return self._add_operator(request, obj)
+        return super().response_change(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Role) -> None:
         services.delete_role(role=obj, actor=operator_of(request))

@@ -3,6 +3,7 @@ refusals show on the form, bad input answers 400 and writes nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from django.test import Client
 
 from miniops.accounts.models import Operator, Role
 from miniops.core.models import SystemSettings
+from miniops.core.permissions import PERMISSIONS
 from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +34,41 @@ def test_super_admin_creates_a_custom_role_from_the_console(console_as: Any) -> 
     assert role.effective_permissions() == {"dashboard.view", "audit.view"}
     matrix = client.get("/console/accounts/permission-matrix/").content.decode()
     assert 'data-role="night-shift"' in matrix
+
+
+def test_a_whole_permission_group_ticked_once_grants_each_of_its_permissions(
+    console_as: Any,
+) -> None:
+    client = console_as("super_admin")
+    response = client.post(
+        "/console/accounts/role/add/",
+        {
+            "code": "stock-keeper",
+            "name": "Stock keeper",
+            "permission_groups": ["Catalog"],
+            "permissions": ["dashboard.view"],
+            "_addoperator": "1",
+        },
+    )
+    role = Role.objects.get(code="stock-keeper")
+    catalog = {code for code in PERMISSIONS if code.startswith("catalog.")}
+    assert role.effective_permissions() == catalog | {"dashboard.view"}
+    # “Save and add an operator with this role” opens the operator form, role ticked
+    assert response.status_code == 302
+    assert response["Location"] == f"/console/accounts/operator/add/?roles={role.pk}"
+    form = client.get(response["Location"]).content.decode()
+    ticked = re.findall(r'<input[^>]*name="roles"[^>]*value="(\d+)"[^>]*checked', form)
+    assert ticked == [str(role.pk)]
+
+
+def test_an_unknown_permission_group_is_refused(console_as: Any) -> None:
+    client = console_as("super_admin")
+    response = client.post(
+        "/console/accounts/role/add/",
+        {"code": "odd", "name": "Odd", "permission_groups": ["Everything"]},
+    )
+    assert response.status_code == 400
+    assert not Role.objects.filter(code="odd").exists()
 
 
 def test_unknown_permission_in_the_role_form_is_refused(console_as: Any) -> None:
