@@ -91,6 +91,20 @@ class DatePicker(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
+class PeriodForm(forms.Form):
+    """A period of whole days in the business time zone, at most a year long."""
+
+    start = forms.DateField(label=_("From"), widget=DatePicker())
+    end = forms.DateField(label=_("To (inclusive)"), widget=DatePicker())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and (end < start or (end - start).days > 366):
+            raise forms.ValidationError(_("Choose a range of at most a year, end after start."))
+        return cleaned
+
+
 class ConfirmDialogForm(BaseDialogForm):
     """The confirmation of a console action that asks nothing more: its hidden
     ``_form_submitted`` field is only sent by the dialog's POST."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from miniops.core import localcache
-from miniops.core.timeutils import local_date
+from miniops.core.timeutils import days, local_date, range_bounds
 from miniops.marketing.models import (
     Coupon,
     CouponStatus,
@@ -25,6 +25,7 @@ from miniops.marketing.models import (
     MemberStanding,
     TimedDiscount,
 )
+from miniops.orders.models import Order
 
 
 def claimable_templates() -> list[CouponTemplate]:
@@ -117,9 +118,20 @@ def _roi(gmv: int, cost: int) -> float | None:
     return round(gmv / cost, 2) if cost else None
 
 
-def coupon_stats(template_ids: list[int] | None = None) -> list[dict[str, Any]]:
+#: ``[start, end)`` of the payment times a figure counts, or None for all time
+Period = tuple[datetime, datetime] | None
+
+
+def _in(moment: datetime | None, period: Period) -> bool:
+    return moment is not None and (period is None or period[0] <= moment < period[1])
+
+
+def coupon_stats(
+    template_ids: list[int] | None = None, period: Period = None
+) -> list[dict[str, Any]]:
     """Per template: issued, used, GMV of the paid orders that used it, the discount
-    it cost, and ROI (GMV ÷ cost)."""
+    it cost, and ROI (GMV ÷ cost). With a ``period``, orders, GMV and cost count the
+    orders paid in it; issued and used stay the template's totals."""
     templates = CouponTemplate.objects.all().order_by("-created_at")
     if template_ids is not None:
         templates = templates.filter(pk__in=template_ids)
@@ -128,14 +140,17 @@ def coupon_stats(template_ids: list[int] | None = None) -> list[dict[str, Any]]:
         n=Count("id")
     ):
         by_status.setdefault(template_id, {})[status] = n
-    used = (
-        Coupon.objects.filter(status=CouponStatus.USED)
-        .values("template_id")
-        .annotate(cost=Sum("discount"), orders=Count("order_id", distinct=True))
+    spent_coupons = Coupon.objects.filter(status=CouponStatus.USED)
+    if period is not None:
+        spent_coupons = spent_coupons.filter(
+            order__paid_at__gte=period[0], order__paid_at__lt=period[1]
+        )
+    used = spent_coupons.values("template_id").annotate(
+        cost=Sum("discount"), orders=Count("order_id", distinct=True)
     )
     cost = {row["template_id"]: (row["cost"] or 0, row["orders"]) for row in used}
     gmv: dict[int, int] = {}
-    for template_id, paid, refunded in Coupon.objects.filter(status=CouponStatus.USED).values_list(
+    for template_id, paid, refunded in spent_coupons.values_list(
         "template_id", "order__paid_amount", "order__refunded_amount"
     ):
         gmv[template_id] = gmv.get(template_id, 0) + (paid or 0) - (refunded or 0)
@@ -165,12 +180,13 @@ def coupon_stats(template_ids: list[int] | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def flash_stats() -> list[dict[str, Any]]:
+def flash_stats(period: Period = None) -> list[dict[str, Any]]:
+    """Per session; with a ``period``, GMV and cost count the orders paid in it."""
     out = []
     for session in FlashSession.objects.order_by("-starts_at")[:100]:
         items = list(FlashItem.objects.filter(session=session).select_related("sku"))
         links = FlashOrder.objects.filter(item__session=session).select_related("order")
-        paid = [link for link in links if link.order.paid_at is not None]
+        paid = [link for link in links if _in(link.order.paid_at, period)]
         buyers = {link.order.member_id for link in links}
         gmv = sum(link.order.paid_amount - link.order.refunded_amount for link in paid)
         cost = sum(
@@ -199,7 +215,8 @@ def flash_stats() -> list[dict[str, Any]]:
     return out
 
 
-def group_stats() -> list[dict[str, Any]]:
+def group_stats(period: Period = None) -> list[dict[str, Any]]:
+    """Per group buy; with a ``period``, GMV and cost count the orders paid in it."""
     out = []
     for gb in GroupBuy.objects.select_related("sku").order_by("-starts_at")[:100]:
         groups = Group.objects.filter(group_buy=gb).aggregate(
@@ -209,7 +226,11 @@ def group_stats() -> list[dict[str, Any]]:
         )
         members = GroupMember.objects.filter(group__group_buy=gb).select_related("order", "group")
         paid = [m for m in members if m.paid]
-        kept = [m for m in paid if m.group.status == GroupStatus.SUCCEEDED]
+        kept = [
+            m
+            for m in paid
+            if m.group.status == GroupStatus.SUCCEEDED and _in(m.order.paid_at, period)
+        ]
         gmv = sum(m.order.paid_amount - m.order.refunded_amount for m in kept)
         cost = max(0, gb.sku.price - gb.group_price) * len(kept)
         out.append(
@@ -231,6 +252,54 @@ def group_stats() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+#: what each results table's drill-down follows from an order to its campaign
+TOOLS = ("coupons", "flash", "groups")
+
+
+def campaign_orders(table: str, object_id: int | None, first: date, last: date) -> QuerySet[Any]:
+    """The paid orders behind a results figure: those that used a coupon of the
+    template, bought in the flash session or joined the group buy (and kept it), paid
+    between ``first`` and ``last``; ``object_id`` None means every campaign of the tool."""
+    start, end = range_bounds(first, last)
+    links: QuerySet[Any]
+    if table == "coupons":
+        links = Coupon.objects.filter(status=CouponStatus.USED)
+        if object_id is not None:
+            links = links.filter(template_id=object_id)
+    elif table == "flash":
+        links = FlashOrder.objects.all()
+        if object_id is not None:
+            links = links.filter(item__session_id=object_id)
+    elif table == "groups":
+        links = GroupMember.objects.filter(paid=True, group__status=GroupStatus.SUCCEEDED)
+        if object_id is not None:
+            links = links.filter(group__group_buy_id=object_id)
+    else:
+        raise ValueError(table)
+    return Order.objects.filter(
+        pk__in=links.values_list("order_id", flat=True), paid_at__gte=start, paid_at__lt=end
+    ).order_by("-paid_at", "-id")
+
+
+def campaign_daily(first: date, last: date) -> list[dict[str, Any]]:
+    """Per day of the period: the orders paid that used a coupon, a flash sale or a
+    group buy, and their GMV (paid minus refunded), each order counted once."""
+    ids: set[int] = set()
+    for table in TOOLS:
+        ids |= set(campaign_orders(table, None, first, last).values_list("pk", flat=True))
+    per_day: dict[date, list[int]] = {}
+    for paid_at, paid, refunded in Order.objects.filter(pk__in=ids).values_list(
+        "paid_at", "paid_amount", "refunded_amount"
+    ):
+        row = per_day.setdefault(local_date(paid_at), [0, 0])
+        row[0] += 1
+        row[1] += (paid or 0) - (refunded or 0)
+    return [
+        {"day": day, "orders": per_day.get(day, [0, 0])[0], "gmv": per_day.get(day, [0, 0])[1]}
+        for day in days(first, last)
+    ]
 
 
 # --- the catalog's product page ---------------------------------------------------------------

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from miniops.core.forms import DatePicker
+from miniops.core.forms import PeriodForm
 from miniops.orders.models import Carrier
 
 
@@ -56,9 +56,7 @@ class BulkShipForm(forms.Form):
         raise forms.ValidationError(_("Save the file as UTF-8 or GBK text."))
 
 
-class DateRangeForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=DatePicker())
-    end = forms.DateField(label=_("To (inclusive)"), widget=DatePicker())
+class DateRangeForm(PeriodForm):
     fmt = forms.ChoiceField(
         label=_("Format"),
         choices=[("html", _("Show")), ("csv", "CSV"), ("xlsx", "XLSX")],
@@ -74,10 +72,3 @@ class DateRangeForm(forms.Form):
         required=False,
         help_text=_("What a CSV or XLSX holds."),
     )
-
-    def clean(self) -> dict:
-        cleaned = super().clean() or {}
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and (end < start or (end - start).days > 366):
-            raise forms.ValidationError(_("Choose a range of at most a year, end after start."))
-        return cleaned

@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from miniops.core.console import site
 from miniops.core.money import format_fen
 from miniops.core.permissions import ROLES, P
+from miniops.core.timeutils import local_date
 from miniops.marketing.models import (
     Coupon,
     CouponStatus,
@@ -41,6 +42,7 @@ from miniops.marketing.models import (
 from miniops.marketing.services import coupons
 from miniops.marketing.tests.helpers import buyer, pay, place_order, sku_of
 from miniops.members.models import Member
+from miniops.orders.models import Order
 from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
@@ -720,7 +722,7 @@ def test_the_results_page_agrees_with_the_orders(
     # then the coupon's row counts issued, used, orders, GMV, cost and ROI from the orders
     assert response.status_code == 200
     tables = {t["key"]: t for t in response.context["tables"]}
-    rows = {row[0]: row for row in tables["coupons"]["rows"]}
+    rows = {row["cells"][0]: row["cells"] for row in tables["coupons"]["rows"]}
     assert rows["满减券"] == [
         "满减券",
         "进行中",
@@ -736,10 +738,95 @@ def test_the_results_page_agrees_with_the_orders(
     assert rows["下周券"][1] == "未开始"
     assert rows["已停券"][1] == "已结束"
     assert rows["已停券"][-1] == "—"  # no cost, no ROI
-    assert [r[:2] for r in tables["flash"]["rows"]] == [["午间秒杀", "进行中"]]
-    assert [r[:2] for r in tables["groups"]["rows"]] == [["两人拼团", "进行中"]]
+    assert [r["cells"][:2] for r in tables["flash"]["rows"]] == [["午间秒杀", "进行中"]]
+    assert [r["cells"][:2] for r in tables["groups"]["rows"]] == [["两人拼团", "进行中"]]
     page = response.content.decode()
     assert "¥90.00" in page
+
+
+def test_results_follow_the_period_and_drill_down_to_the_orders(
+    console_as: ConsoleAs, campaign: dict[str, Any]
+) -> None:
+    # given the coupon's order paid today, and a second use of it paid 40 days ago
+    template, recent = campaign["template"], campaign["order"]
+    old_buyer = buyer()
+    coupons.issue(template=template, member_ids=[old_buyer.member.pk], actor=None)
+    coupon = Coupon.objects.get(member=old_buyer.member, template=template)
+    old = pay(
+        place_order(old_buyer, [(sku_of(price=5000), 1)], coupon_ids=[coupon.pk]).json()["id"]
+    )
+    Order.objects.filter(pk=old.pk).update(paid_at=timezone.now() - timedelta(days=40))
+    client = signed_in(console_as, "analyst")
+
+    # when the results are read for the last 30 days (the default), then for 60 days
+    def coupon_row(response: Any) -> list[Any]:
+        assert response.status_code == 200
+        tables = {t["key"]: t for t in response.context["tables"]}
+        return next(r for r in tables["coupons"]["rows"] if r["cells"][0] == "满减券")
+
+    today = local_date()
+    recent_only = coupon_row(client.get(f"{BASE}/results/"))
+    both = coupon_row(
+        client.get(
+            f"{BASE}/results/",
+            {"start": (today - timedelta(days=59)).isoformat(), "end": today.isoformat()},
+        )
+    )
+    # then orders and GMV count the orders paid in the period; issued stays the total
+    assert recent_only["cells"][5:7] == [1, format_fen(9000)]
+    assert both["cells"][5:7] == [2, format_fen(9000 + old.paid_amount)]
+    assert recent_only["cells"][2] == both["cells"][2] == 4
+    # and the daily chart holds the recent order on today's bar
+    chart = client.get(f"{BASE}/results/").context["chart"]
+    assert chart["labels"][-1] == today.isoformat()
+    assert chart["datasets"][0]["data"][-1] == 1
+    assert sum(chart["datasets"][0]["data"]) == 1
+    assert chart["datasets"][1]["data"][-1] == 9000
+
+    # when the row's drill-down is followed
+    listed = client.get(both["orders"])
+    # then it lists exactly the orders behind the figure, linked to their pages
+    assert listed.status_code == 200
+    numbers = [row["order"].number for row in listed.context["rows"]]
+    assert sorted(numbers) == sorted([recent.number, old.number])
+    assert f"/console/orders/order/{recent.pk}/change/" in listed.content.decode()
+    assert [r["order"].number for r in client.get(recent_only["orders"]).context["rows"]] == [
+        recent.number
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "2026-13-01", "end": "2026-12-01"},
+        {"start": "2026-12-01", "end": "2026-11-01"},
+        {"start": "2024-01-01", "end": "2026-01-01"},
+        {"start": "'; drop table", "end": ""},
+    ],
+)
+def test_a_bad_results_period_is_a_400_with_the_form(console_as: ConsoleAs, query: dict) -> None:
+    client = signed_in(console_as, "analyst")
+    response = client.get(f"{BASE}/results/", query)
+    assert response.status_code == 400
+    assert response.context["form"].errors
+    drill = client.get(f"{BASE}/results/orders/", {"table": "coupons", **query})
+    assert drill.status_code == 400
+
+
+@pytest.mark.parametrize("query", [{"table": "nope"}, {"id": "abc"}, {"id": "9" * 30}])
+def test_a_bad_drill_down_link_is_a_400(console_as: ConsoleAs, query: dict) -> None:
+    response = signed_in(console_as, "analyst").get(f"{BASE}/results/orders/", query)
+    assert response.status_code == 400
+
+
+def test_the_drill_down_needs_the_orders_permission_too(console_as: ConsoleAs) -> None:
+    # a role that reads campaigns but not orders gets no drill-down link and a 403
+    for role in ROLES.values():
+        if P.MARKETING_VIEW in role.permissions and P.ORDERS_VIEW not in role.permissions:
+            client = signed_in(console_as, role.code.value)
+            assert client.get(f"{BASE}/results/orders/").status_code == 403
+            tables = client.get(f"{BASE}/results/").context["tables"]
+            assert all(not t["all_orders"] for t in tables)
 
 
 def test_campaign_lists_show_their_status(console_as: ConsoleAs) -> None:
