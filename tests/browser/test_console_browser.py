@@ -75,3 +75,23 @@ def test_customer_service_cannot_reach_a_forbidden_page(page: Any, live_server: 
     screenshot(page, "04-forbidden")
     # and the system-settings page too
     assert page.goto(f"{live_server.url}/console/core/systemsettings/").status == 403
+    # and its way back is legible: the button's text stands out from its own fill
+    contrast = page.eval_on_selector(
+        "a[href='/console/']:has-text('控制台')",
+        """el => {
+            const rgb = s => (s.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+            const lum = ([r, g, b]) => {
+                const f = c => {
+                    c /= 255;
+                    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+                };
+                return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+            };
+            const style = getComputedStyle(el);
+            const bg = rgb(style.backgroundColor);
+            if (bg.length === 4 && bg[3] === 0) return 0;  // transparent: no fill at all
+            const [a, b] = [lum(rgb(style.color)), lum(bg)].sort((x, y) => y - x);
+            return (a + 0.05) / (b + 0.05);
+        }""",
+    )
+    assert contrast >= 3, contrast
