@@ -232,7 +232,11 @@ def test_put_on_sale_on_the_product_page_lists_what_is_missing(
     page.click(f"a[href$='/product/{product.pk}/on-sale/']")
     page.wait_for_selector("#dialog input[name=anyway]")
     screenshot(page, f"task-put-on-sale-asks-{language}")
-    page.click("#dialog button[type=submit]")
+    # (wait for the refusal's answer: ticking the box before it lands would tick the
+    # dialog it replaces)
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        page.click("#dialog button[type=submit]")
+    page.wait_for_selector("#dialog input[name=anyway]")
     product.refresh_from_db()
     assert product.status == ProductStatus.DRAFT  # not without the tick
     page.check("#dialog input[name=anyway]")
