@@ -31,6 +31,8 @@ class YuanField(forms.CharField):
                     "maxlength": 16,
                     "prefix": "¥",
                     "placeholder": "0.00",
+                    # room for the prefix, which unfold draws over the input's padding
+                    "class": "pl-8",
                 }
             ),
         )

@@ -18,3 +18,13 @@ def test_every_money_column_is_typed_in_yuan() -> None:
     assert isinstance(field, YuanField)
     assert field.clean("284.99") == 28499
     assert field.prepare_value(28499) == "284.99"
+
+
+def test_the_yuan_input_leaves_room_for_its_prefix() -> None:
+    # unfold draws the "¥" over the input's left padding: the input makes room for it
+    field = YuanField()
+    html = str(field.widget.render("price", field.prepare_value(1250)))
+    assert "¥" in html
+    assert 'value="12.50"' in html
+    classes = html.split('class="')[-1].split('"')[0].split()
+    assert "pl-8" in classes
