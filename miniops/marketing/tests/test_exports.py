@@ -4,12 +4,14 @@ spreadsheet would run come out escaped, in CSV and XLSX; figures stay numbers.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 
+from miniops.core.timeutils import local_date
 from miniops.testing import factories
 from miniops.testing.exports import HOSTILE, HOSTILE_XLSX, column, csv_rows, xlsx_rows
 
@@ -44,7 +46,15 @@ def test_hostile_campaign_names_are_escaped(
     assert sorted(column(rows, NAME)) == sorted(expected)
     # and the export is audited
     entry = LogEntry.objects.get(action=LogEntry.Action.ACCESS, actor=client.operator)  # type: ignore[attr-defined]
-    assert entry.additional_data == {"export": fmt, "table": table, "rows": len(HOSTILE)}
+    # (with the period it covers: the last 30 days when none is chosen)
+    today = local_date()
+    assert entry.additional_data == {
+        "export": fmt,
+        "table": table,
+        "rows": len(HOSTILE),
+        "start": (today - timedelta(days=29)).isoformat(),
+        "end": today.isoformat(),
+    }
 
 
 def test_figures_stay_numbers_in_xlsx(console_as: Callable[..., Client]) -> None:
