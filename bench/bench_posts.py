@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import time
-import urllib.request
 from pathlib import Path
 
 import lib
@@ -30,25 +28,13 @@ TEXTS = [
 ]
 
 
-def _post(url: str, body: dict, token: str | None = None) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request) as answer:
-        return json.load(answer)
-
-
 def run() -> dict:
     lib.ensure_tools()
     env = lib.services_env("miniops_bench")
     env["MINIOPS_CONTENT_WRITE_RATE"] = "100000000/m"
     lib.manage(env, "migrate", "--no-input", "-v0")
-    rounds = []
     with lib.server(env, workers=2) as srv:
-        login = _post(f"{srv.base}/api/v1/auth/wechat-login", {"code": "benchmark-poster"})
-        token = login["access_token"]
-        salt = login["refresh_token"][-8:]
+        token, salt = lib.member_sign_in(srv.base, "benchmark-poster")
         bodies = Path(lib.BUILD) / "post-bodies.jsonl"
         bodies.write_text(
             "".join(
@@ -56,53 +42,22 @@ def run() -> dict:
                 for text in TEXTS
             )
         )
-        script_env = {"BENCH_TOKEN": token}
-        script = Path(__file__).with_name("post_post.lua")
-        lib.warm(srv.base + "/healthz")
-        lib.wrk(srv.base + "/api/v1/posts", seconds=3, script=script, env=script_env)
-        for index in range(3):
-            lib.log(f"round {index + 1}/3")
-            health = lib.wrk(srv.base + "/healthz")
-            posts = lib.wrk(srv.base + "/api/v1/posts", script=script, env=script_env)
-            health_open = lib.open_loop(srv.base, "/healthz", rate=200, seconds=20)
-            posts_open = lib.open_loop(
-                srv.base,
-                "/api/v1/posts",
-                rate=200,
-                seconds=20,
-                connections=64,
-                method="POST",
-                body=bodies,
-                headers=[
-                    "Content-Type: application/json",
-                    f"Authorization: Bearer {token}",
-                    f"Idempotency-Key: bench-r{index}-{{n}}-{salt}",
-                ],
-            )
-            time.sleep(5)  # let the server drain before the next round
-            rounds.append(
-                {
-                    "health": health,
-                    "posts": posts,
-                    "health_open": health_open,
-                    "posts_open": posts_open,
-                }
-            )
+        rounds = lib.write_rounds(
+            srv.base,
+            "/api/v1/posts",
+            name="posts",
+            script=Path(__file__).with_name("post_post.lua"),
+            script_env={"BENCH_TOKEN": token},
+            token=token,
+            salt=salt,
+            bodies=bodies,
+            rates={"posts_open": 200},
+        )
         rss = srv.rss_mb()
     med = statistics.median
     row = {
-        "posts/s (wrk, median)": round(med(r["posts"]["rps"] for r in rounds), 1),
-        "/healthz req/s (median)": round(med(r["health"]["rps"] for r in rounds), 1),
-        "ratio (median of rounds)": round(
-            med(r["posts"]["rps"] / r["health"]["rps"] for r in rounds), 3
-        ),
-        "ratio per round": ", ".join(
-            f"{r['posts']['rps'] / r['health']['rps']:.3f}" for r in rounds
-        ),
-        "post p99 @200/s median / worst (ms)": (
-            f"{med(r['posts_open']['p99_ms'] for r in rounds):.1f} / "
-            f"{max(r['posts_open']['p99_ms'] for r in rounds):.1f}"
-        ),
+        **lib.ratio_row(rounds, "posts", "posts"),
+        "post p99 @200/s median / worst (ms)": lib.latency(rounds, "posts_open"),
         "post p50 @200/s (ms)": round(med(r["posts_open"]["p50_ms"] for r in rounds), 1),
         "/healthz p99 @200/s (ms)": round(med(r["health_open"]["p99_ms"] for r in rounds), 1),
         "non-2xx / errors": sum(

@@ -246,6 +246,98 @@ def open_loop(
     return dict(json.loads(out))
 
 
+# --- member writes against /healthz ---------------------------------------------------------
+def post_json(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request) as answer:
+        return dict(json.load(answer))
+
+
+def member_sign_in(base: str, code: str) -> tuple[str, str]:
+    """A member signed in through ``/api/v1/auth/wechat-login`` (the simulator):
+    their access token, and a salt from the refresh token that keeps this run's
+    Idempotency-Keys apart from an earlier run's."""
+    login = post_json(f"{base}/api/v1/auth/wechat-login", {"code": code})
+    return str(login["access_token"]), str(login["refresh_token"])[-8:]
+
+
+def write_rounds(
+    base: str,
+    path: str,
+    *,
+    name: str,
+    script: Path,
+    script_env: dict[str, str],
+    token: str,
+    salt: str,
+    bodies: Path,
+    rates: dict[str, int],
+    rounds: int = 3,
+    seconds: float = 20,
+) -> list[dict[str, Any]]:
+    """A member's retryable write (``POST path`` with a fresh Idempotency-Key each)
+    against ``GET /healthz`` of the same server, ``rounds`` interleaved rounds. Each
+    round: wrk on /healthz, wrk on the write (``script``, with ``script_env``),
+    the open loop on /healthz at 200/s, then the write in the open loop at each
+    of ``rates`` (label → requests/s, bodies from the ``bodies`` file, ``{n}`` in
+    the key); 5 s to drain after each round. Results per round under "health",
+    ``name``, "health_open" and each label."""
+    warm(base + "/healthz")
+    wrk(base + path, seconds=3, script=script, env=script_env)
+    results = []
+    for index in range(rounds):
+        log(f"round {index + 1}/{rounds}")
+        row: dict[str, Any] = {
+            "health": wrk(base + "/healthz"),
+            name: wrk(base + path, script=script, env=script_env),
+            "health_open": open_loop(base, "/healthz", rate=200, seconds=seconds),
+        }
+        for label, rate in rates.items():
+            row[label] = open_loop(
+                base,
+                path,
+                rate=rate,
+                seconds=seconds,
+                connections=64,
+                method="POST",
+                body=bodies,
+                headers=[
+                    "Content-Type: application/json",
+                    f"Authorization: Bearer {token}",
+                    f"Idempotency-Key: bench-{label}-{index}-{{n}}-{salt}",
+                ],
+            )
+        time.sleep(5)  # let the server drain before the next round
+        results.append(row)
+    return results
+
+
+def ratio_row(rounds: list[dict[str, Any]], name: str, unit: str) -> dict[str, Any]:
+    """Throughput of ``name`` against /healthz: medians, and the ratio per round."""
+    import statistics
+
+    med = statistics.median
+    return {
+        f"{unit}/s (wrk, median)": round(med(r[name]["rps"] for r in rounds), 1),
+        "/healthz req/s (median)": round(med(r["health"]["rps"] for r in rounds), 1),
+        "ratio (median of rounds)": round(
+            med(r[name]["rps"] / r["health"]["rps"] for r in rounds), 3
+        ),
+        "ratio per round": ", ".join(f"{r[name]['rps'] / r['health']['rps']:.3f}" for r in rounds),
+    }
+
+
+def latency(rounds: list[dict[str, Any]], label: str) -> str:
+    """p99 of an open-loop series: median / worst round, in ms."""
+    import statistics
+
+    values = [r[label]["p99_ms"] for r in rounds]
+    return f"{statistics.median(values):.1f} / {max(values):.1f}"
+
+
 # --- results -------------------------------------------------------------------------------------
 def save(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)

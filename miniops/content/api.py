@@ -77,7 +77,9 @@ def _once(
     request: HttpRequest, scope: str, key: str | None, payload: Any, work: Any
 ) -> HttpResponse:
     current = me_of(request)
-    status, raw = idempotency.run(
+    # one commit for the write and its stored answer (every content write's
+    # effects are in the database transaction)
+    status, raw = idempotency.run_atomic(
         member_id=current.pk, scope=scope, key=key, payload=payload, work=work
     )
     return _json(status, raw)
@@ -142,7 +144,7 @@ def create_post(
         post = items.create_post(
             member=me, text=body["text"], images=body["images"], topics=body["topics"]
         )
-        return 201, _post_out(post, me.pk, True)
+        return 201, selectors.new_post_out(post, author=me, topic_ids=body["topics"] or [])
 
     return _once(request, "content.posts.create", key, body, work)
 

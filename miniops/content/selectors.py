@@ -24,8 +24,9 @@ from miniops.content.models import (
     Post,
     Review,
     Status,
+    Topic,
 )
-from miniops.content.services.common import image_urls, summary_key
+from miniops.content.services.common import active_topics, image_urls, summary_key
 from miniops.core import localcache
 from miniops.core.pagination import decode_cursor, encode_cursor
 
@@ -103,27 +104,70 @@ def posts_out(
         if member_id
         else set()
     )
-    out = []
-    for post in posts:
-        row = {
-            "id": post.pk,
-            "author": _author(post.author),
-            "text": post.text,
-            "images": image_urls(post.images),
-            "topics": [{"id": t.pk, "name": t.name} for t in post.topics.all()],
-            "likes": post.likes_count,
-            "comments": post.comments_count,
-            "favourites": post.favourites_count,
-            "liked": post.pk in liked,
-            "favourited": post.pk in faved,
-            "pinned": post.is_pinned,
-            "featured": post.is_featured,
-            "created_at": post.created_at,
-            "published_at": post.published_at,
-            "state": state_of(post) if own else None,
-        }
-        out.append(row)
-    return out
+    return [
+        _post_row(
+            post,
+            author=post.author,
+            topics=[(t.pk, t.name) for t in post.topics.all()],
+            liked=post.pk in liked,
+            favourited=post.pk in faved,
+            state=state_of(post) if own else None,
+        )
+        for post in posts
+    ]
+
+
+def new_post_out(post: Post, *, author: Any, topic_ids: list[int]) -> dict[str, Any]:
+    """The answer for a post ``author`` has just written, from the objects in hand:
+    nobody can have liked or favourited it yet, it has no appeal, and its topics'
+    names come from the cached topic list."""
+    ids = list(dict.fromkeys(topic_ids))
+    names = active_topics()
+    missing = [pk for pk in ids if pk not in names]
+    if missing:  # a topic created a moment ago
+        names = {**names, **dict(Topic.objects.filter(pk__in=missing).values_list("pk", "name"))}
+    return _post_row(
+        post,
+        author=author,
+        topics=[(pk, names.get(pk, "")) for pk in ids],
+        liked=False,
+        favourited=False,
+        state={
+            "status": post.status,
+            "reason": post.reject_reason or None,
+            "hidden": post.is_hidden,
+            "appeal": None,
+            "can_appeal": False,  # refused only by a reviewer, later
+        },
+    )
+
+
+def _post_row(
+    post: Post,
+    *,
+    author: Any,
+    topics: list[tuple[int, str]],
+    liked: bool,
+    favourited: bool,
+    state: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "id": post.pk,
+        "author": _author(author),
+        "text": post.text,
+        "images": image_urls(post.images),
+        "topics": [{"id": pk, "name": name} for pk, name in topics],
+        "likes": post.likes_count,
+        "comments": post.comments_count,
+        "favourites": post.favourites_count,
+        "liked": liked,
+        "favourited": favourited,
+        "pinned": post.is_pinned,
+        "featured": post.is_featured,
+        "created_at": post.created_at,
+        "published_at": post.published_at,
+        "state": state,
+    }
 
 
 def visible_posts() -> QuerySet[Post]:

@@ -104,6 +104,15 @@ def enqueue(model: type[Row], *, key: str, due_at: datetime | None = None, **fie
         return model._default_manager.get(key=key)
 
 
+def enqueue_all(model: type[Row], rows: Iterable[Row]) -> None:
+    """Insert unsaved rows in one statement, skipping keys that exist (what
+    ``enqueue`` does for one key, without reading anything back): the publish
+    path's checks for a new item."""
+    pending = list(rows)
+    if pending:
+        model._default_manager.bulk_create(pending, ignore_conflicts=True)
+
+
 def enqueue_many(model: type[Row], rows: Iterable[Row], *, batch_size: int = 1000) -> int:
     """Insert unsaved rows in bulk, skipping keys that exist; returns how many were
     new (counted, because ``ignore_conflicts`` cannot say)."""

@@ -105,6 +105,36 @@ def bump(model: Any, pk: int, field: str, delta: int) -> None:
     rows.update(**{field: F(field) + delta})
 
 
+TOPICS_KEY = "content:topics:active"
+
+
+def active_topics() -> dict[int, str]:
+    """Active topics as {id: name}: a two-second memo in each process over the
+    shared cache, which every topic change empties after commit."""
+    from django.core.cache import cache
+
+    from miniops.content.models import Topic
+    from miniops.core import localcache
+
+    def shared() -> dict[int, str]:
+        value = cache.get(TOPICS_KEY)
+        if value is None:
+            value = dict(Topic.objects.filter(is_active=True).values_list("pk", "name"))
+            cache.set(TOPICS_KEY, value, timeout=300)
+        return dict(value)
+
+    return localcache.get_or_load(TOPICS_KEY, 2.0, shared)
+
+
+def forget_topics() -> None:
+    from django.core.cache import cache
+
+    from miniops.core import localcache
+
+    cache.delete(TOPICS_KEY)
+    localcache.forget(TOPICS_KEY)
+
+
 def summary_key(product_id: int) -> str:
     return f"content:reviews:summary:{product_id}"
 

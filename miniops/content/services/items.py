@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +20,7 @@ from miniops.content.models import (
 )
 from miniops.content.services import publishing
 from miniops.content.services.common import (
+    active_topics,
     bump,
     clean_images,
     clean_text,
@@ -32,30 +33,70 @@ MAX_TOPICS = 3
 COMMENT_MAX_CHARS = 500
 
 
-def _topics(ids: Any) -> list[Topic]:
+def _topic_ids(ids: Any) -> list[int]:
+    """The chosen topics' ids (at most three, each an active topic): checked
+    against the cached topic list, and against the database for an id the cache
+    does not know (a topic created a moment ago)."""
     if ids is None:
         return []
     if not isinstance(ids, list) or len(ids) > MAX_TOPICS:
         raise InvalidInput(fields={"topics": _("At most %d topics.") % MAX_TOPICS})
     unique = list(dict.fromkeys(ids))
-    found = list(Topic.objects.filter(pk__in=unique, is_active=True))
-    if len(found) != len(unique):
+    known = active_topics()
+    if any(pk not in known for pk in unique):
+        found = Topic.objects.filter(pk__in=unique, is_active=True).count()
+        if found != len(unique):
+            raise InvalidInput(fields={"topics": _("Unknown topic.")})
+    return unique
+
+
+def _attach_topics(post: Post, topic_ids: list[int]) -> None:
+    """The post's topic rows in one statement that also checks, in the writing
+    transaction, that each topic still exists and is active (the cached list may
+    be a second old): a topic switched off or deleted meanwhile is refused like
+    an unknown one, never a broken foreign key."""
+    if not topic_ids:
+        return
+    through = Post.topics.through
+    quote = connection.ops.quote_name
+    post_column = quote(through._meta.get_field("post").column)
+    topic_column = quote(through._meta.get_field("topic").column)
+    marks = ", ".join(["%s"] * len(topic_ids))
+    sql = (
+        f"INSERT INTO {quote(through._meta.db_table)} ({post_column}, {topic_column}) "  # noqa: S608 - names from the models, values bound
+        f"SELECT %s, {quote('id')} FROM {quote(Topic._meta.db_table)} "
+        f"WHERE {quote('is_active')} = %s AND {quote('id')} IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [post.pk, True, *topic_ids])
+        attached = cursor.rowcount
+    if attached != len(topic_ids):
         raise InvalidInput(fields={"topics": _("Unknown topic.")})
-    return found
+
+
+def _topics(ids: Any) -> list[Topic]:
+    unique = _topic_ids(ids)
+    return list(Topic.objects.filter(pk__in=unique)) if unique else []
 
 
 # --- posts ------------------------------------------------------------------------------------
-@transaction.atomic
+# No savepoint of its own inside the caller's transaction (the API's, which also
+# stores the idempotent answer): a refusal rolls that whole transaction back.
+@transaction.atomic(savepoint=False)
 def create_post(*, member: Any, text: Any, images: Any = None, topics: Any = None) -> Post:
+    """A new post: checked, then written with its topics and its platform checks
+    in one transaction; the post returned is as stored (``selectors.new_post_out``
+    answers from it without reading anything back)."""
     refuse_operator(member)
     body = clean_text(text)
     names = clean_images(images, member_id=member.pk)
-    chosen = _topics(topics)
+    topic_ids = _topic_ids(topics)
     result = publishing.prescreen_text(body)
     post = Post.objects.create(author=member, text=result.text, images=names)
-    post.topics.set(chosen)
-    publishing.submit(post, result=result, images=names)
-    post.refresh_from_db()
+    _attach_topics(post, topic_ids)
+    if publishing.submit(post, result=result, images=names):
+        # published there and then (the author stays the one in hand)
+        post.refresh_from_db(fields=["status", "published_at", "reject_reason", "hot_score"])
     return post
 
 

@@ -86,10 +86,12 @@ def prescreen_text(text: str) -> prescreen.Screen:
     return result
 
 
-def submit(item: Any, *, result: prescreen.Screen, images: list[str] | None = None) -> None:
+def submit(item: Any, *, result: prescreen.Screen, images: list[str] | None = None) -> bool:
     """After an item was written (created or edited, ``pending``): open a case for a
     ``review`` verdict, queue the platform checks, publish at once when nothing is
-    left to check. In the caller's transaction."""
+    left to check. In the caller's transaction. True when it settled the item
+    there and then (its row may have changed: read it again); False when checks
+    were queued (the row is as written)."""
     kind = kind_of(item)
     if result.verdict == prescreen.REVIEW:
         open_case(
@@ -107,32 +109,35 @@ def submit(item: Any, *, result: prescreen.Screen, images: list[str] | None = No
                 for hit in result.hits
             ],
         )
-    checks = 0
+    rows = []
     if len(item.text) >= settings.MINIOPS_CONTENT_PLATFORM_TEXT_CHARS:
-        ledger.enqueue(
-            PlatformCheck,
-            key=f"{kind}:{item.pk}:{item.revision}:text",
-            kind=kind,
-            object_id=item.pk,
-            revision=item.revision,
-            channel="text",
+        rows.append(
+            PlatformCheck(
+                key=f"{kind}:{item.pk}:{item.revision}:text",
+                kind=kind,
+                object_id=item.pk,
+                revision=item.revision,
+                channel="text",
+            )
         )
-        checks += 1
     for index, name in enumerate(images or []):
-        ledger.enqueue(
-            PlatformCheck,
-            key=f"{kind}:{item.pk}:{item.revision}:media:{index}",
-            kind=kind,
-            object_id=item.pk,
-            revision=item.revision,
-            channel="media",
-            media_url=name,
+        rows.append(
+            PlatformCheck(
+                key=f"{kind}:{item.pk}:{item.revision}:media:{index}",
+                kind=kind,
+                object_id=item.pk,
+                revision=item.revision,
+                channel="media",
+                media_url=name,
+            )
         )
-        checks += 1
-    if checks:
+    if rows:
+        # one INSERT for the text and every image (a key that exists is kept)
+        ledger.enqueue_all(PlatformCheck, rows)
         transaction.on_commit(_run_checks_soon)
-    else:
-        settle(kind, item.pk)
+        return False
+    settle(kind, item.pk)
+    return True
 
 
 #: queues the task that runs the checks (set by ContentConfig.ready: services do
