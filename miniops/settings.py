@@ -245,7 +245,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "miniops:channels"},
+            "CONFIG": {
+                # redis-py ≥ 6 reads with a 5 s socket timeout by default, as long as
+                # channels-redis's blocking BZPOPMIN (5 s): every socket idle for 5 s
+                # died with "Timeout reading". The read timeout must outlast it.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 30}
+                ],
+                "prefix": "miniops:channels",
+            },
         }
     }
     _huey_storage: dict[str, object] = {
