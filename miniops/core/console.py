@@ -270,7 +270,7 @@ def _confirm_selected(
         "title": title,
         "text": text,
         "form": form,
-        "submit": submit,
+        "submit_label": submit,  # (not "submit": the button component takes that name)
         "count": count,
         "preview": [str(obj) for obj in queryset[:20]],
         "more": max(count - 20, 0),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from miniops.catalog.models import Product, ProductStatus, StockLedger
 from miniops.core.permissions import PERMISSIONS
@@ -282,6 +283,68 @@ def test_put_on_sale_on_the_product_page_lists_what_is_missing(
     assert product.status == ProductStatus.ON_SALE
     # and once on sale, the page offers “Take off shelf”, not “Put on sale”
     assert page.locator(f"a[href$='/product/{product.pk}/on-sale/']").count() == 0
+
+
+def _ready_draft(title: str) -> Product:
+    product = factories.product(status=ProductStatus.DRAFT, title=title)
+    Product.objects.filter(pk=product.pk).update(cover="catalog/products/cover.png")
+    product.skus.update(weight_g=300)
+    return product
+
+
+def _choose_put_on_sale(page: Any, live_server: Any, products: list[Product]) -> None:
+    page.goto(f"{live_server.url}/console/catalog/product/")
+    for product in products:
+        page.check(f"input[name=_selected_action][value='{product.pk}']")
+    page.select_option("select[name=action]", "list_selected")
+    with page.expect_navigation():
+        page.click("button[name=index]")
+    page.wait_for_selector("#bulk-confirm")
+
+
+def test_putting_selected_products_on_sale_lists_what_is_missing_first(
+    lang_page: tuple[str, Any], live_server: Any
+) -> None:
+    language, page = lang_page
+    factories.operator_with_role("ops_staff", username=f"staff-bulk-{language}")
+    fine = _ready_draft(f"齐全 {language}")
+    bare = _ready_draft(f"无图 {language}")
+    Product.objects.filter(pk=bare.pk).update(cover="")
+    light = _ready_draft(f"无重量 {language}")
+    light.skus.update(weight_g=0)
+    code = light.skus.get().code
+    chosen = [fine, bare, light]
+    _home(page, live_server, f"staff-bulk-{language}")
+    # when the operator chooses “Put selected on sale”
+    _choose_put_on_sale(page, live_server, chosen)
+    # then the page names the two that lack something, and what, before anything
+    warnings = page.locator("#bulk-warnings").inner_text()
+    assert bare.title in warnings
+    assert light.title in warnings
+    assert code in warnings
+    assert fine.title not in warnings
+    with translation.override(language):
+        button = translation.gettext("Put selected on sale")
+    assert page.locator("#bulk-confirm button[type=submit]").inner_text().strip() == button
+    screenshot(page, f"task-bulk-on-sale-asks-{language}")
+    # when they cancel: back on the list, nothing changed
+    with page.expect_navigation():
+        page.click("#bulk-confirm a")
+    assert not Product.objects.filter(status=ProductStatus.ON_SALE).exists()
+    # when they confirm without the tick: the form wants it, nothing changed (the
+    # server refuses it too: miniops/catalog/tests/test_console.py)
+    _choose_put_on_sale(page, live_server, chosen)
+    page.click("#bulk-confirm button[type=submit]")
+    tick = page.locator("#bulk-confirm input[name=anyway]")
+    assert tick.evaluate("input => input.validity.valueMissing")
+    assert page.locator("#bulk-warnings").is_visible()
+    assert not Product.objects.filter(status=ProductStatus.ON_SALE).exists()
+    # when they tick “anyway” and confirm: all three on sale
+    page.check("#bulk-confirm input[name=anyway]")
+    with page.expect_navigation():
+        page.click("#bulk-confirm button[type=submit]")
+    screenshot(page, f"task-bulk-on-sale-done-{language}")
+    assert set(Product.objects.values_list("status", flat=True)) == {ProductStatus.ON_SALE}
 
 
 def test_ship_a_paid_order_in_at_most_three_clicks(
