@@ -199,6 +199,13 @@ def main() -> None:
             "TRUNCATE notifications_delivery, notifications_campaign, notifications_consent "
             "RESTART IDENTITY CASCADE"
         )
+    # no quiet hours (a run at night in the business time zone would defer every
+    # row to the morning); the caps stay (every run's members are new)
+    from miniops.notifications.selectors import push_settings
+
+    quiet = push_settings()
+    quiet.quiet_end = quiet.quiet_start
+    quiet.save()
     from miniops.notifications.providers import subscribe_provider
 
     with subscribe_provider.override(SubscribeClient(base_url=fake.url)):

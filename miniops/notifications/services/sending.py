@@ -8,18 +8,23 @@ of workers share the queue without sending a row twice. For each row, in order:
 2. the coupon, when the campaign gives one (issued once: its id is kept on the row);
 3. the message's fields rendered and checked against WeChat's rules (a value
    WeChat would refuse fails the row with the field named, and is never sent);
-4. one slot of the shared outbound budget (``core.throttling.acquire``: one
-   window for every worker, in Redis at scale);
-5. in one transaction, the member's row locked: the frequency caps (per day and
-   per week, across campaigns) and the consent — a one-time consent is taken by
-   a conditional UPDATE, so two campaigns racing for one consent send once;
-6. the send. WeChat's answer decides: success → ``done``/``sent``; 43101 →
+4. slots of the shared outbound budget for a chunk of rows at once
+   (``core.throttling.acquire_many``: one window for every worker, in Redis);
+5. in one transaction per chunk, the chunk's members' rows locked: the frequency
+   caps (per day and per week, across campaigns; one grouped query), ``sent_at``
+   stamped on the rows still held, and the consents taken by one conditional
+   ``UPDATE … RETURNING`` — a one-time consent only while ``remaining > 0``, so
+   two campaigns racing for one consent send once;
+6. the chunk's sends, on a pool of HTTP threads (``MINIOPS_PUSH_THREADS``), while
+   the next chunk's transaction runs; its successes finished by one UPDATE.
+   WeChat's answer decides: success → ``done``/``sent``; 43101 →
    consent gone, ``failed``; 47003 and the other final errors → ``failed`` with
    the reason; busy or rate-limited (an explicit answer: nothing was sent) →
    consent given back and retried with back-off and jitter; no answer (a time-out,
    a broken connection: it may have reached WeChat) → ``doubt``, never repeated
-   blindly. A worker that dies mid-send leaves its rows to ``recover_expired``
-   with ``retry_safe=False``: ``doubt`` as well.
+   blindly. A worker that dies mid-send leaves its rows to ``recover``: those
+   stamped (at most two chunks, ``2 × MINIOPS_PUSH_THREADS``) become ``doubt``,
+   the rest go back to the queue.
 """
 
 from __future__ import annotations
