@@ -621,8 +621,9 @@ MINIOPS_PUSH_RATE = env_str("MINIOPS_PUSH_RATE", "600/s")
 # "remind me" / "tell me when back in stock" requests per member
 MINIOPS_REMINDER_WRITE_RATE = env_str("MINIOPS_REMINDER_WRITE_RATE", "30/m")
 MINIOPS_PUSH_LEASE_SECONDS = env_int("MINIOPS_PUSH_LEASE_SECONDS", 120, minimum=5)
-# Threads per worker process sending one claimed batch (PostgreSQL only; each
-# holds a database connection while its share of the batch is sent).
+# HTTP threads per worker process sending a claimed batch, and the chunk size of
+# its bulk steps (caps, sent_at, consents: one transaction per chunk). A worker
+# killed mid-send leaves at most two chunks in doubt.
 MINIOPS_PUSH_THREADS = env_int("MINIOPS_PUSH_THREADS", 4, minimum=1)
 # WeChat Pay API v3 (live mode). Platform keys are the allow-list for notices:
 # "SERIAL=/path/to/key-or-cert.pem,SERIAL2=/path2".
