@@ -404,3 +404,62 @@ def test_a_day_never_built_has_no_summary(three_days: dict[str, Any]) -> None:
     # reports read zeros for it
     assert not DaySummary.objects.filter(day=D + timedelta(5)).exists()
     assert timezone.is_aware(summary(D).built_at)
+
+
+def _clear_rollups() -> None:
+    for model in (VisitorDay, VisitorFirst, DaySummary, EventDay, SourceDay):
+        model.objects.all().delete()
+
+
+def test_rebuild_range_gives_the_rows_of_rebuilding_each_day(
+    three_days: dict[str, Any],
+) -> None:
+    # given the three days' events plus orders, a refund and members over them
+    buyer = three_days["member"]
+    paid_order_on(D, buyer, 21)
+    paid_order_on(D + timedelta(1), factories.member(), 9)
+    late = factories.order(buyer=buyer, paid=True)
+    Order.objects.filter(pk=late.pk).update(
+        created_at=local(D + timedelta(1), 23, 50), paid_at=local(D + timedelta(2), 0, 5)
+    )
+    refund = factories.refund()
+    Refund.objects.filter(pk=refund.pk).update(
+        status=RefundStatus.SUCCESS, succeeded_at=local(D + timedelta(8), 15), amount=700
+    )
+    from miniops.members.models import Member
+
+    Member.objects.filter(pk=buyer.pk).update(registered_at=local(D, 19))
+    first, last = D - timedelta(1), D + timedelta(9)
+    # when each day is rebuilt on its own, in order
+    _clear_rollups()
+    day = first
+    while day <= last:
+        rollups.rebuild_day(day)
+        day += timedelta(1)
+    each = snapshot()
+    each_sources = sorted(SourceDay.objects.values_list(*_SOURCE_FIELDS), key=repr)
+    # and when the range is rebuilt at once (in chunks of two days here)
+    _clear_rollups()
+    rollups.RANGE_CHUNK, chunk = 2, rollups.RANGE_CHUNK
+    try:
+        assert rollups.rebuild_range(first, last) == 11
+    finally:
+        rollups.RANGE_CHUNK = chunk
+    # then every rollup row is the same
+    assert snapshot() == each
+    assert sorted(SourceDay.objects.values_list(*_SOURCE_FIELDS), key=repr) == each_sources
+    assert summary(D).paid_orders == 1
+    assert summary(D + timedelta(8)).refunds == 1
+
+
+_SOURCE_FIELDS = (
+    "day",
+    "scene",
+    "channel",
+    "utm_source",
+    "via_share",
+    "visitors",
+    "new_members",
+    "orders",
+    "gmv",
+)
