@@ -168,10 +168,31 @@ def _recs_rule() -> Model:
 
 
 def _recs_version() -> Model:
+    import uuid
+
     from django.utils import timezone
 
+    from miniops.analytics.models import Event
     from miniops.recommendations.models import ModelVersion
 
+    # a list shown and a click on it, so the click-through table has rows to show
+    now = timezone.now()
+    shown = Event.objects.create(
+        uuid=uuid.uuid4(),
+        name="recs_impression",
+        ts=now,
+        day=now.date(),
+        received_at=now,
+        properties={"arm": "recommendations", "items": [1, 2], "sources": ["als", "trending"]},
+    )
+    Event.objects.create(
+        uuid=uuid.uuid4(),
+        name="recs_click",
+        ts=now,
+        day=now.date(),
+        received_at=now,
+        properties={"impression_id": str(shown.uuid), "product_id": 1},
+    )
     return ModelVersion.objects.create(trained_at=timezone.now())
 
 

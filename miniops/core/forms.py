@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -105,6 +107,25 @@ class PeriodForm(forms.Form):
         if start and end and (end < start or (end - start).days > 366):
             raise forms.ValidationError(_("Choose a range of at most a year, end after start."))
         return cleaned
+
+    @classmethod
+    def from_query(
+        cls, query: Mapping[str, Any], *, days: int = 30
+    ) -> tuple[PeriodForm, date, date]:
+        """The form bound to a page's query string and the period it gives: the
+        last ``days`` days (today included) when the query names none, or when what
+        it names is not a period (the page then shows the form's error)."""
+        from miniops.core.timeutils import local_date
+
+        today = local_date()
+        default = (today - timedelta(days=days - 1), today)
+        if "start" in query or "end" in query:
+            form = cls({"start": query.get("start", ""), "end": query.get("end", "")})
+        else:
+            form = cls({"start": default[0], "end": default[1]})
+        if form.is_valid():
+            return form, form.cleaned_data["start"], form.cleaned_data["end"]
+        return form, *default
 
 
 class ConfirmDialogForm(BaseDialogForm):

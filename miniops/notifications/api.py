@@ -20,7 +20,7 @@ from miniops.core.schemas import ID, IdempotencyKey, StrictIn
 from miniops.core.throttling import WindowThrottle
 from miniops.members.apiauth import me_of, member
 from miniops.notifications import selectors, services
-from miniops.notifications.models import Campaign, MessageTemplate
+from miniops.notifications.models import Campaign, MessageTemplate, WatchOutcome
 from miniops.notifications.results import campaign_results
 from miniops.notifications.services import watches
 from miniops.notifications.services.consent import consents_of
@@ -136,19 +136,35 @@ class ReminderOut(Schema):
     kind: str
     ref: int
     created_at: datetime
+    state: Literal["open", "answered", "not_sent"] = Field(
+        description="open: waiting for its campaign; answered: one campaign planned its "
+        "message; not_sent: closed without a message (see reason)"
+    )
+    reason: str = Field(
+        description="why it was closed: planned, not_in_audience, no_consent, no_campaign, "
+        "ended (the flash sale was called off); empty while open"
+    )
+    closed_at: datetime | None
     ask_consent_for: list[str] = Field(
         description="WeChat template ids to pass to wx.requestSubscribeMessage so the "
-        "message can be sent (those the member has no consent for yet)"
+        "message can be sent (those of campaigns that can reach the member, which the "
+        "member has no consent for yet); empty once closed"
     )
 
 
 def _reminder_out(row: Any) -> dict[str, Any]:
+    is_open = row.notified_at is None
     return {
         "id": row.pk,
         "kind": row.kind,
         "ref": row.ref,
         "created_at": row.created_at,
-        "ask_consent_for": watches.templates_to_ask(row.kind, row.member_id),
+        "state": "open"
+        if is_open
+        else ("answered" if row.outcome == WatchOutcome.PLANNED else "not_sent"),
+        "reason": row.outcome,
+        "closed_at": row.notified_at,
+        "ask_consent_for": watches.templates_to_ask(row.kind, row.member_id) if is_open else [],
     }
 
 
@@ -180,12 +196,17 @@ def create_reminder(
 
 @router.get(
     "/reminders",
-    response={200: list[ReminderOut]},
+    response={200: list[ReminderOut], **errors(400)},
     auth=member(),
-    summary="The member's open reminder requests",
+    summary="The member's reminder requests: open ones, or the latest closed ones",
 )
-def my_reminders(request: HttpRequest) -> Any:
-    return [_reminder_out(row) for row in watches.open_watches(me_of(request).pk)]
+def my_reminders(request: HttpRequest, state: Literal["open", "closed"] = "open") -> Any:
+    """``state=closed``: the latest 100 closed requests, answered or not, each with
+    the reason it was closed (a flash sale that started before any campaign could
+    reach the member is ``not_sent``)."""
+    member_id = me_of(request).pk
+    rows = watches.open_watches(member_id) if state == "open" else watches.closed_watches(member_id)
+    return [_reminder_out(row) for row in rows]
 
 
 @router.delete(

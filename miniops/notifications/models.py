@@ -257,11 +257,23 @@ class WatchKind(models.TextChoices):
     BACK_IN_STOCK = "back_in_stock", _("back in stock")
 
 
+class WatchOutcome(models.TextChoices):
+    """How a reminder request was closed (blank while it is open)."""
+
+    PLANNED = "planned", _("answered by a campaign")
+    NOT_IN_AUDIENCE = "not_in_audience", _("not sent: outside every campaign's audience")
+    NO_CONSENT = "no_consent", _("not sent: no consent for the campaign's message")
+    NO_CAMPAIGN = "no_campaign", _("not sent: no reminder campaign was running")
+    ENDED = "ended", _("not sent: the flash sale was called off")
+
+
 class Watch(models.Model):
     """A member's "remind me" (a flash session, ``ref`` its id) or "tell me when
-    it is back" (a SKU, ``ref`` its id). Open until a triggered campaign plans
-    the member's delivery (``notified_at``); at most one open watch per member,
-    kind and ref."""
+    it is back" (a SKU, ``ref`` its id). Open until exactly one triggered campaign
+    that can reach the member plans its delivery (``notified_at``, ``campaign``,
+    outcome ``planned``), or, for a flash sale, until the sale starts with no
+    campaign able to (closed with the reason why); at most one open watch per
+    member, kind and ref."""
 
     member = models.ForeignKey(
         "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
@@ -269,7 +281,20 @@ class Watch(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=WatchKind.choices)
     ref = models.PositiveBigIntegerField(_("flash sale or SKU id"))
     created_at = models.DateTimeField(_("asked at"), default=timezone.now)
-    notified_at = models.DateTimeField(_("planned at"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=WatchOutcome.choices, blank=True, default=""
+    )
+    #: the campaign whose delivery answered the request (its occurrence is
+    #: ``<kind>:<watch id>``)
+    campaign = models.ForeignKey(
+        "Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
 
     class Meta:
         verbose_name = _("reminder request")
@@ -285,6 +310,10 @@ class Watch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind}:{self.ref}"
+
+    @property
+    def occurrence(self) -> str:
+        return f"{self.kind}:{self.pk}"
 
 
 class CampaignStatus(models.TextChoices):

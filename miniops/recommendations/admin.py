@@ -4,9 +4,11 @@ page, and what a member would be recommended (member-360)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,15 +20,20 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminT
 
 from miniops.accounts.context import operator_of
 from miniops.catalog.models import Category
+from miniops.core import charts, exports
 from miniops.core.console import (
     DetailSection,
     ReadOnlyConsoleAdmin,
     dialog_action,
+    operator_has,
     redirect,
     site,
 )
 from miniops.core.errors import DomainError
+from miniops.core.exports import FORMATS
+from miniops.core.forms import PeriodForm
 from miniops.core.permissions import P
+from miniops.core.timeutils import range_bounds
 from miniops.recommendations import selectors, services
 from miniops.recommendations.models import ModelVersion, RecsSettings, Rule, RuleKind
 
@@ -212,6 +219,112 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:+.2f} %"
 
 
+# --- click-through -----------------------------------------------------------------------------
+ARM_LABELS = {
+    "recommendations": _("Recommendations"),
+    "popular": _("Popularity only"),
+    "": _("Related products (no split)"),
+}
+SOURCE_LABELS = {
+    "pin": _("Operator pin"),
+    "als": _("ALS (picked for the member)"),
+    "item_knn": _("Item-kNN (bought or viewed together)"),
+    "category_trending": _("Trending in a category"),
+    "trending": _("Trending in the shop"),
+    "new": _("New-arrival slot"),
+    "history": _("Viewed before"),
+    "": _("Unknown source"),
+}
+CTR_TABLES = (
+    ("arms", _("A/B arm")),
+    ("sources", _("Source")),
+    ("positions", _("Positions")),
+)
+
+
+def _ctr_label(table: str, key: str) -> str:
+    if table == "arms":
+        return str(ARM_LABELS.get(key, key))
+    if table == "sources":
+        return str(SOURCE_LABELS.get(key, key))
+    return gettext("Positions %(band)s") % {"band": key}
+
+
+def _ctr_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table: each arm, then each source, then each position band."""
+    return [
+        {
+            "table": table,
+            "key": row["key"],
+            "group": str(title),
+            "label": _ctr_label(table, row["key"]),
+            "impressions": row["impressions"],
+            "shown": row["shown"],
+            "clicks": row["clicks"],
+            "ctr": row["ctr"],
+            "ctr_text": "—" if row["ctr"] is None else f"{row['ctr'] * 100:.2f} %",
+        }
+        for table, title in CTR_TABLES
+        for row in report[table]
+    ]
+
+
+def _ctr_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Click-through per source (bars, left, a ratio) and products shown (line, right)."""
+    sources = [r for r in rows if r["table"] == "sources"]
+    return charts.chart(
+        "bar",
+        [r["label"] for r in sources],
+        [
+            charts.Series(
+                gettext("Click-through"), [r["ctr"] or 0 for r in sources], charts.COLORS[0]
+            ),
+            charts.Series(
+                gettext("Products shown"),
+                [r["shown"] for r in sources],
+                charts.COLORS[1],
+                axis="y2",
+                type="line",
+            ),
+        ],
+        x_title=gettext("Source"),
+        y_title=gettext("Click-through"),
+        y2_title=gettext("Products shown"),
+        percent=("y",),
+    )
+
+
+def _ctr_export(request: HttpRequest, rows: list[dict[str, Any]], first: Any, last: Any) -> Any:
+    return exports.export(
+        name=f"recommendations-ctr-{first.isoformat()}-{last.isoformat()}",
+        fmt=request.GET["fmt"],
+        header=[
+            gettext("Breakdown"),
+            gettext("Group"),
+            gettext("Lists shown"),
+            gettext("Products shown"),
+            gettext("Clicks"),
+            gettext("Click-through"),
+        ],
+        rows=(
+            [
+                r["group"],
+                r["label"],
+                r["impressions"],
+                r["shown"],
+                r["clicks"],
+                "" if r["ctr"] is None else round(r["ctr"], 6),
+            ]
+            for r in rows
+        ),
+        actor=operator_of(request),
+        permission=P.RECOMMENDATIONS_VIEW,
+        model=ModelVersion,
+        description=gettext("Recommendation click-through export"),
+        additional={"start": first.isoformat(), "end": last.isoformat(), "rows": len(rows)},
+    )
+
+
 @site.register_page(
     name="recommendations_evaluation",
     route="recommendations/evaluation/",
@@ -220,6 +333,13 @@ def _percent(value: float | None) -> str:
     icon="recommend",
 )
 def evaluation_page(request: HttpRequest) -> HttpResponseBase:
+    form, first, last = PeriodForm.from_query(request.GET)
+    period = range_bounds(first, last)
+    ctr_rows = _ctr_rows(selectors.impression_report(period=period))
+    if request.GET.get("fmt") in FORMATS and form.is_valid():
+        if not operator_has(request, P.RECOMMENDATIONS_VIEW):
+            raise PermissionDenied
+        return _ctr_export(request, ctr_rows, first, last)
     version = ModelVersion.objects.filter(is_active=True).defer("artefact").first()
     figures = (version.params or {}).get("evaluation") if version else None
     rows = []
@@ -241,6 +361,10 @@ def evaluation_page(request: HttpRequest) -> HttpResponseBase:
     page = site.page_context(
         request,
         title=_("Recommendation quality"),
+        form=form,
+        period_query=urlencode({"start": first.isoformat(), "end": last.isoformat()}),
+        ctr_rows=ctr_rows,
+        ctr_chart=_ctr_chart(ctr_rows),
         version=version,
         info=(figures or {}).get("info"),
         rows=rows,
@@ -253,7 +377,9 @@ def evaluation_page(request: HttpRequest) -> HttpResponseBase:
             "high": _percent(uplift.high),
         },
     )
-    return TemplateResponse(request, "recommendations/evaluation.html", page)
+    return TemplateResponse(
+        request, "recommendations/evaluation.html", page, status=200 if form.is_valid() else 400
+    )
 
 
 # --- member-360 -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import hashlib
 import io
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -615,28 +615,55 @@ def explain(member_id: int, *, limit: int = 10) -> list[dict[str, Any]]:
 
 
 # --- online effect -------------------------------------------------------------------------------
-def impression_report(*, days: int = 30, limit: int = 200_000) -> dict[str, Any]:
-    """Click-through of the lists shown in the last ``days`` (at most ``limit``
-    impressions, the newest): per A/B arm, per source and per position band. An
-    impression is one list; CTR = clicks ÷ products shown. A click is the client's
-    ``recs_click`` event naming the impression and the product; clicks on a product
-    the impression did not show are ignored."""
+def _window(period: tuple[datetime, datetime] | None, days: int) -> tuple[datetime, datetime]:
+    if period is not None:
+        return period
+    now = timezone.now()
+    return now - timedelta(days=days), now + timedelta(seconds=1)
+
+
+POSITION_BANDS = ("1-3", "4-10", "11+")
+#: the order sources are listed in (the order a list is built in)
+SOURCES = ("pin", "als", "item_knn", "category_trending", "trending", "new", "history")
+#: how long after the end of the period a click on one of its lists still counts
+CLICK_GRACE = timedelta(days=1)
+
+
+def impression_report(
+    *,
+    period: tuple[datetime, datetime] | None = None,
+    days: int = 30,
+    limit: int = 200_000,
+) -> dict[str, Any]:
+    """Click-through of the lists shown in ``period`` ([start, end) aware times;
+    default the last ``days``), at most ``limit`` impressions, the newest: per A/B
+    arm, per source and per position band. An impression is one list; CTR = clicks
+    ÷ products shown. A click is the client's ``recs_click`` event naming the
+    impression and the product, within a day of the period's end; clicks on a
+    product the impression did not show, or repeated, are ignored."""
     from miniops.analytics.models import Event
 
-    since = timezone.now() - timedelta(days=days)
+    since, until = _window(period, days)
     shown: dict[str, dict[int, tuple[int, str, str]]] = {}
+    arm_of: dict[str, str] = {}
     for uuid, props in (
-        Event.objects.filter(name="recs_impression", ts__gte=since)
+        Event.objects.filter(name="recs_impression", ts__gte=since, ts__lt=until)
         .order_by("-ts")
         .values_list("uuid", "properties")[:limit]
     ):
-        items = props.get("items") or []
-        kinds = props.get("sources") or []
+        if not isinstance(props, dict):
+            continue
+        items = props.get("items")
+        kinds = props.get("sources")
+        items = items if isinstance(items, list) else []
+        kinds = kinds if isinstance(kinds, list) else []
         arm = str(props.get("arm") or "")
-        shown[str(uuid)] = {
-            int(pid): (pos + 1, str(kinds[pos]) if pos < len(kinds) else "", arm)
-            for pos, pid in enumerate(items)
-        }
+        listed: dict[int, tuple[int, str, str]] = {}
+        for pos, pid in enumerate(items):
+            if isinstance(pid, int) and not isinstance(pid, bool) and pid not in listed:
+                listed[pid] = (pos + 1, str(kinds[pos]) if pos < len(kinds) else "", arm)
+        shown[str(uuid)] = listed
+        arm_of[str(uuid)] = arm
     empty = {"impressions": 0, "shown": 0, "clicks": 0}
     arms: dict[str, dict[str, int]] = defaultdict(lambda: dict(empty))
     sources: dict[str, dict[str, int]] = defaultdict(lambda: dict(empty))
@@ -645,22 +672,27 @@ def impression_report(*, days: int = 30, limit: int = 200_000) -> dict[str, Any]
     def band(position: int) -> str:
         return "1-3" if position <= 3 else "4-10" if position <= 10 else "11+"
 
-    for items in shown.values():
-        seen_arm = ""
+    for impression_id, items in shown.items():
+        arms[arm_of[impression_id]]["impressions"] += 1
         for position, source, arm in items.values():
-            seen_arm = arm
             sources[source]["shown"] += 1
             bands[band(position)]["shown"] += 1
             arms[arm]["shown"] += 1
-        arms[seen_arm]["impressions"] += 1
+        # an impression counts once in each source and band it showed
+        for source in {source for _p, source, _a in items.values()}:
+            sources[source]["impressions"] += 1
+        for name in {band(position) for position, _s, _a in items.values()}:
+            bands[name]["impressions"] += 1
     clicked: set[tuple[str, int]] = set()
-    for props in Event.objects.filter(name="recs_click", ts__gte=since).values_list(
-        "properties", flat=True
-    ):
+    for props in Event.objects.filter(
+        name="recs_click", ts__gte=since, ts__lt=until + CLICK_GRACE
+    ).values_list("properties", flat=True):
+        if not isinstance(props, dict):
+            continue
         impression = str(props.get("impression_id") or "")
         try:
-            product = int(props.get("product_id"))
-        except (TypeError, ValueError):
+            product = int(props.get("product_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
             continue
         hit = shown.get(impression, {}).get(product)
         if hit is None or (impression, product) in clicked:
@@ -671,18 +703,27 @@ def impression_report(*, days: int = 30, limit: int = 200_000) -> dict[str, Any]
         bands[band(position)]["clicks"] += 1
         arms[arm]["clicks"] += 1
 
-    def rows(groups: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    def rows(
+        groups: dict[str, dict[str, int]], order: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        def place(key: str) -> tuple[int, str]:
+            return (order.index(key) if key in order else len(order), key)
+
         return [
-            {**g, "key": key, "ctr": g["clicks"] / g["shown"] if g["shown"] else None}
-            for key, g in sorted(groups.items())
+            {**groups[key], "key": key, "ctr": ctr(groups[key])}
+            for key in sorted(groups, key=place)
         ]
 
+    def ctr(g: dict[str, int]) -> float | None:
+        return g["clicks"] / g["shown"] if g["shown"] else None
+
     return {
-        "days": days,
+        "start": since,
+        "end": until,
         "impressions": len(shown),
         "arms": rows(arms),
-        "sources": rows(sources),
-        "positions": rows(bands),
+        "sources": rows(sources, SOURCES),
+        "positions": rows(bands, POSITION_BANDS),
     }
 
 

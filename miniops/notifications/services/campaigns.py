@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from miniops.core import audiences, audit, experiments, ledger
+from miniops.core import audiences, audit, ledger
 from miniops.core.audit import acting_as
 from miniops.core.errors import IllegalTransition, InvalidInput
 from miniops.core.ledger import LedgerState
@@ -32,10 +32,9 @@ from miniops.notifications.models import (
     Purpose,
     QuietPolicy,
     Trigger,
-    Watch,
-    WatchKind,
 )
 from miniops.notifications.selectors import push_settings, reachable_member_ids
+from miniops.notifications.services.planning import plan, split
 from miniops.notifications.services.sending import page_for, render
 
 MAX_VARIANTS = 5
@@ -167,60 +166,6 @@ def audience_ids(campaign: Campaign) -> list[int]:
         allowed = set(reachable_member_ids(campaign.template))
         ids = [member_id for member_id in ids if member_id in allowed]
     return ids
-
-
-def _arms(campaign: Campaign) -> list[tuple[str, float]]:
-    return [(str(v["name"]), float(v.get("weight", 1))) for v in campaign.variants or []]
-
-
-def split(campaign: Campaign, member_id: int) -> tuple[str, str]:
-    """(group, variant) of a member: a stable hash of campaign and member."""
-    key = f"campaign:{campaign.pk}"
-    if campaign.holdout_pct and experiments.in_holdout(key, member_id, campaign.holdout_pct):
-        return Group.CONTROL, ""
-    arms = _arms(campaign)
-    return Group.TREATMENT, experiments.assign(key, member_id, [("A", 1.0), *arms]) if arms else ""
-
-
-def plan(
-    campaign: Campaign,
-    member_ids: list[int],
-    *,
-    occurrence: str = "once",
-    context: dict[int, dict[str, Any]] | None = None,
-    due_at: datetime | None = None,
-) -> dict[str, int]:
-    """Delivery rows for ``member_ids``: the control group recorded now as
-    ``skipped``/``holdout`` (never messaged), the rest queued. Rows that exist
-    (the same occurrence planned twice) are left alone."""
-    now = timezone.now()
-    rows = []
-    counts: Counter[str] = Counter()
-    for member_id in member_ids:
-        group, variant = split(campaign, member_id)
-        counts[group] += 1
-        held = group == Group.CONTROL
-        rows.append(
-            Delivery(
-                key=f"{campaign.pk}:{member_id}:{occurrence}",
-                campaign=campaign,
-                member_id=member_id,
-                occurrence=occurrence[:64],
-                group=group,
-                variant=variant,
-                context=(context or {}).get(member_id, {}),
-                state=LedgerState.SKIPPED if held else LedgerState.QUEUED,
-                reason="holdout" if held else "",
-                finished_at=now if held else None,
-                due_at=due_at or now,
-            )
-        )
-    created = ledger.enqueue_many(Delivery, rows)
-    return {
-        "planned": created,
-        "treatment": counts[Group.TREATMENT],
-        "control": counts[Group.CONTROL],
-    }
 
 
 # --- operator actions ---------------------------------------------------------------------
@@ -465,92 +410,21 @@ def scan_birthdays(now: datetime | None = None) -> int:
     return total
 
 
-def _watchers(kind: str, refs: list[int]) -> dict[int, list[Watch]]:
-    found: dict[int, list[Watch]] = {}
-    for row in Watch.objects.filter(kind=kind, ref__in=refs, notified_at__isnull=True).order_by(
-        "pk"
-    )[:50_000]:
-        found.setdefault(row.ref, []).append(row)
-    return found
-
-
 def scan_flash_reminders(now: datetime | None = None) -> int:
     """Members who asked to be reminded of a flash sale get the message N minutes
-    before it starts (never after: a sale that has started is not announced)."""
-    from miniops.marketing.models import FlashSession
+    before it starts, from one campaign that can reach them (never after: a sale
+    that has started is not announced; ``watches.scan_flash_reminders``)."""
+    from miniops.notifications.services import watches
 
-    now = now or timezone.now()
-    total = 0
-    for campaign in _running_triggered(Trigger.FLASH_REMINDER):
-        lead = timedelta(minutes=max(1, campaign.trigger_value))
-        sessions = FlashSession.objects.filter(
-            starts_at__gt=now, starts_at__lte=now + lead, ended_early_at__isnull=True
-        )[:200]
-        targets = {
-            s.pk: {"product": s.name[:20], "date": local_time(s.starts_at)} for s in sessions
-        }
-        planned, seen = _plan_watches_for(campaign, WatchKind.FLASH_SESSION, targets)
-        total += planned
-        _close_watches(seen, now)
-    return total
+    return watches.scan_flash_reminders(now)
 
 
 def scan_back_in_stock(now: datetime | None = None) -> int:
-    """Members who asked about a sold-out SKU, once it is on sale with stock again."""
-    from miniops.catalog.models import ProductStatus, Sku
+    """Members who asked about a sold-out SKU, once it is on sale with stock again
+    (``watches.scan_back_in_stock``)."""
+    from miniops.notifications.services import watches
 
-    now = now or timezone.now()
-    if not _running_triggered(Trigger.BACK_IN_STOCK).exists():
-        return 0
-    waiting = (
-        Watch.objects.filter(kind=WatchKind.BACK_IN_STOCK, notified_at__isnull=True)
-        .values_list("ref", flat=True)
-        .distinct()
-    )
-    skus = Sku.objects.filter(
-        pk__in=list(waiting[:10_000]),
-        stock__gt=0,
-        is_active=True,
-        product__status=ProductStatus.ON_SALE,
-    ).select_related("product")
-    targets = {sku.pk: {"product": sku.product.title[:20]} for sku in skus}
-    total, seen = 0, set()
-    for campaign in _running_triggered(Trigger.BACK_IN_STOCK):
-        planned, pks = _plan_watches_for(campaign, WatchKind.BACK_IN_STOCK, targets)
-        total += planned
-        seen |= pks
-    _close_watches(seen, now)
-    return total
-
-
-def _plan_watches_for(
-    campaign: Campaign, kind: str, targets: dict[int, dict[str, Any]]
-) -> tuple[int, set[int]]:
-    """One delivery per open watch of ``targets`` (ref → message context) for
-    ``campaign``: occurrence ``<kind>:<watch id>``, so a repeated scan plans
-    nothing new and a member who asks again later is answered again. Returns
-    (rows planned, the watches answered)."""
-    if not targets:
-        return 0, set()
-    total, seen = 0, set()
-    for ref, rows in _watchers(kind, list(targets)).items():
-        seen |= {w.pk for w in rows}
-        wanted = set(_eligible(campaign, sorted({w.member_id for w in rows})))
-        for row in rows:
-            if row.member_id in wanted:
-                total += plan(
-                    campaign,
-                    [row.member_id],
-                    occurrence=f"{kind}:{row.pk}",
-                    context={row.member_id: targets[ref]},
-                )["planned"]
-    return total, seen
-
-
-def _close_watches(pks: set[int], now: datetime) -> None:
-    """Answered: the delivery rows exist (a crash before this re-plans the same keys)."""
-    if pks:
-        Watch.objects.filter(pk__in=sorted(pks), notified_at__isnull=True).update(notified_at=now)
+    return watches.scan_back_in_stock(now)
 
 
 def scan_new_products(now: datetime | None = None) -> int:
@@ -594,10 +468,6 @@ def scan_new_products(now: datetime | None = None) -> int:
         last = products[-1].listed_at if len(products) == 200 else now
         Campaign.objects.filter(pk=campaign.pk).update(last_run_at=last)
     return total
-
-
-def local_time(moment: datetime) -> str:
-    return moment.astimezone(business_tz()).strftime("%Y年%m月%d日 %H:%M")
 
 
 def on_segment_entered(*, segment_id: int, member_ids: list[int], at: datetime, **_: Any) -> int:

@@ -110,3 +110,42 @@ def test_threads_of_two_workers_send_each_row_once_and_one_consent_once(
     openids = [r["openid"] for r in wechat.receipts]
     assert len(openids) == len(set(openids)) == len(people) == 80
     assert not Consent.objects.filter(member__in=people, remaining__gt=0).exists()
+
+
+def test_two_scans_racing_answer_each_reminder_request_once(wechat: SubscribeState) -> None:
+    """Two ticks scanning the same back-in-stock requests at once, two campaigns
+    running: every request gets one delivery row, of one campaign."""
+    from miniops.catalog import services as catalog
+    from miniops.catalog.models import StockReason
+    from miniops.notifications.models import Watch, WatchKind
+    from miniops.notifications.services import watches
+    from miniops.testing import factories
+
+    template = factories.message_template("SIM-cart-reminder")
+    people = audience(30, tag="stock", template=template, remaining=2)
+    sku = factories.product(stock=0).skus.get()
+    for person in people:
+        watches.watch(member=person, kind=WatchKind.BACK_IN_STOCK, ref=sku.pk)
+    for i in range(2):
+        row = campaign(
+            name=f"s{i}",
+            kind="triggered",
+            trigger="back_in_stock",
+            audience="",
+            template=template,
+            data={"thing1": "{product}", "thing2": "到货啦"},
+        )
+        campaigns.start(campaign=row, actor=None)
+    catalog.adjust_stock(sku=sku, delta=5, reason=StockReason.ADJUSTMENT, actor=None)
+    planned: list[int] = []
+
+    def job() -> int:
+        planned.append(campaigns.scan_back_in_stock())
+        return 0
+
+    _together([job, job])
+    assert sum(planned) == 30
+    occurrences = Counter(Delivery.objects.values_list("occurrence", flat=True))
+    assert len(occurrences) == 30
+    assert set(occurrences.values()) == {1}
+    assert not Watch.objects.filter(notified_at__isnull=True).exists()

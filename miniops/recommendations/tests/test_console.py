@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.utils import translation
 
 from miniops.members.models import BrowsingHistory
 from miniops.recommendations import services
@@ -101,3 +102,111 @@ def test_evaluation_page(console_as: Any) -> None:
     html = page.content.decode()
     assert 'id="recs-ab"' in html
     assert 'id="recs-version"' in html
+
+
+def _impressions() -> None:
+    """Two lists of the recommendations arm and one of the popular arm, yesterday;
+    two clicks (one repeated) and one on a list of forty days ago."""
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from miniops.analytics.models import Event
+
+    when = timezone.now() - timedelta(days=1)
+    old = timezone.now() - timedelta(days=40)
+
+    def event(name: str, at: Any, props: dict[str, Any], uid: str | None = None) -> Event:
+        return Event(
+            uuid=uid or str(uuid.uuid4()),
+            name=name,
+            ts=at,
+            day=at.date(),
+            received_at=at,
+            properties=props,
+        )
+
+    lists = [
+        (
+            str(uuid.uuid4()),
+            when,
+            "recommendations",
+            [11, 12, 13, 14],
+            ["als", "als", "new", "item_knn"],
+        ),
+        (str(uuid.uuid4()), when, "recommendations", [11, 15], ["item_knn", "trending"]),
+        (str(uuid.uuid4()), when, "popular", [16, 17], ["trending", "trending"]),
+        (str(uuid.uuid4()), old, "popular", [18], ["trending"]),
+    ]
+    rows = [
+        event("recs_impression", at, {"arm": arm, "items": items, "sources": kinds}, uid)
+        for uid, at, arm, items, kinds in lists
+    ]
+    first, _second, popular, stale = lists
+    rows += [
+        event("recs_click", when, {"impression_id": first[0], "product_id": 11}),
+        event("recs_click", when, {"impression_id": first[0], "product_id": 11}),
+        event("recs_click", when, {"impression_id": popular[0], "product_id": 17}),
+        event("recs_click", old, {"impression_id": stale[0], "product_id": 18}),
+        event("recs_click", when, "not a dict"),  # type: ignore[arg-type]
+    ]
+    Event.objects.bulk_create(rows)
+
+
+def test_click_through_table_chart_and_exports(console_as: Any) -> None:
+    from datetime import timedelta
+
+    from miniops.core.timeutils import local_date
+
+    _impressions()
+    client = signed_in(console_as, "analyst")
+    page = client.get(f"{BASE}/evaluation/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="recs-ctr-table"' in html
+    assert 'id="recs-ctr-chart"' in html
+    ctr = page.context["ctr_rows"]
+    arms = {r["key"]: r for r in ctr if r["table"] == "arms"}
+    assert arms["recommendations"]["impressions"] == 2
+    assert arms["recommendations"]["shown"] == 6
+    assert arms["recommendations"]["clicks"] == 1  # the repeat counted once
+    assert arms["popular"]["clicks"] == 1
+    assert arms["popular"]["impressions"] == 1  # the old list is outside the period
+    bands = [r["key"] for r in ctr if r["table"] == "positions"]
+    assert bands == ["1-3", "4-10"]
+    sources = {r["key"]: r for r in ctr if r["table"] == "sources"}
+    assert (sources["als"]["shown"], sources["als"]["clicks"]) == (2, 1)
+    assert sources["trending"]["impressions"] == 2
+    # a period covering only forty days ago sees the old list and its click
+    day = local_date() - timedelta(days=40)
+    older = client.get(f"{BASE}/evaluation/", {"start": day - timedelta(days=1), "end": day})
+    assert [
+        (r["impressions"], r["clicks"]) for r in older.context["ctr_rows"] if r["table"] == "arms"
+    ] == [(1, 1)]
+    # exports go through the one export path
+    csv = client.get(f"{BASE}/evaluation/", {"fmt": "csv"})
+    assert csv.status_code == 200
+    assert csv["Content-Type"].startswith("text/csv")
+    text = b"".join(csv.streaming_content).decode("utf-8-sig")
+    assert all(line.count(",") == 5 for line in text.strip().splitlines())
+    assert len(text.strip().splitlines()) == 1 + len(ctr)
+    assert client.get(f"{BASE}/evaluation/", {"fmt": "xlsx"}).status_code == 200
+    # a period that is not one answers 400 with the form, never a 500 or an export
+    bad = client.get(
+        f"{BASE}/evaluation/", {"start": "2026-05-01", "end": "2025-01-01", "fmt": "csv"}
+    )
+    assert bad.status_code == 400
+    assert "text/html" in bad["Content-Type"]
+    assert client.get(f"{BASE}/evaluation/", {"start": "x"}).status_code == 400
+
+
+def test_click_through_page_in_chinese(console_as: Any) -> None:
+    _impressions()
+    client = signed_in(console_as, "ops_manager")
+    with translation.override("zh-hans"):
+        page = client.get(f"{BASE}/evaluation/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = page.content.decode()
+    assert "点击率" in html
+    assert "Popularity only" not in html
+    assert "Positions" not in html
