@@ -16,8 +16,7 @@ activity (an operator shipping an order does not make its buyer active).
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,7 +33,6 @@ from miniops.analytics.models import (
     VisitorDay,
     VisitorFirst,
 )
-from miniops.core import timeutils
 from miniops.core.timeutils import day_bounds, local_date
 
 logger = logging.getLogger("miniops.analytics")
@@ -48,10 +46,10 @@ def _duration_seconds(low: str, high: str) -> str:
     return f"((julianday({high}) - julianday({low})) * 86400.0)"
 
 
-def _visitor_sql(where: str = "e.day = %s") -> str:
-    """Client events of one day (``%s``; or of ``where``) with their resolved visitor."""
-    return f"""
-        SELECT e.id, e.day, e.name, e.path, e.ts, e.session_id, e.scene, e.channel,
+def _visitor_sql() -> str:
+    """Client events of one day (``%s``) with their resolved visitor."""
+    return """
+        SELECT e.id, e.name, e.path, e.ts, e.session_id, e.scene, e.channel,
                e.utm_source, e.share_code,
                COALESCE(e.member_id, a.member_id) AS mid,
                CASE WHEN e.member_id IS NOT NULL THEN 'm' || e.member_id
@@ -60,7 +58,7 @@ def _visitor_sql(where: str = "e.day = %s") -> str:
         FROM analytics_event e
         LEFT JOIN analytics_visitoralias a
                ON e.member_id IS NULL AND a.anonymous_id = e.anonymous_id
-        WHERE {where} AND e.source = 'client'
+        WHERE e.day = %s AND e.source = 'client'
     """
 
 
@@ -199,23 +197,11 @@ def _sources(day: date, paid_by_member: dict[int, list[int]]) -> None:
             "pk", flat=True
         )
     )
-    visitors = VisitorDay.objects.filter(day=day).values_list(
-        "member_id", "scene", "channel", "utm_source", "via_share"
-    )
-    SourceDay.objects.bulk_create(_source_rows(day, visitors, registered, paid_by_member))
-
-
-def _source_rows(
-    day: date,
-    visitors: Iterable[tuple[Any, ...]],
-    registered: set[int],
-    paid_by_member: dict[int, list[int]],
-) -> list[SourceDay]:
-    """``_sources``' rows from the day's (member_id, scene, channel, utm_source,
-    via_share) visitor rows, its new members and its paid orders by member."""
     buckets: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     seen_members: set[int] = set()
-    for member_id, scene, channel, utm_source, via_share in visitors:
+    for member_id, scene, channel, utm_source, via_share in VisitorDay.objects.filter(
+        day=day
+    ).values_list("member_id", "scene", "channel", "utm_source", "via_share"):
         bucket = buckets[(scene, channel, utm_source, via_share)]
         bucket[0] += 1
         if member_id is not None:
@@ -230,21 +216,23 @@ def _source_rows(
         if member_id not in seen_members:
             unknown[2] += orders
             unknown[3] += gmv
-    return [
-        SourceDay(
-            day=day,
-            scene=scene,
-            channel=channel,
-            utm_source=utm_source,
-            via_share=via_share,
-            visitors=values[0],
-            new_members=values[1],
-            orders=values[2],
-            gmv=values[3],
-        )
-        for (scene, channel, utm_source, via_share), values in buckets.items()
-        if any(values)
-    ]
+    SourceDay.objects.bulk_create(
+        [
+            SourceDay(
+                day=day,
+                scene=scene,
+                channel=channel,
+                utm_source=utm_source,
+                via_share=via_share,
+                visitors=values[0],
+                new_members=values[1],
+                orders=values[2],
+                gmv=values[3],
+            )
+            for (scene, channel, utm_source, via_share), values in buckets.items()
+            if any(values)
+        ]
+    )
 
 
 def _rolling_actives(day: date, last: date) -> None:
@@ -305,214 +293,17 @@ def run() -> list[date]:
 
 
 def rebuild_range(first: date, last: date) -> int:
-    """Rebuild every day in [first, last] (``manage.py analytics_rebuild``, the
-    demo seed): the same rows as ``rebuild_day`` of each day in order, computed
-    with one SQL pass per table over up to ``RANGE_CHUNK`` days at a time (one
-    transaction each) instead of a dozen queries per day."""
+    """Rebuild every day in [first, last] (``manage.py analytics_rebuild``)."""
     count = 0
+    current = first
     moved: set[date] = set()
-    start = first
-    while start <= last:
-        end = min(last, start + timedelta(days=RANGE_CHUNK - 1))
-        moved |= _rebuild_span(start, end)
-        count += (end - start).days + 1
-        start = end + timedelta(days=1)
+    while current <= last:
+        moved |= rebuild_day(current, cascade=False)
+        moved.discard(current)
+        current += timedelta(days=1)
+        count += 1
     for day in sorted(d for d in moved if d > last):
         rebuild_day(day, cascade=False)
     # the later days' WAU/MAU windows include the rebuilt ones
     _rolling_actives(last + timedelta(days=1), min(local_date(), last + timedelta(days=29)))
     return count
-
-
-RANGE_CHUNK = 31
-
-
-def _rebuild_span(first: date, last: date) -> set[date]:
-    """``rebuild_day(day, cascade=False)`` of every day of [first, last] in date
-    order, set-based. Returns the later days whose first visits moved here."""
-    span = list(timeutils.days(first, last))
-    with transaction.atomic(), connection.cursor() as cursor:
-        for model in (VisitorDay, EventDay, SourceDay, DaySummary):
-            model.objects.filter(day__gte=first, day__lte=last).delete()
-        ev = _visitor_sql("e.day >= %s AND e.day <= %s")
-        cursor.execute(
-            f"""
-            INSERT INTO analytics_visitorday
-                (day, visitor, member_id, events, pageviews, scene, channel, utm_source, via_share)
-            SELECT agg.day, agg.visitor, agg.mid, agg.events, agg.pageviews,
-                   f.scene, f.channel, f.utm_source, f.share_code <> ''
-            FROM (SELECT day, visitor, MAX(mid) AS mid, COUNT(*) AS events,
-                         SUM(CASE WHEN name = 'page_view' THEN 1 ELSE 0 END) AS pageviews
-                  FROM ({ev}) ev GROUP BY day, visitor) agg
-            JOIN (SELECT day, visitor, scene, channel, utm_source, share_code,
-                         ROW_NUMBER() OVER (PARTITION BY day, visitor ORDER BY ts, id) AS n
-                  FROM ({ev}) ev) f
-              ON f.day = agg.day AND f.visitor = agg.visitor AND f.n = 1
-            """,
-            [first, last, first, last],
-        )
-        moved = set(
-            VisitorFirst.objects.filter(
-                visitor__in=VisitorDay.objects.filter(day__gte=first, day__lte=last).values(
-                    "visitor"
-                ),
-                first_day__gt=last,
-            ).values_list("first_day", flat=True)
-        )
-        least = "LEAST" if connection.vendor == "postgresql" else "MIN"
-        cursor.execute(
-            f"""
-            INSERT INTO analytics_visitorfirst (visitor, first_day)
-            SELECT visitor, MIN(day) FROM analytics_visitorday
-            WHERE day >= %s AND day <= %s GROUP BY visitor
-            ON CONFLICT (visitor) DO UPDATE
-               SET first_day = {least}(analytics_visitorfirst.first_day, excluded.first_day)
-            """,
-            [first, last],
-        )
-        cursor.execute(
-            """
-            INSERT INTO analytics_eventday (day, name, path, count, visitors)
-            SELECT e.day, e.name, e.path, COUNT(*),
-                   COUNT(DISTINCT CASE WHEN e.member_id IS NOT NULL THEN 'm' || e.member_id
-                                       WHEN a.member_id IS NOT NULL THEN 'm' || a.member_id
-                                       WHEN e.anonymous_id <> '' THEN 'a' || e.anonymous_id
-                                  END)
-            FROM analytics_event e
-            LEFT JOIN analytics_visitoralias a
-                   ON e.member_id IS NULL AND a.anonymous_id = e.anonymous_id
-            WHERE e.day >= %s AND e.day <= %s
-            GROUP BY e.day, e.name, e.path
-            """,
-            [first, last],
-        )
-        duration = _duration_seconds("MIN(ts)", "MAX(ts)")
-        cursor.execute(
-            f"""
-            SELECT day, COUNT(*), COALESCE(SUM(seconds), 0) FROM (
-                SELECT day, {duration} AS seconds FROM analytics_event
-                WHERE day >= %s AND day <= %s AND source = 'client' AND session_id <> ''
-                GROUP BY day, session_id) s
-            GROUP BY day
-            """,
-            [first, last],
-        )
-        sessions = {_as_date(day): (n, seconds) for day, n, seconds in cursor.fetchall()}
-        commerce = _commerce_span(first, last)
-        visitors: dict[date, list[tuple[Any, ...]]] = defaultdict(list)
-        for day, *row in VisitorDay.objects.filter(day__gte=first, day__lte=last).values_list(
-            "day", "member_id", "scene", "channel", "utm_source", "via_share", "pageviews"
-        ):
-            visitors[day].append(tuple(row))
-        new_visitors = dict(
-            VisitorFirst.objects.filter(first_day__gte=first, first_day__lte=last)
-            .values_list("first_day")
-            .annotate(n=Count("visitor"))
-            .order_by()
-        )
-        actives = _window_actives(first, last)
-        sources: list[SourceDay] = []
-        summaries: list[DaySummary] = []
-        built = timezone.now()
-        for day in span:
-            figures = commerce[day]
-            rows = visitors.get(day, [])
-            sources += _source_rows(
-                day, [r[:5] for r in rows], figures["registered"], figures["paid_by_member"]
-            )
-            day_sessions, seconds = sessions.get(day, (0, 0))
-            summaries.append(
-                DaySummary(
-                    day=day,
-                    pageviews=sum(r[5] for r in rows),
-                    visitors=len(rows),
-                    new_visitors=new_visitors.get(day, 0),
-                    wau=actives[day][0],
-                    mau=actives[day][1],
-                    sessions=day_sessions,
-                    session_seconds=round(float(seconds or 0)),
-                    new_members=len(figures["registered"]),
-                    orders=figures["orders"],
-                    paid_orders=sum(n for n, _ in figures["paid_by_member"].values()),
-                    gmv=sum(amount for _, amount in figures["paid_by_member"].values()),
-                    paying_members=len(figures["paid_by_member"]),
-                    refunds=figures["refunds"],
-                    refund_amount=figures["refund_amount"],
-                    built_at=built,
-                )
-            )
-        SourceDay.objects.bulk_create(sources, batch_size=2000)
-        DaySummary.objects.bulk_create(summaries, batch_size=2000)
-    return moved
-
-
-def _as_date(value: Any) -> date:
-    """A day column read by a raw cursor (SQLite gives text)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _commerce_span(first: date, last: date) -> dict[date, dict[str, Any]]:
-    """``_commerce`` of every day of [first, last], from one read per table (each
-    time bucketed by its business day); also the day's new member ids."""
-    from miniops.members.models import Member
-    from miniops.orders.models import Order, Refund, RefundStatus
-
-    start, end = timeutils.range_bounds(first, last)
-    out: dict[date, dict[str, Any]] = {
-        day: {
-            "orders": 0,
-            "refunds": 0,
-            "refund_amount": 0,
-            "registered": set(),
-            "paid_by_member": defaultdict(lambda: [0, 0]),
-        }
-        for day in timeutils.days(first, last)
-    }
-    for member_id, amount, paid_at in Order.objects.filter(
-        paid_at__gte=start, paid_at__lt=end
-    ).values_list("member_id", "paid_amount", "paid_at"):
-        figures = out[local_date(paid_at)]["paid_by_member"][member_id]
-        figures[0] += 1
-        figures[1] += amount
-    for created_at in Order.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-        "created_at", flat=True
-    ):
-        out[local_date(created_at)]["orders"] += 1
-    for amount, succeeded_at in Refund.objects.filter(
-        status=RefundStatus.SUCCESS, succeeded_at__gte=start, succeeded_at__lt=end
-    ).values_list("amount", "succeeded_at"):
-        out[local_date(succeeded_at)]["refunds"] += 1
-        out[local_date(succeeded_at)]["refund_amount"] += amount
-    for pk, registered_at in Member.objects.filter(
-        registered_at__gte=start, registered_at__lt=end
-    ).values_list("pk", "registered_at"):
-        out[local_date(registered_at)]["registered"].add(pk)
-    for figures in out.values():
-        figures["paid_by_member"] = dict(figures["paid_by_member"])
-    return out
-
-
-def _window_actives(first: date, last: date) -> dict[date, tuple[int, int]]:
-    """(WAU, MAU) of every day of [first, last] from the visitor rows (those of
-    the range already rebuilt), with sliding counts instead of a query per day."""
-    since = first - timedelta(days=29)
-    rows: dict[date, list[str]] = defaultdict(list)
-    for day, visitor in VisitorDay.objects.filter(day__gte=since, day__lte=last).values_list(
-        "day", "visitor"
-    ):
-        rows[day].append(visitor)
-    out: dict[date, tuple[int, int]] = {}
-    for window in (7, 30):
-        # every loaded day enters once and leaves ``window`` days later
-        counts: Counter[str] = Counter()
-        for day in timeutils.days(since, last):
-            counts.update(rows.get(day, ()))
-            leaving = day - timedelta(days=window)
-            for visitor in rows.get(leaving, ()):
-                counts[visitor] -= 1
-                if not counts[visitor]:
-                    del counts[visitor]
-            if day >= first:
-                wau, mau = out.get(day, (0, 0))
-                out[day] = (len(counts), mau) if window == 7 else (wau, len(counts))
-    return out
