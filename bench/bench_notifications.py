@@ -31,6 +31,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,15 +57,77 @@ def worker_main(url: str) -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, _term)
+    sending.send_due(limit=1)  # connections open, settings read
+    ready = os.environ.get("BENCH_READY_DIR")
+    if ready:
+        Path(ready, str(os.getpid())).touch()
     while not stop:
         if not sending.send_due(limit=200).claimed:
             time.sleep(0.05)
 
 
-def _workers(env: dict[str, str], url: str, n: int) -> list[subprocess.Popen[bytes]]:
-    return [
-        subprocess.Popen([PYTHON, __file__, "--worker", url], cwd=ROOT, env=env) for _ in range(n)
+def bare_main(url: str, lo: int, hi: int, threads: int, start_at: float) -> None:
+    """The baseline's process: the bare client posting ``oBASE<lo..hi>`` from
+    ``threads`` threads (no ledger, no database), starting at ``start_at`` (wall
+    clock, so both processes start together after their set-up); prints the
+    wall-clock times it began and finished."""
+    import threading
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miniops.settings")
+    django.setup()
+    from miniops.notifications.providers import SubscribeClient
+
+    client = SubscribeClient(base_url=url)
+    client.api.access_token()
+    ids = list(range(lo, hi))
+
+    def post(k: int) -> None:
+        for i in ids[k::threads]:
+            client.send(
+                openid=f"oBASE{i}", template_id=BASE_TEMPLATE, data=DATA, page="pages/x?cid=c0"
+            )
+
+    time.sleep(max(0.0, start_at - time.time()))
+    began = time.time()
+    pool = [threading.Thread(target=post, args=(k,)) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    print(f"{began:.3f} {time.time():.3f}", flush=True)
+
+
+BASE_TEMPLATE = "SIM-coupon-received"
+DATA = {
+    "thing1": "满100减10",
+    "amount2": "¥10",
+    "date3": "2026年12月31日",
+    "thing4": "送你一张券",
+}
+
+
+def _workers(
+    env: dict[str, str], url: str, n: int, *, wait: bool = True
+) -> list[subprocess.Popen[bytes]]:
+    """``n`` worker processes; with ``wait``, returns once each has set up (Django
+    loaded, first query made), so a timing does not include their start."""
+    import tempfile
+
+    ready = tempfile.mkdtemp(prefix="bench-ready-")
+    procs = [
+        subprocess.Popen(
+            [PYTHON, __file__, "--worker", url], cwd=ROOT, env={**env, "BENCH_READY_DIR": ready}
+        )
+        for _ in range(n)
     ]
+    deadline = time.monotonic() + 120
+    while wait and time.monotonic() < deadline:
+        if all(Path(ready, str(proc.pid)).exists() for proc in procs):
+            break
+        time.sleep(0.05)
+    return procs
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -78,6 +141,13 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker", default="")
+    parser.add_argument("--bare", default="", help="internal: url,lo,hi,threads")
+    parser.add_argument(
+        "--campaign",
+        type=int,
+        default=100_000,
+        help="the end-to-end campaign's audience (0: skip); 10 %% held out",
+    )
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--kill-members", type=int, default=10_000)
     parser.add_argument("--soak", type=int, default=10_000)
@@ -87,6 +157,10 @@ def main() -> None:
         "--threads", type=int, default=4, help="MINIOPS_PUSH_THREADS of each worker process"
     )
     args = parser.parse_args()
+    if args.bare:
+        url, lo, hi, threads, start_at = args.bare.split(",")
+        bare_main(url, int(lo), int(hi), int(threads), float(start_at))
+        return
     if args.worker:
         worker_main(args.worker)
         return
@@ -125,6 +199,13 @@ def main() -> None:
             "TRUNCATE notifications_delivery, notifications_campaign, notifications_consent "
             "RESTART IDENTITY CASCADE"
         )
+    # no quiet hours (a run at night in the business time zone would defer every
+    # row to the morning); the caps stay (every run's members are new)
+    from miniops.notifications.selectors import push_settings
+
+    quiet = push_settings()
+    quiet.quiet_end = quiet.quiet_start
+    quiet.save()
     from miniops.notifications.providers import subscribe_provider
 
     with subscribe_provider.override(SubscribeClient(base_url=fake.url)):
@@ -162,12 +243,7 @@ def main() -> None:
         Consent.objects.bulk_create(consents, batch_size=5000)
         return [pk for pk, _ in rows]
 
-    data = {
-        "thing1": "满100减10",
-        "amount2": "¥10",
-        "date3": "2026年12月31日",
-        "thing4": "送你一张券",
-    }
+    data = DATA
 
     def campaign(name: str, tag: str, **extra: object) -> Campaign:
         row = Campaign.objects.create(
@@ -196,34 +272,41 @@ def main() -> None:
 
     results: dict[str, object] = {}
 
-    # --- baseline: the bare client, 2 threads, no ledger ---------------------------------
-    import threading
-
-    base_n = min(max(args.members, 500), 4000)
-    client = SubscribeClient(base_url=fake.url)
+    # --- baseline: the bare client, 2 processes x --threads threads, no ledger ---------
+    # The same concurrency as the 2 workers, against the same fake server: what the
+    # harness itself can do (the fake server's ceiling plus the HTTP client's).
+    base_n = min(max(args.members, 2000), 20000)
     for i in range(base_n):
         state.grant(f"oBASE{i}", template.wx_template_id)
-
-    def post(lo: int, hi: int) -> None:
-        for i in range(lo, hi):
-            client.send(
-                openid=f"oBASE{i}",
-                template_id=template.wx_template_id,
-                data=data,
-                page="pages/x?cid=c0",
-            )
-
-    t0 = time.monotonic()
-    threads = [
-        threading.Thread(target=post, args=(k * base_n // 2, (k + 1) * base_n // 2))
+    start_at = time.time() + 8  # both processes set up by then
+    bare = [
+        subprocess.Popen(
+            [
+                PYTHON,
+                __file__,
+                "--bare",
+                f"{fake.url},{k * base_n // 2},{(k + 1) * base_n // 2},{args.threads},{start_at}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+        )
         for k in range(2)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    baseline = base_n / (time.monotonic() - t0)
-    results["baseline_sends_per_s"] = round(baseline)
+    spans = [
+        [float(x) for x in proc.communicate()[0].decode().strip().splitlines()[-1].split()]
+        for proc in bare
+    ]
+    seconds = max(end for _, end in spans) - min(began for began, _ in spans)
+    baseline = base_n / seconds
+    results["baseline"] = {
+        "messages": base_n,
+        "sends_per_s": round(baseline),
+        "seconds": round(seconds, 2),
+        "late_start_s": round(max(b for b, _ in spans) - start_at, 2),
+        "receipts": len(state.receipts),
+    }
+    log(f"baseline: {results['baseline']}")
     state.receipts.clear()
 
     # --- throughput ------------------------------------------------------------------------
@@ -231,8 +314,8 @@ def main() -> None:
         args.members = 0
     log(f"throughput: {args.members} members, 2 workers")
     members("tp", args.members)
-    row = campaign("throughput", "tp")
     procs = _workers(env, fake.url, 2)
+    row = campaign("throughput", "tp")
     elapsed = drain(row, procs, 1800)
     _stop(procs)
     sent = Delivery.objects.filter(campaign=row, state="done").count()
@@ -245,18 +328,90 @@ def main() -> None:
     }
     log(str(results["throughput"]))
 
+    # --- the 100,000-recipient campaign, end to end -----------------------------------
+    if args.campaign:
+        log(f"campaign: {args.campaign} members, 10 % held out, 2 workers")
+        state.receipts.clear()
+        setup = time.monotonic()
+        members("camp", args.campaign, seed=4)
+        results_setup = round(time.monotonic() - setup, 1)
+        timed: dict[str, float] = {}
+
+        def timing(name: str, fn: Any) -> Any:
+            def wrapped(*a: Any, **k: Any) -> Any:
+                t = time.monotonic()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    timed[name] = timed.get(name, 0.0) + time.monotonic() - t
+
+            return wrapped
+
+        plain_audience, plain_plan = campaigns.audience_ids, campaigns.plan
+        campaigns.audience_ids = timing("audience", plain_audience)  # type: ignore[assignment]
+        campaigns.plan = timing("holdout_and_ledger", plain_plan)  # type: ignore[assignment]
+        procs = _workers(env, fake.url, 2)
+        t0 = time.monotonic()
+        row = Campaign.objects.create(
+            name="campaign-100k",
+            audience=f"tag:camp{run}",
+            template=template,
+            data=dict(data),
+            page="pages/coupon/list",
+            holdout_pct=10,
+        )
+        started = campaigns.start(campaign=row, actor=None)
+        t_start = time.monotonic() - t0
+        campaigns.audience_ids, campaigns.plan = plain_audience, plain_plan  # type: ignore[assignment]
+        t1 = time.monotonic()
+        drain(row, procs, 3600)
+        t_send = time.monotonic() - t1
+        total = time.monotonic() - t0
+        _stop(procs)
+        states = Counter(
+            Delivery.objects.filter(campaign=row).values_list("group", "state", "reason")
+        )
+        openids = Counter(r["openid"] for r in state.receipts)
+        control = set(
+            Delivery.objects.filter(campaign=row, group="control").values_list(
+                "member__openid", flat=True
+            )
+        )
+        treatment = started["treatment"]
+        done = sum(n for (g, st, _), n in states.items() if g == "treatment" and st == "done")
+        doubt = sum(n for (g, st, _), n in states.items() if g == "treatment" and st == "doubt")
+        results["campaign"] = {
+            "audience": args.campaign,
+            "members_setup_s": results_setup,
+            "planned": started,
+            "phases_s": {
+                "audience_resolution": round(timed.get("audience", 0.0), 2),
+                "holdout_and_ledger": round(timed.get("holdout_and_ledger", 0.0), 2),
+                "start_total (count, resolution, ledger, audit)": round(t_start, 2),
+                "sending": round(t_send, 1),
+                "total": round(total, 1),
+            },
+            "sends_per_s": round(done / max(t_send, 1e-3)),
+            "states": {"/".join(k): n for k, n in states.items()},
+            "receipts": len(state.receipts),
+            "duplicates": sum(n - 1 for n in openids.values() if n > 1),
+            "losses": treatment - done - doubt,
+            "control_messaged": len(control & set(openids)),
+        }
+        log(str(results["campaign"]))
+
     # --- kill -9 ----------------------------------------------------------------------------
     log(f"kill -9: {args.kill_members} members")
     state.receipts.clear()
     ids = members("kill", args.kill_members, seed=2)
-    row = campaign("kill", "kill")
     procs = _workers(env, fake.url, 2)
+    row = campaign("kill", "kill")
     while len(state.receipts) < len(ids) // 3:
         time.sleep(0.05)
     os.kill(procs[0].pid, signal.SIGKILL)
     procs[0].wait()
     log(f"killed one worker at {len(state.receipts)} receipts; restarting it")
-    procs[0] = _workers(env, fake.url, 1)[0]
+    procs[0] = _workers(env, fake.url, 1, wait=False)[0]
     recovered.clear()
     drain(row, procs, 1800)
     _stop(procs)
@@ -292,8 +447,8 @@ def main() -> None:
     state.rate_limit = args.rate
     env["MINIOPS_PUSH_RATE"] = f"{args.rate}/s"
     members("soak", args.soak, consent_share=0.67, seed=3)
-    row = campaign("soak", "soak", thing4="{nickname}")
     procs = _workers(env, fake.url, 2)
+    row = campaign("soak", "soak", thing4="{nickname}")
     elapsed = drain(row, procs, 3600)
     _stop(procs)
     states = Counter(Delivery.objects.filter(campaign=row).values_list("reason", flat=True))

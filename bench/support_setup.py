@@ -33,7 +33,7 @@ for i in range(agents_n):
     AgentStatus.objects.create(operator=op, state="online", capacity=100)
     store = SessionStore()
     store[SESSION_KEY] = str(op.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "miniops.accounts.backends.OperatorBackend"
     store[HASH_SESSION_KEY] = op.get_session_auth_hash()
     if op.requires_2fa:  # Customer service signs in with TOTP: as if it had passed
         device = op.totpdevice_set.filter(confirmed=True).first() or factories.totp_device(op)

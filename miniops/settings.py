@@ -245,7 +245,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "miniops:channels"},
+            "CONFIG": {
+                # redis-py ≥ 6 reads with a 5 s socket timeout by default, as long as
+                # channels-redis's blocking BZPOPMIN (5 s): every socket idle for 5 s
+                # died with "Timeout reading". The read timeout must outlast it.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 30}
+                ],
+                "prefix": "miniops:channels",
+            },
         }
     }
     _huey_storage: dict[str, object] = {
@@ -377,6 +385,8 @@ if PRODUCTION:
 # DATA_UPLOAD_MAX_MEMORY_SIZE bounds JSON and form bodies read into memory.
 # Threads per web process running Django's request path (see core/asgi_bridge.py).
 MINIOPS_HTTP_THREADS = env_int("MINIOPS_HTTP_THREADS", 16, minimum=1)
+# Threads per web process running the customer-service sockets' database work.
+MINIOPS_SUPPORT_DB_THREADS = env_int("MINIOPS_SUPPORT_DB_THREADS", 4, minimum=1)
 MINIOPS_MAX_REQUEST_BYTES = env_int("MINIOPS_MAX_REQUEST_BYTES", 12 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MINIOPS_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
@@ -611,8 +621,9 @@ MINIOPS_PUSH_RATE = env_str("MINIOPS_PUSH_RATE", "600/s")
 # "remind me" / "tell me when back in stock" requests per member
 MINIOPS_REMINDER_WRITE_RATE = env_str("MINIOPS_REMINDER_WRITE_RATE", "30/m")
 MINIOPS_PUSH_LEASE_SECONDS = env_int("MINIOPS_PUSH_LEASE_SECONDS", 120, minimum=5)
-# Threads per worker process sending one claimed batch (PostgreSQL only; each
-# holds a database connection while its share of the batch is sent).
+# HTTP threads per worker process sending a claimed batch, and the chunk size of
+# its bulk steps (caps, sent_at, consents: one transaction per chunk). A worker
+# killed mid-send leaves at most two chunks in doubt.
 MINIOPS_PUSH_THREADS = env_int("MINIOPS_PUSH_THREADS", 4, minimum=1)
 # WeChat Pay API v3 (live mode). Platform keys are the allow-list for notices:
 # "SERIAL=/path/to/key-or-cert.pem,SERIAL2=/path2".

@@ -101,8 +101,23 @@ def _table(report: dict[str, Any]) -> dict[str, Any]:
 
 @manage_router.get("/analytics/overview", auth=requires(P.ANALYTICS_VIEW))
 def overview(request: HttpRequest) -> dict[str, Any]:
-    """Today, yesterday, last 7 and 30 days, with changes."""
-    return _table(selectors.overview())
+    """Today, yesterday, last 7 and 30 days, with changes (``periods``: each
+    against the whole previous period). ``today_same_hours``: today up to now
+    against yesterday and the same weekday last week up to the same time, and
+    the same hours averaged over the seven days before."""
+    out = _table(selectors.overview())
+    live = selectors.same_hours()
+    out["today_same_hours"] = {
+        "until": live["until"],
+        "metrics": live["today"],
+        "yesterday": live["yesterday"],
+        "last_week": live["last_week"],
+        "average_7_days": live["average"],
+        "vs_yesterday": live["vs_yesterday"],
+        "vs_last_week": live["vs_last_week"],
+        "vs_average_7_days": live["vs_average"],
+    }
+    return out
 
 
 Metric = Literal[

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
@@ -14,9 +15,10 @@ from unfold.widgets import (
     UnfoldBooleanWidget,
 )
 
-from miniops.catalog.models import Category, Product, Sku, StockReason
-from miniops.catalog.selectors import category_choices, sale_warnings
+from miniops.catalog.models import Category, Product, ProductStatus, Sku, StockReason
+from miniops.catalog.selectors import sale_warnings, sale_warnings_for
 from miniops.catalog.services import MAX_STOCK
+from miniops.core.console import BulkForm
 from miniops.core.forms import YuanField, specs_to_text, text_to_specs
 
 
@@ -70,12 +72,9 @@ class ProductForm(forms.ModelForm):
             self.fields["specs_text"].initial = specs_to_text(self.instance.specs)
         category: Any = self.fields.get("category")
         if category is not None:
-            # The tree as full paths, parents before children: “服装 / 男装 / T恤”.
-            choices = [("", "---------"), *category_choices(category.queryset)]
-            category.choices = choices
-            inner = getattr(category.widget, "widget", None)  # the admin's wrapper
-            if inner is not None:
-                inner.choices = choices
+            # The chosen category reads as its full path, “服装 / 男装 / T恤”, as the
+            # search-as-you-type answers do (the picker loads only what matches).
+            category.label_from_instance = lambda node: node.path
 
     def clean_specs_text(self) -> list[dict[str, Any]]:
         return text_to_specs(self.cleaned_data.get("specs_text", ""))
@@ -156,6 +155,29 @@ class PutOnSaleDialogForm(BaseDialogForm):
             self.fields["anyway"] = forms.BooleanField(
                 label=_("Put it on sale anyway"),
                 help_text=" ".join(self.warnings),
+                required=True,
+                widget=UnfoldBooleanWidget,
+            )
+
+
+class PutSelectedOnSaleForm(BulkForm):
+    """The confirmation of “Put selected on sale”: the selected products with no
+    image or with SKUs of 0 g are listed, and must be acknowledged with a tick."""
+
+    def __init__(self, *args: Any, queryset: QuerySet[Product], **kwargs: Any) -> None:
+        super().__init__(*args, queryset=queryset, **kwargs)
+        waiting = [p for p in queryset if p.status != ProductStatus.ON_SALE]
+        warned = sale_warnings_for(waiting)
+        self.warnings = [
+            f"{product}: {' '.join(warned[product.pk])}"
+            for product in waiting
+            if product.pk in warned
+        ]
+        if self.warnings:
+            self.fields["anyway"] = forms.BooleanField(
+                label=_("Put them on sale anyway"),
+                help_text=_("%(n)d of the selected products lack an image or have SKUs of 0 g.")
+                % {"n": len(self.warnings)},
                 required=True,
                 widget=UnfoldBooleanWidget,
             )

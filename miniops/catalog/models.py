@@ -51,6 +51,17 @@ class Category(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def path(self) -> str:
+        """The full path from the root, “服装 / 女装 / 连衣裙” (parents loaded
+        with ``select_related("parent__parent")`` cost no query)."""
+        chain: list[Category] = [self]
+        while chain[-1].parent_id and len(chain) < MAX_CATEGORY_DEPTH:
+            parent = chain[-1].parent
+            assert parent is not None
+            chain.append(parent)
+        return " / ".join(node.name for node in reversed(chain))
+
 
 class Brand(models.Model):
     name = models.CharField(_("name"), max_length=64, unique=True)

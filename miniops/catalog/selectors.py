@@ -290,31 +290,39 @@ def skus_by_ids(ids: Iterable[int]) -> dict[int, Sku]:
 def sale_warnings(product: Product) -> list[str]:
     """What an operator should know before putting ``product`` on sale: no
     picture to show, SKUs with no weight (freight by weight charges nothing)."""
+    return sale_warnings_for([product]).get(product.pk, [])
+
+
+def sale_warnings_for(products: Iterable[Product]) -> dict[int, list[str]]:
+    """``sale_warnings`` of many products at once (two queries): product id → its
+    warnings, for those that have any."""
     from django.utils.translation import gettext as _
 
-    warnings = []
-    if not product.cover and not product.images.exists():
-        warnings.append(_("It has no image."))
-    weightless = [
-        sku.code for sku in product.skus.filter(is_active=True, weight_g=0).order_by("id")
-    ]
-    if weightless:
-        warnings.append(_("These SKUs weigh 0 g: %s.") % ", ".join(weightless))
-    return warnings
+    from miniops.catalog.models import ProductImage
 
-
-def category_choices(queryset: QuerySet[Category] | None = None) -> list[tuple[int, str]]:
-    """Categories as full paths (“服装 / 男装 / T恤”) in tree order, for a picker
-    an operator can read and type into."""
-    rows = list((queryset if queryset is not None else Category.objects.all()).order_by())
-    every = {c.pk: c for c in Category.objects.all()}
-
-    def path(category: Category) -> list[Category]:
-        chain = [category]
-        while chain[-1].parent_id and chain[-1].parent_id in every and len(chain) < 5:
-            chain.append(every[chain[-1].parent_id])
-        return chain[::-1]
-
-    paths = [(c.pk, path(c)) for c in rows]
-    paths.sort(key=lambda item: [(node.sort, node.pk) for node in item[1]])
-    return [(pk, " / ".join(node.name for node in chain)) for pk, chain in paths]
+    chosen = list(products)
+    ids = [p.pk for p in chosen]
+    pictured: set[int] = set()
+    weightless: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):  # within any database's parameter limit
+        part = ids[start : start + 500]
+        pictured.update(
+            ProductImage.objects.filter(product_id__in=part).values_list("product_id", flat=True)
+        )
+        rows = (
+            Sku.objects.filter(product_id__in=part, is_active=True, weight_g=0)
+            .order_by("id")
+            .values_list("product_id", "code")
+        )
+        for product_id, code in rows:
+            weightless.setdefault(product_id, []).append(code)
+    out: dict[int, list[str]] = {}
+    for product in chosen:
+        warnings = []
+        if not product.cover and product.pk not in pictured:
+            warnings.append(_("It has no image."))
+        if product.pk in weightless:
+            warnings.append(_("These SKUs weigh 0 g: %s.") % ", ".join(weightless[product.pk]))
+        if warnings:
+            out[product.pk] = warnings
+    return out

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import transaction
 from django.db.models import Model, QuerySet
@@ -179,6 +180,18 @@ def dialog_action(
     return decorator
 
 
+class BulkForm(forms.Form):
+    """A bulk action's form that reads the selected rows (``form_class`` of
+    ``bulk_action``): it gets the ``queryset``, on the confirmation page and on its
+    POST alike, so it can list what the operator should know (``warnings``, shown
+    above the fields) and ask for more when needed."""
+
+    def __init__(self, *args: Any, queryset: QuerySet[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queryset = queryset
+        self.warnings: list[str] = []
+
+
 def bulk_action(
     *,
     permission: Needs,
@@ -208,7 +221,13 @@ def bulk_action(
             if not confirm:
                 return func(model_admin, request, queryset)
             confirmed = request.POST.get(CONFIRMED) == "yes"
-            form = form_class(request.POST if confirmed else None) if form_class else None
+            form: forms.Form | None = None
+            if form_class is not None:
+                data = request.POST if confirmed else None
+                if issubclass(form_class, BulkForm):
+                    form = form_class(data, queryset=queryset)
+                else:
+                    form = form_class(data)
             if confirmed and (form is None or form.is_valid()):
                 if form is None:
                     return func(model_admin, request, queryset)
@@ -251,7 +270,7 @@ def _confirm_selected(
         "title": title,
         "text": text,
         "form": form,
-        "submit": submit,
+        "submit_label": submit,  # (not "submit": the button component takes that name)
         "count": count,
         "preview": [str(obj) for obj in queryset[:20]],
         "more": max(count - 20, 0),
@@ -321,6 +340,19 @@ class DetailSection:
     order: int = 100
 
 
+class ConsoleAutocompleteView(AutocompleteJsonView):
+    """The search-as-you-type pickers' answers. A model page with an
+    ``autocomplete_label(obj)`` labels its results with it (a category by its
+    full path, “服装 / 女装 / 连衣裙”), instead of ``str(obj)``."""
+
+    def serialize_result(self, obj: Model, to_field_name: str) -> dict[str, Any]:
+        result: dict[str, Any] = super().serialize_result(obj, to_field_name)
+        label = getattr(self.model_admin, "autocomplete_label", None)
+        if label is not None:
+            result["text"] = str(label(obj))
+        return result
+
+
 class ConsoleSite(UnfoldAdminSite):
     index_title = _("Dashboard")
     site_title = "miniops"
@@ -361,6 +393,9 @@ class ConsoleSite(UnfoldAdminSite):
             for hook in self.logout_hooks:
                 hook(request)
         return super().logout(request, extra_context)
+
+    def autocomplete_view(self, request: HttpRequest) -> HttpResponseBase:
+        return ConsoleAutocompleteView.as_view(admin_site=self)(request)
 
     # --- custom pages ----------------------------------------------------------
     def register_page(

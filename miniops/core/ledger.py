@@ -106,14 +106,50 @@ def enqueue(model: type[Row], *, key: str, due_at: datetime | None = None, **fie
 
 def enqueue_many(model: type[Row], rows: Iterable[Row], *, batch_size: int = 1000) -> int:
     """Insert unsaved rows in bulk, skipping keys that exist; returns how many were
-    new (counted, because ``ignore_conflicts`` cannot say)."""
+    new. PostgreSQL: ``COPY`` and one ``INSERT … SELECT`` (``_copy_in``);
+    elsewhere ``bulk_create`` with ``ignore_conflicts``, counted before and after
+    (it cannot say)."""
     pending = list(rows)
     if not pending:
         return 0
+    if connection.vendor == "postgresql":
+        return _copy_in(model, pending)
     keys = [row.key for row in pending]
-    before = model._default_manager.filter(key__in=keys).count()
+
+    def existing() -> int:  # in slices: SQLite takes at most 32,766 parameters
+        manager = model._default_manager
+        return sum(
+            manager.filter(key__in=keys[i : i + 5000]).count() for i in range(0, len(keys), 5000)
+        )
+
+    before = existing()
     model._default_manager.bulk_create(pending, batch_size=batch_size, ignore_conflicts=True)
-    return model._default_manager.filter(key__in=keys).count() - before
+    return existing() - before
+
+
+def _copy_in(model: type[Row], rows: list[Row]) -> int:
+    """PostgreSQL: the rows by ``COPY`` into a temporary table, then one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING`` — its row count is how many were
+    new. A 100,000-member campaign is planned in two statements."""
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.ledger_incoming")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE ledger_incoming ON COMMIT DROP AS "  # noqa: S608 - identifiers from models
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY ledger_incoming ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ledger_incoming "  # noqa: S608 - identifiers from models
+            f"ON CONFLICT DO NOTHING"
+        )
+        return int(cursor.rowcount)
 
 
 def cancel(queryset: QuerySet[Any], *, reason: str) -> int:
@@ -190,6 +226,59 @@ def finish(
     if updated:
         row.state, row.reason, row.detail, row.finished_at = state, reason, detail[:2000], now
     return bool(updated)
+
+
+def finish_many(
+    rows: list[Row],
+    *,
+    state: str = LedgerState.DONE,
+    reason: str = "",
+    detail: str = "",
+    fields: dict[str, Any] | None = None,
+    per_row: dict[int, dict[str, Any]] | None = None,
+) -> int:
+    """``finish`` for many rows of one claim in one UPDATE: the same state and
+    reason; ``fields`` more columns set alike, ``per_row`` columns that differ
+    (``{pk: {"msgid": …}}``; a row without an entry keeps its value). Returns how
+    many were still held (the others' claims were lost and are left alone)."""
+    if not rows:
+        return 0
+    if state not in FINAL_STATES and state != LedgerState.DOUBT:
+        raise ValueError(f"finish_many() needs a final state, not {state!r}")
+    model = type(rows[0])
+    tokens = {row.claim for row in rows}
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "state": state,
+        "reason": reason,
+        "detail": detail[:2000],
+        "finished_at": now,
+        "updated_at": now,
+        "lease_until": None,
+        **(fields or {}),
+    }
+    names = sorted({name for cols in (per_row or {}).values() for name in cols})
+    for name in names:
+        column = model._meta.get_field(name)
+        assert isinstance(column, models.Field)
+        values[name] = models.Case(
+            *(
+                models.When(pk=pk, then=models.Value(cols[name], output_field=column))
+                for pk, cols in (per_row or {}).items()
+                if name in cols
+            ),
+            default=F(name),
+            output_field=column,
+        )
+    updated = 0
+    for token in tokens:
+        ids = [row.pk for row in rows if row.claim == token]
+        updated += model._default_manager.filter(
+            pk__in=ids, state=LedgerState.CLAIMED, claim=token
+        ).update(**values)
+    for row in rows:
+        row.state, row.reason, row.finished_at = state, reason, now
+    return updated
 
 
 def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0) -> timedelta:

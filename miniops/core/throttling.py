@@ -99,3 +99,29 @@ def acquire(name: str, rate: str, *, wait: float = 30.0, sleep: float = 0.05) ->
             raise LimitTimeout(name)
         next_window = (window + 1) * period - now
         time.sleep(max(sleep, min(next_window, remaining)))
+
+
+def acquire_many(name: str, rate: str, n: int, *, wait: float = 30.0, sleep: float = 0.05) -> int:
+    """Take up to ``n`` slots of the outbound budget ``name`` at once (one round trip
+    per window instead of one per call, for a caller sending a batch). Returns how
+    many were granted — all ``n`` unless ``wait`` seconds ran out first, in which
+    case the caller does only that many and puts the rest back. Slots asked for past
+    the window's limit are not granted (the counter still counts them: the window
+    is spent either way)."""
+    limit, period = parse_rate(rate)
+    deadline = time.monotonic() + wait
+    granted = 0
+    while granted < n:
+        need = n - granted
+        now = time.time()
+        window = int(now // period)
+        count = counters.hit(f"out:{name}:{window}", ttl=period + 1, amount=need)
+        granted += max(0, min(need, limit - (count - need)))
+        if granted >= n:
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        next_window = (window + 1) * period - now
+        time.sleep(max(sleep, min(next_window, remaining)))
+    return granted

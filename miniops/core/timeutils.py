@@ -43,6 +43,15 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+def same_hours(day: date, moment: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` of ``day`` from its start up to the time of day ``moment``
+    has reached in its own business day (never past ``day``'s end): at 10:30
+    today, yesterday's same hours are yesterday 00:00–10:30."""
+    elapsed = moment - day_bounds(local_date(moment))[0]
+    start, end = day_bounds(day)
+    return start, min(start + elapsed, end)
+
+
 def range_bounds(first: date, last: date) -> tuple[datetime, datetime]:
     """``[start of first, end of last)`` in UTC; ``first`` may equal ``last``."""
     if last < first:

@@ -21,6 +21,7 @@ simulator. Tests run the real client against ``miniops.testing.fake_wechat``.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -28,6 +29,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+#: how long an instance reuses the token it last saw without asking the cache; a
+#: token WeChat replaced stays valid for five minutes after (stable_token)
+TOKEN_MEMO_SECONDS = 30.0
 
 #: errcodes shared by every API
 BUSY = {-1}
@@ -68,8 +72,16 @@ class WeChatApi:
         self.base_url = (base_url or settings.WECHAT_API_BASE).rstrip("/")
         self.app_id = app_id or settings.WECHAT_APP_ID
         self.secret = secret or settings.WECHAT_APP_SECRET
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        # One client per instance, shared by every thread that sends through it:
+        # keep-alive connections in one pool (httpx's Client is thread-safe).
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
         self._token_lock = threading.Lock()
+        #: (token, monotonic time it stops being used without asking the cache)
+        self._token_memo: tuple[str, float] = ("", 0.0)
 
     # --- one request ----------------------------------------------------------------------
     def request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
@@ -98,15 +110,23 @@ class WeChatApi:
         return body
 
     # --- the access token --------------------------------------------------------------
-    def access_token(self, *, force: bool = False) -> str:
+    def access_token(self, *, force: bool = False, memo: bool = True) -> str:
         """The platform access token, shared through the cache by every process and
-        refreshed five minutes before it expires (or at once with ``force``)."""
+        refreshed five minutes before it expires (or at once with ``force``). Kept
+        in this instance for up to ``TOKEN_MEMO_SECONDS`` (a batch of sends does
+        not ask the cache each time); ``memo=False`` reads the cache."""
+        if not force and memo:
+            remembered, until = self._token_memo
+            if remembered and time.monotonic() < until:
+                return remembered
         token = None if force else cache.get(self.TOKEN_CACHE_KEY)
         if token:
+            self._remember(str(token))
             return str(token)
         with self._token_lock:
             token = None if force else cache.get(self.TOKEN_CACHE_KEY)
             if token:
+                self._remember(str(token))
                 return str(token)
             body = self.request(
                 "POST",
@@ -121,7 +141,11 @@ class WeChatApi:
             token = str(body["access_token"])
             ttl = max(60, int(body.get("expires_in", 7200)) - 300)
             cache.set(self.TOKEN_CACHE_KEY, token, timeout=ttl)
+            self._remember(token)
             return token
+
+    def _remember(self, token: str) -> None:
+        self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
 
     def call(
         self,
@@ -134,8 +158,16 @@ class WeChatApi:
     ) -> Any:
         """A call that needs the access token; refreshed once if WeChat says the
         cached one went stale."""
+        failed = ""
         for attempt in range(2):
-            token = self.access_token(force=attempt > 0)
+            if attempt == 0:
+                token = self.access_token()
+            else:
+                # another process may have refreshed it already: the shared one,
+                # unless it is the one WeChat just refused
+                token = self.access_token(memo=False)
+                if token == failed:
+                    token = self.access_token(force=True)
             try:
                 return self.request(
                     method,
@@ -146,6 +178,7 @@ class WeChatApi:
                 )
             except PlatformError as exc:
                 if exc.errcode in TOKEN_EXPIRED and attempt == 0:
+                    failed = token
                     continue
                 raise
         raise PlatformError(-1, "unreachable")  # pragma: no cover - the loop returns or raises

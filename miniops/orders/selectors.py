@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
@@ -10,6 +11,7 @@ from miniops.catalog.models import ProductStatus
 from miniops.catalog.selectors import media_url
 from miniops.core import crypto
 from miniops.core.masking import mask_name, mask_phone
+from miniops.core.timeutils import business_tz, local_date, now, same_hours
 from miniops.orders.models import AfterSale, CartItem, Order, OrderStatus, Payment, PaymentStatus
 
 
@@ -91,6 +93,64 @@ def status_counts(search: str = "") -> dict[str, int]:
     }
     found["on_hold"] = held.get("paid", 0)
     return found
+
+
+#: the figures of ``today_so_far``
+TODAY_FIGURES = ("orders", "paid_orders", "gmv")
+
+
+def _change(current: int, base: int) -> float | None:
+    return None if not base else round((current - base) / base, 4)
+
+
+def today_so_far(moment: datetime | None = None) -> dict[str, Any]:
+    """Orders placed, orders paid and GMV (fen) today up to ``moment`` (default
+    now), against the same hours of yesterday and of the same weekday last week:
+    at 05:38 a whole yesterday is no yardstick."""
+    moment = moment or now()
+    today = local_date(moment)
+    days = {
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+        "last_week": today - timedelta(days=7),
+    }
+    spans = {key: same_hours(day, moment) for key, day in days.items()}
+    first, last = spans["last_week"][0], spans["today"][1]
+    placed = Order.objects.filter(created_at__gte=first, created_at__lt=last).aggregate(
+        **{
+            key: Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
+            for key, (start, end) in spans.items()
+        }
+    )
+    paid = Order.objects.filter(paid_at__gte=first, paid_at__lt=last).aggregate(
+        **{
+            name: agg
+            for key, (start, end) in spans.items()
+            for name, agg in (
+                (f"n_{key}", Count("id", filter=Q(paid_at__gte=start, paid_at__lt=end))),
+                (f"g_{key}", Sum("paid_amount", filter=Q(paid_at__gte=start, paid_at__lt=end))),
+            )
+        }
+    )
+    figures = {
+        key: {
+            "orders": placed[key] or 0,
+            "paid_orders": paid[f"n_{key}"] or 0,
+            "gmv": paid[f"g_{key}"] or 0,
+        }
+        for key in spans
+    }
+    return {
+        "until": moment.astimezone(business_tz()),
+        "last_week_day": days["last_week"],
+        **figures,
+        "vs_yesterday": {
+            m: _change(figures["today"][m], figures["yesterday"][m]) for m in TODAY_FIGURES
+        },
+        "vs_last_week": {
+            m: _change(figures["today"][m], figures["last_week"][m]) for m in TODAY_FIGURES
+        },
+    }
 
 
 def search_orders(query: str) -> QuerySet[Order]:

@@ -111,6 +111,12 @@ class FakeWeChat:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per answer (headers and body buffered, flushed by the base
+            # class after each request) on a socket without Nagle's algorithm:
+            # headers and body as two small writes waited for the client's
+            # delayed ACK, ~40 ms per keep-alive request.
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 url = urlparse(self.path)

@@ -54,7 +54,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # Generous: CI shares two cores with other work; a wait that long only ever
+    # costs time when something is really broken.
+    page.set_default_timeout(45_000)
     outside: list[str] = []
 
     def watch(request: Any) -> None:
@@ -70,3 +72,40 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 def screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_picker(page: Any, field_id: str) -> None:
+    """Open the search-as-you-type picker (select2) of ``<select id=field_id>``
+    (one click)."""
+    page.click(f"#{field_id} ~ .select2 .select2-selection")
+    page.wait_for_selector(".select2-container--open .select2-search__field")
+
+
+def wait_for_answers(page: Any, term: str) -> None:
+    """Until the picker shows the answers to ``term`` (each naming it), not the
+    list it showed before the search or “Searching…”."""
+    page.wait_for_function(
+        """term => {
+            const shown = [...document.querySelectorAll(".select2-results__option")];
+            return shown.length > 0 && shown.every(
+                o => o.textContent.toLowerCase().includes(term.toLowerCase()));
+        }""",
+        arg=term,
+    )
+
+
+def type_and_pick(page: Any, term: str, expect: str) -> None:
+    """In the open picker: type ``term``, wait for the answer ``expect`` and take
+    it with Enter (typing, no click)."""
+    page.fill(".select2-container--open .select2-search__field", term)
+    wait_for_answers(page, term)
+    page.wait_for_selector(f".select2-results__option:text-is('{expect}')")
+    page.hover(f".select2-results__option:text-is('{expect}')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".select2-container--open", state="detached")
+
+
+def pick(page: Any, field_id: str, term: str, expect: str) -> None:
+    """Open the picker, type, take the answer."""
+    open_picker(page, field_id)
+    type_and_pick(page, term, expect)

@@ -16,7 +16,7 @@ from miniops.catalog.models import Product, Sku
 from miniops.testing import factories
 from miniops.testing.factories import TEST_PASSWORD
 
-from .conftest import screenshot
+from .conftest import pick, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def test_ops_staff_creates_a_product_with_a_sku_matrix_and_an_image(
     # when they add a product with two specifications and an image
     page.goto(f"{live_server.url}/console/catalog/product/add/")
     page.fill("#id_title", "纯棉圆领T恤")
-    page.select_option("#id_category", str(leaf.pk))
+    pick(page, "id_category", "T恤", leaf.name)
     page.fill("#id_specs_text", "颜色: 白, 黑\n尺码: M, L, XL")
     page.fill("#id_default_price", "79.90")
     page.set_input_files("#id_images-0-image", str(image_path))

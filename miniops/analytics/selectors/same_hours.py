@@ -120,8 +120,9 @@ def _commerce(spans: list[tuple[date, datetime, datetime]]) -> list[dict[str, in
 
 
 def same_hours(moment: datetime | None = None) -> dict[str, Any]:
-    """Today up to ``moment`` (default now), yesterday up to the same time, and
-    the same hours averaged over the seven days before today; with the changes."""
+    """Today up to ``moment`` (default now), yesterday and the same weekday last
+    week up to the same time, and the same hours averaged over the seven days
+    before today; with the changes."""
     moment = moment or now()
     spans = windows(moment)
     events = _event_counts(spans)
@@ -137,7 +138,7 @@ def same_hours(moment: datetime | None = None) -> dict[str, Any]:
         }
         values["conversion"] = _ratio(values["paying_members"], visitors)
         figures.append(values)
-    today, yesterday = figures[0], figures[1]
+    today, yesterday, last_week = figures[0], figures[1], figures[AVERAGED_DAYS]
     earlier = figures[1:]
     average = {
         metric: round(sum(f[metric] for f in earlier) / len(earlier), 4) for metric in SAME_HOURS
@@ -146,8 +147,10 @@ def same_hours(moment: datetime | None = None) -> dict[str, Any]:
         "until": moment.astimezone(business_tz()),
         "today": today,
         "yesterday": yesterday,
+        "last_week": last_week,
         "average": average,
         "days": [{"day": day, **figures[i]} for i, (day, _s, _e) in enumerate(spans)],
         "vs_yesterday": {m: _change(today[m], yesterday[m]) for m in SAME_HOURS},
+        "vs_last_week": {m: _change(today[m], last_week[m]) for m in SAME_HOURS},
         "vs_average": {m: _change(today[m], average[m]) for m in SAME_HOURS},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -95,3 +96,52 @@ def test_the_dashboard_today_column_uses_the_same_hours(console_as: object) -> N
     page = client.get("/console/").content.decode()
     assert "data-same-hours" in page
     assert 'id="overview-note"' in page
+
+
+def test_against_the_same_weekday_last_week_up_to_the_same_time() -> None:
+    moment = local(today(), 10, 30)
+    paid_order(0, 9, 10_000)
+    paid_order(7, 9, 5_000)  # the same weekday last week, before 10:30
+    paid_order(7, 20, 70_000)  # and after it: not counted
+    report = selectors.same_hours(moment)
+    assert report["last_week"]["gmv"] == 5_000
+    assert report["vs_last_week"]["gmv"] == 1.0
+    assert report["days"][7]["gmv"] == report["last_week"]["gmv"]
+
+
+def test_the_management_overview_gives_today_against_the_same_hours(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from miniops.analytics.tests.helpers import MANAGE, bearer
+
+    # (the package re-exports the function under the module's name)
+    module = sys.modules["miniops.analytics.selectors.same_hours"]
+
+    moment = local(today(), 10, 30)
+    monkeypatch.setattr(module, "now", lambda: moment)
+    # given an order paid today at 9:00, yesterday at 9:00 and 21:00, a week ago at 9:00
+    paid_order(0, 9, 10_000)
+    paid_order(1, 9, 4_000)
+    paid_order(1, 21, 99_000)
+    paid_order(7, 9, 20_000)
+    operator = factories.operator_with_role("analyst")
+    token = factories.api_token(operator, ["analytics.view"])[1]
+    # when
+    body = client.get(f"{MANAGE}/overview", **bearer(token)).json()
+    # then today is set against the same hours (10:30), not against whole days
+    live = body["today_same_hours"]
+    assert live["until"].startswith(f"{today().isoformat()}T10:30")
+    assert (live["metrics"]["gmv"], live["yesterday"]["gmv"], live["last_week"]["gmv"]) == (
+        10_000,
+        4_000,
+        20_000,
+    )
+    assert live["vs_yesterday"]["gmv"] == 1.5
+    assert live["vs_last_week"]["gmv"] == -0.5
+    assert (
+        set(live["average_7_days"]) == set(live["vs_average_7_days"]) == set(selectors.SAME_HOURS)
+    )
+    # and the whole-day periods are still there for the clients that read them
+    assert set(body["periods"]["today"]) >= {"metrics", "vs_previous", "vs_last_week"}

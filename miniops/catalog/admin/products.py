@@ -18,7 +18,13 @@ from unfold.decorators import display
 from miniops.accounts.context import operator_of
 from miniops.catalog import selectors, services
 from miniops.catalog.admin.common import MANAGE, _thumb
-from miniops.catalog.forms import NewSkuForm, ProductForm, PutOnSaleDialogForm, SkuInlineForm
+from miniops.catalog.forms import (
+    NewSkuForm,
+    ProductForm,
+    PutOnSaleDialogForm,
+    PutSelectedOnSaleForm,
+    SkuInlineForm,
+)
 from miniops.catalog.models import (
     Product,
     ProductImage,
@@ -156,6 +162,8 @@ class ProductAdmin(ConsoleModelAdmin):
     ]
     list_filter_submit = True
     search_fields = ["title", "subtitle", "skus__code"]
+    # Type any level of the path to find a category (CategoryAdmin.search_fields).
+    autocomplete_fields = ["category"]
     readonly_fields = ["status", "listed_at", "sales_count"]
     actions = ["list_selected", "delist_selected"]
     actions_detail = ["put_on_sale", "take_off_shelf"]
@@ -365,9 +373,11 @@ class ProductAdmin(ConsoleModelAdmin):
             services.reorder_images(product=product, sorts=sorts, actor=actor)
 
     # --- listing ------------------------------------------------------------------------
-    def _bulk(self, request: HttpRequest, queryset: QuerySet[Product], to: str) -> None:
+    def _bulk(
+        self, request: HttpRequest, queryset: QuerySet[Product], to: str, anyway: bool = False
+    ) -> None:
         done, failures = services.bulk_change_status(
-            products=queryset, to=to, actor=operator_of(request)
+            products=queryset, to=to, actor=operator_of(request), anyway=anyway
         )
         if done:
             messages.success(request, _("%(n)d product(s) updated.") % {"n": done})
@@ -378,9 +388,15 @@ class ProductAdmin(ConsoleModelAdmin):
         permission=P.CATALOG_MANAGE,
         description=_("Put selected on sale"),
         text=_("Members can buy them at once."),
+        form_class=PutSelectedOnSaleForm,
     )
-    def list_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        self._bulk(request, queryset, ProductStatus.ON_SALE)
+    def list_selected(
+        self, request: HttpRequest, queryset: QuerySet[Product], form: PutSelectedOnSaleForm
+    ) -> None:
+        # Asked first (the form lists what lacks an image or weighs 0 g and wants
+        # the tick); the service refuses those again unless “anyway” was ticked.
+        anyway = bool(form.cleaned_data.get("anyway"))
+        self._bulk(request, queryset, ProductStatus.ON_SALE, anyway=anyway)
 
     @bulk_action(
         permission=P.CATALOG_MANAGE,

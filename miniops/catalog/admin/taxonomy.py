@@ -31,16 +31,23 @@ class CategoryAdmin(ConsoleModelAdmin):
     form = CategoryForm
     list_display = ["name", "parent", "level", "sort", "is_active", "product_count"]
     list_filter = ["level", "is_active"]
-    search_fields = ["name"]
+    # Any level of the path: “女装” finds 女装 and every category under it, and
+    # “女装 连衣裙” the one below it (each word must match one level).
+    search_fields = ["name", "parent__name", "parent__parent__name"]
     ordering = ["level", "sort", "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
         return (
             super()
             .get_queryset(request)
-            .select_related("parent")
+            .select_related("parent__parent")
             .annotate(n_products=Count("products"))
         )
+
+    def autocomplete_label(self, obj: Category) -> str:
+        """Search-as-you-type pickers (a product's category, a coupon's) show the
+        full path, so “T恤” under 男装 and under 女装 read apart."""
+        return obj.path
 
     @display(description=_("Products"))
     def product_count(self, obj: Category) -> int:

@@ -21,6 +21,7 @@ from miniops.catalog.models import (
     ProductStatus,
     Sku,
 )
+from miniops.catalog.selectors import sale_warnings_for
 from miniops.catalog.services.common import (
     MAX_SKUS_PER_PRODUCT,
     MAX_SPEC_VALUES,
@@ -259,11 +260,25 @@ def change_status(*, product: Product, to: str, actor: Any, reason: str = "") ->
 
 
 def bulk_change_status(
-    *, products: Iterable[Product], to: str, actor: Any
+    *, products: Iterable[Product], to: str, actor: Any, anyway: bool = False
 ) -> tuple[int, list[str]]:
-    """List or delist many products; each one succeeds or fails on its own."""
+    """List or delist many products; each one succeeds or fails on its own.
+
+    Putting on sale asks first, as for one product: a product with no image or
+    with SKUs of 0 g (``selectors.sale_warnings_for``) is refused, and named with
+    why, unless the operator confirmed ``anyway``. Each change is audited by
+    ``change_status``."""
+    require_if_operator(actor, P.CATALOG_MANAGE)
+    chosen = list(products)
+    warned = sale_warnings_for(chosen) if to == ProductStatus.ON_SALE and not anyway else {}
     done, failures = 0, []
-    for product in products:
+    for product in chosen:
+        if product.pk in warned and product.status != ProductStatus.ON_SALE:
+            failures.append(
+                _("%(product)s: not put on sale without asking: %(why)s")
+                % {"product": product, "why": " ".join(warned[product.pk])}
+            )
+            continue
         try:
             change_status(product=product, to=to, actor=actor)
             done += 1

@@ -199,16 +199,26 @@ def bulk(client: Client, action: str, ids: list[Any], **extra: str) -> Any:
     return client.post(LIST, {"action": action, "_selected_action": ids, "index": "0", **extra})
 
 
+def ready(**fields: Any) -> Product:
+    """A draft with nothing to warn about: an image, and SKUs that weigh something."""
+    product = factories.product(status=ProductStatus.DRAFT, **fields)
+    Product.objects.filter(pk=product.pk).update(cover="catalog/products/cover.png")
+    product.skus.update(weight_g=350)
+    product.refresh_from_db()
+    return product
+
+
 def test_bulk_list_and_delist(console_as: Callable[..., Client]) -> None:
     # given two drafts ready to list and one without a price
     client = console_as("ops_staff")
-    ready = [factories.product(status=ProductStatus.DRAFT) for _ in range(2)]
-    unpriced = factories.product(status=ProductStatus.DRAFT, price=0)
-    chosen = [p.pk for p in [*ready, unpriced]]
+    ready_ones = [ready() for _ in range(2)]
+    unpriced = ready(price=0)
+    chosen = [p.pk for p in [*ready_ones, unpriced]]
     # when the action is chosen: a confirmation page naming the selection, nothing listed
     page = bulk(client, "list_selected", chosen)
     assert page.status_code == 200
     assert 'id="bulk-confirm"' in page.content.decode()
+    assert 'id="bulk-warnings"' not in page.content.decode()  # nothing to warn about
     assert unpriced.title in page.content.decode()
     assert not Product.objects.filter(status=ProductStatus.ON_SALE).exists()
     # when it is confirmed
@@ -216,18 +226,65 @@ def test_bulk_list_and_delist(console_as: Callable[..., Client]) -> None:
     # then
     assert response.status_code == 302
     statuses = dict(Product.objects.values_list("pk", "status"))
-    assert [statuses[p.pk] for p in ready] == [ProductStatus.ON_SALE] * 2
+    assert [statuses[p.pk] for p in ready_ones] == [ProductStatus.ON_SALE] * 2
     assert statuses[unpriced.pk] == ProductStatus.DRAFT
     notes = messages_of(response)
     assert len(notes) == 2  # one success, one failure naming the product
     assert any(unpriced.title in note for note in notes)
 
     # when
-    response = bulk(client, "delist_selected", [ready[0].pk], _confirmed="yes")
+    response = bulk(client, "delist_selected", [ready_ones[0].pk], _confirmed="yes")
     # then
     assert response.status_code == 302
-    assert Product.objects.get(pk=ready[0].pk).status == ProductStatus.OFF_SHELF
-    assert Product.objects.get(pk=ready[1].pk).status == ProductStatus.ON_SALE
+    assert Product.objects.get(pk=ready_ones[0].pk).status == ProductStatus.OFF_SHELF
+    assert Product.objects.get(pk=ready_ones[1].pk).status == ProductStatus.ON_SALE
+
+
+def test_bulk_put_on_sale_asks_first_for_products_without_image_or_weight(
+    console_as: Callable[..., Client],
+) -> None:
+    # given one ready draft, one without an image, one with a SKU of 0 g
+    from auditlog.models import LogEntry
+
+    client = console_as("ops_staff")
+    fine = ready(title="齐全的商品")
+    bare = ready(title="没有图的商品")
+    Product.objects.filter(pk=bare.pk).update(cover="")
+    light = ready(title="没有重量的商品")
+    weightless = light.skus.get()
+    light.skus.update(weight_g=0)
+    chosen = [fine.pk, bare.pk, light.pk]
+
+    def audits() -> int:
+        return LogEntry.objects.filter(
+            actor=client.operator,  # type: ignore[attr-defined]
+            content_type__model="product",
+        ).count()
+
+    before = audits()
+    # when the action is chosen: the page lists who lacks what and asks for the tick
+    page = bulk(client, "list_selected", chosen)
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="bulk-warnings"' in html
+    warnings = html[html.index('id="bulk-warnings"') :]
+    warnings = warnings[: warnings.index("</div>")]
+    assert "没有图的商品" in warnings
+    assert "没有重量的商品" in warnings
+    assert weightless.code in warnings
+    assert "齐全的商品" not in warnings
+    assert 'name="anyway"' in html
+    # when confirmed without the tick: refused, nothing listed
+    refused = bulk(client, "list_selected", chosen, _confirmed="yes")
+    assert refused.status_code == 400
+    assert 'name="anyway"' in refused.content.decode()
+    assert not Product.objects.filter(status=ProductStatus.ON_SALE).exists()
+    assert audits() == before
+    # when confirmed with it: all three on sale, one audit row each
+    response = bulk(client, "list_selected", chosen, _confirmed="yes", anyway="on")
+    assert response.status_code == 302
+    assert set(Product.objects.values_list("status", flat=True)) == {ProductStatus.ON_SALE}
+    assert audits() == before + 3
 
 
 def test_bulk_actions_need_manage_permission(console_as: Callable[..., Client]) -> None:
@@ -426,3 +483,69 @@ def test_deleting_a_category_in_use_is_refused_in_the_console(
     # then refused (no delete button is shown for it either)
     assert response.status_code == 403
     assert Category.objects.filter(pk=product.category_id).exists()
+
+
+# --- the category picker -------------------------------------------------------------------
+AUTOCOMPLETE = "/console/autocomplete/"
+
+
+def _tree(*names: str) -> Category:
+    node = None
+    for name in names:
+        node = Category.objects.create(name=name, parent=node, level=node.level + 1 if node else 1)
+    assert node is not None
+    return node
+
+
+def _picked(client: Client, term: str) -> list[str]:
+    response = client.get(
+        AUTOCOMPLETE,
+        {"term": term, "app_label": "catalog", "model_name": "product", "field_name": "category"},
+    )
+    assert response.status_code == 200, response.content[:500]
+    return [row["text"] for row in response.json()["results"]]
+
+
+def test_the_category_picker_finds_a_category_by_any_level_of_its_path(
+    console_as: Callable[..., Client],
+) -> None:
+    # given two trees, one named in English and one in Chinese
+    client = console_as("ops_staff")
+    _tree("Apparel", "Women", "Dresses")
+    Category.objects.create(name="Shirts", level=2, parent=Category.objects.get(name="Apparel"))
+    _tree("服装", "女装", "连衣裙")
+    _tree("数码")
+    # when / then: the leaf's own name, a parent's, a root's; answers read as full paths
+    assert _picked(client, "Dresses") == ["Apparel / Women / Dresses"]
+    assert _picked(client, "women") == ["Apparel / Women", "Apparel / Women / Dresses"]
+    assert _picked(client, "女装") == ["服装 / 女装", "服装 / 女装 / 连衣裙"]
+    assert _picked(client, "连衣裙") == ["服装 / 女装 / 连衣裙"]
+    # several words: each must match one level
+    assert _picked(client, "服装 连衣裙") == ["服装 / 女装 / 连衣裙"]
+    assert _picked(client, "Apparel Shirts") == ["Apparel / Shirts"]
+    assert _picked(client, "毛衣") == []
+
+
+def test_the_product_form_shows_the_chosen_category_by_its_path(
+    console_as: Callable[..., Client],
+) -> None:
+    # given
+    client = console_as("ops_staff")
+    product = factories.product(category_obj=_tree("服装", "女装", "连衣裙"))
+    # when
+    html = client.get(f"/console/catalog/product/{product.pk}/change/").content.decode()
+    # then the picker is a search-as-you-type select holding only the chosen one
+    assert "admin-autocomplete" in html
+    assert "服装 / 女装 / 连衣裙" in html
+    assert html.count("<option") < 10
+
+
+def test_the_category_picker_answers_only_operators_who_see_the_catalog(
+    console_as: Callable[..., Client],
+) -> None:
+    _tree("服装", "女装")
+    response = console_as(None).get(
+        AUTOCOMPLETE,
+        {"term": "女装", "app_label": "catalog", "model_name": "product", "field_name": "category"},
+    )
+    assert response.status_code == 403

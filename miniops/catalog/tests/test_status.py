@@ -11,7 +11,7 @@ from django.utils import timezone
 from miniops.catalog import services
 from miniops.catalog.models import Product, ProductStatus, Sku
 from miniops.catalog.tests.helpers import draft_with_skus
-from miniops.core.errors import Conflict, IllegalTransition, InvalidInput
+from miniops.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +172,7 @@ def test_bulk_listing_reports_each_failure_on_its_own() -> None:
     listed = factories.product(status=ON_SALE)
     # when
     done, failures = services.bulk_change_status(
-        products=Product.objects.order_by("id"), to=ON_SALE, actor=None
+        products=Product.objects.order_by("id"), to=ON_SALE, actor=None, anyway=True
     )
     # then
     assert done == 2
@@ -180,6 +180,42 @@ def test_bulk_listing_reports_each_failure_on_its_own() -> None:
     assert all(status_of(p) == ON_SALE for p in good)
     assert status_of(unpriced) == DRAFT
     assert status_of(listed) == ON_SALE
+
+
+def test_bulk_listing_refuses_products_with_warnings_unless_anyway() -> None:
+    # given a draft with an image and weight, and one with neither (the factory's)
+    fine = factories.product(status=DRAFT)
+    Product.objects.filter(pk=fine.pk).update(cover="catalog/products/cover.png")
+    fine.skus.update(weight_g=200)
+    bare = factories.product(status=DRAFT)
+    code = bare.skus.get().code
+    # when listed without “anyway”
+    done, failures = services.bulk_change_status(
+        products=Product.objects.order_by("id"), to=ON_SALE, actor=None
+    )
+    # then the ready one is on sale, the other refused with what it lacks
+    assert done == 1
+    assert status_of(fine) == ON_SALE
+    assert status_of(bare) == DRAFT
+    assert len(failures) == 1
+    assert bare.title in failures[0]
+    assert code in failures[0]
+    # when listed anyway
+    done, failures = services.bulk_change_status(
+        products=Product.objects.filter(pk=bare.pk), to=ON_SALE, actor=None, anyway=True
+    )
+    assert (done, failures) == (1, [])
+    assert status_of(bare) == ON_SALE
+
+
+def test_bulk_listing_needs_the_manage_permission() -> None:
+    draft = factories.product(status=DRAFT)
+    analyst = factories.operator_with_role("analyst")
+    with pytest.raises(Forbidden):
+        services.bulk_change_status(
+            products=Product.objects.all(), to=ON_SALE, actor=analyst, anyway=True
+        )
+    assert status_of(draft) == DRAFT
 
 
 # --- schedules -----------------------------------------------------------------------------

@@ -168,3 +168,42 @@ def test_concurrent_workers_claim_every_row_exactly_once(table: type[Effect]) ->
     assert set(counts.values()) == {1}
     assert sum(1 for chunk in claimed if chunk) > 1  # the work was actually shared
     assert table.objects.filter(state=LedgerState.DONE).count() == 600
+
+
+def test_enqueue_many_in_bulk_sets_every_column_and_skips_existing_keys(
+    table: type[Effect],
+) -> None:
+    """PostgreSQL takes them by COPY + INSERT … SELECT, SQLite by bulk_create: the
+    same rows either way."""
+    ledger.enqueue(table, key="b0", target="old")
+    due = timezone.now() + timedelta(minutes=5)
+    rows = [Effect(key=f"b{i}", target=f"t{i}", due_at=due) for i in range(300)]
+    assert ledger.enqueue_many(table, rows) == 299
+    assert ledger.enqueue_many(table, rows) == 0
+    assert table.objects.get(key="b0").target == "old"
+    row = table.objects.get(key="b7")
+    assert (row.target, row.state, row.attempts, row.due_at) == ("t7", "queued", 0, due)
+    assert row.created_at is not None
+    assert row.updated_at is not None
+
+
+def test_finish_many_finishes_held_rows_in_one_update(table: type[Effect]) -> None:
+    for i in range(4):
+        ledger.enqueue(table, key=f"m{i}")
+    rows = ledger.claim(table.objects.all(), limit=4)
+    # one row lost its claim (recovered and claimed by someone else)
+    table.objects.filter(pk=rows[3].pk).update(claim="other")
+    kept = ledger.finish_many(
+        rows,
+        reason="sent",
+        fields={"detail": "bulk"},
+        per_row={rows[0].pk: {"target": "x0"}, rows[1].pk: {"target": "x1"}},
+    )
+    assert kept == 3
+    got = {r.key: (r.state, r.reason, r.detail, r.target) for r in table.objects.all()}
+    assert got["m0"] == ("done", "sent", "bulk", "x0")
+    assert got["m1"] == ("done", "sent", "bulk", "x1")
+    assert got["m2"] == ("done", "sent", "bulk", "")
+    assert got["m3"][0] == "claimed"
+    with pytest.raises(ValueError, match="final state"):
+        ledger.finish_many(rows, state=LedgerState.QUEUED)

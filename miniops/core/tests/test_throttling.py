@@ -397,3 +397,31 @@ def test_outbound_budget_gives_up_after_its_wait(monkeypatch: Any) -> None:
         throttling.acquire("wx-test-2", "2/m")
     with pytest.raises(throttling.LimitTimeout):
         throttling.acquire("wx-test-2", "2/m", wait=0.01, sleep=0.005)
+
+
+def test_outbound_budget_in_bulk_grants_what_the_window_has_left(monkeypatch: Any) -> None:
+    clock = {"now": 3_000_000.0}
+    slept: list[float] = []
+    monkeypatch.setattr(throttling.time, "time", lambda: clock["now"])
+
+    def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(throttling.time, "sleep", fake_sleep)
+    assert throttling.acquire_many("wx-bulk", "5/s", 3) == 3
+    # 2 left in this second, 2 more in the next: one wait
+    assert throttling.acquire_many("wx-bulk", "5/s", 4) == 4
+    assert len(slept) == 1
+    assert int(clock["now"]) == 3_000_001
+    # a single acquire shares the same window
+    throttling.acquire("wx-bulk", "5/s")
+    assert throttling.acquire_many("wx-bulk", "5/s", 10, wait=0.0) == 2
+
+
+def test_outbound_budget_in_bulk_returns_what_it_got_when_the_wait_runs_out(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(throttling.time, "time", lambda: 4_000_000.0)
+    assert throttling.acquire_many("wx-bulk-2", "3/m", 5, wait=0.01, sleep=0.005) == 3
+    assert throttling.acquire_many("wx-bulk-2", "3/m", 1, wait=0.01, sleep=0.005) == 0

@@ -89,3 +89,20 @@ def test_no_answer_in_time_is_a_timeout(api: WeChatApi, fake_wechat: Any) -> Non
         api.call("/wxa/x")
     assert error.value.timed_out
     assert error.value.retryable
+
+
+def test_the_token_is_kept_by_the_client_and_a_refused_one_read_again(
+    api: WeChatApi, fake_wechat: Any
+) -> None:
+    fake_wechat.script("/wxa/x", {"errcode": 0})
+    api.call("/wxa/x")
+    cache.delete(WeChatApi.TOKEN_CACHE_KEY)
+    api.call("/wxa/x")  # the instance's memo: no cache read, no new token
+    assert fake_wechat.tokens_issued == 1
+    # WeChat refuses the remembered token while another process already put a
+    # fresh one in the cache: that one is used, no forced refresh
+    cache.set(WeChatApi.TOKEN_CACHE_KEY, "FRESH")
+    fake_wechat.script("/wxa/x", {"errcode": 40001, "errmsg": "invalid credential"}, {"ok": 1})
+    assert api.call("/wxa/x")["ok"] == 1
+    assert fake_wechat.tokens_issued == 1
+    assert fake_wechat.calls("/wxa/x")[-1].query["access_token"] == "FRESH"

@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from miniops.core import ledger
 from miniops.core.ledger import LedgerState
 from miniops.notifications.models import Consent, Delivery
-from miniops.notifications.selectors import push_settings
 from miniops.notifications.services import campaigns, sending
 from miniops.notifications.tests.engine import audience, campaign
 from miniops.testing.fake_wechat import SubscribeState
@@ -60,9 +58,8 @@ def test_two_campaigns_racing_for_one_consent_send_once(wechat: SubscribeState) 
 
         def drain_one(row: Any) -> Any:
             def job() -> int:
-                sender = sending.Sender(push_settings())
-                return ledger.process(
-                    Delivery.objects.filter(campaign=row), sender, limit=10
+                return sending.send_due(
+                    queryset=Delivery.objects.filter(campaign=row), limit=10
                 ).claimed
 
             return job

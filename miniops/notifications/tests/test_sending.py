@@ -220,7 +220,7 @@ def test_starting_a_send_renews_the_lease(wechat: SubscribeState) -> None:
     Delivery.objects.filter(pk=claimed[0].pk).update(
         lease_until=timezone.now() + timedelta(milliseconds=1)
     )
-    sender(claimed[0])
+    sender.run(claimed)
     assert seen[0] > timezone.now() + sending.lease() - timedelta(seconds=30)
 
 
@@ -471,3 +471,35 @@ def test_entering_a_segment_triggers_its_welcome_campaign(wechat: SubscribeState
     finally:
         audiences._providers.clear()
         audiences._providers.update(previous)
+
+
+def test_a_batch_is_dealt_in_chunks_with_a_member_once_per_chunk() -> None:
+    from types import SimpleNamespace
+
+    def ready(pk: int, member: int) -> Any:
+        return SimpleNamespace(row=SimpleNamespace(pk=pk, member_id=member))
+
+    items = [ready(1, 10), ready(2, 10), ready(3, 11), ready(4, 10), ready(5, 12), ready(6, 13)]
+    chunks = sending._chunks(items, 2)
+    assert [[i.row.pk for i in chunk] for chunk in chunks] == [[1, 3], [2, 5], [4, 6]]
+    for chunk in chunks:
+        assert len({i.row.member_id for i in chunk}) == len(chunk)
+
+
+def test_one_member_in_two_campaigns_of_one_batch_is_capped_and_consents_once(
+    wechat: SubscribeState,
+) -> None:
+    """Both rows land in one claimed batch (different chunks): the second sees the
+    first's send for the cap and its consent already taken."""
+    audience(1, grant=wechat, remaining=1)
+    rows = [campaign(name=f"b{i}") for i in range(2)]
+    for row in rows:
+        campaigns.start(campaign=row, actor=None)
+    result = sending.send_due(limit=10, threads=4)
+    assert result.claimed == 2
+    reasons = sorted(Delivery.objects.values_list("reason", flat=True))
+    assert reasons == ["no_consent", "sent"]
+    assert len(wechat.receipts) == 1
+    skipped = Delivery.objects.get(reason="no_consent")
+    assert skipped.sent_at is None
+    assert skipped.state == LedgerState.SKIPPED

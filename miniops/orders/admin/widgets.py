@@ -15,7 +15,6 @@ from miniops.core.console import (
 )
 from miniops.core.money import format_fen
 from miniops.core.permissions import P
-from miniops.core.timeutils import day_bounds, local_date
 from miniops.orders import selectors
 from miniops.orders.models import (
     Order,
@@ -26,13 +25,26 @@ from miniops.orders.models import (
 
 # --- home card and member-360 -------------------------------------------------------
 def _today(request: HttpRequest) -> dict[str, Any]:
-    start, end = day_bounds(local_date())
-    paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
-    sums = paid.aggregate(n=Count("id"), gmv=Sum("paid_amount"))
+    # Today so far against the same hours of yesterday and of last week's same day.
+    so_far = selectors.today_so_far()
+    figures = [
+        {
+            "key": key,
+            "label": label,
+            "value": format_fen(so_far["today"][key]) if key == "gmv" else so_far["today"][key],
+            "vs_yesterday": so_far["vs_yesterday"][key],
+            "vs_last_week": so_far["vs_last_week"][key],
+        }
+        for key, label in (
+            ("orders", _("Orders today")),
+            ("paid_orders", _("Paid today")),
+            ("gmv", _("Paid amount today")),
+        )
+    ]
     return {
-        "orders_today": Order.objects.filter(created_at__gte=start, created_at__lt=end).count(),
-        "paid_today": sums["n"] or 0,
-        "gmv_today": format_fen(sums["gmv"] or 0),
+        "figures": figures,
+        "until": so_far["until"],
+        "last_week_day": so_far["last_week_day"],
         "to_ship": Order.objects.filter(status=OrderStatus.PAID).count(),
         "after_sales_open": selectors.open_after_sales().count(),
         "anomalies": PaymentAnomaly.objects.filter(resolved_at__isnull=True).count(),

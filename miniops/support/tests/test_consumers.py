@@ -256,3 +256,52 @@ def test_an_operator_without_support_chat_is_refused() -> None:
         return connected
 
     assert async_to_sync(run)() is False
+
+
+def test_one_sockets_slow_database_work_does_not_hold_up_another_socket() -> None:
+    """Sockets' queries run side by side (channels' thread-sensitive default ran every
+    socket of a process on one thread: one message at a time per process)."""
+    import asyncio
+    import threading
+    from unittest import mock
+
+    queue()
+    slow, quick = factories.member(), factories.member()
+    slow_token, _r1 = factories.member_tokens(slow)
+    quick_token, _r2 = factories.member_tokens(quick)
+    slow_conv = services.open_conversation(member=slow)
+    quick_conv = services.open_conversation(member=quick)
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    real = services.send_member_message
+
+    def held(**kwargs: Any) -> Any:
+        if kwargs["member"].pk == slow.pk:
+            entered.set()
+            release.wait(timeout=15)
+            finished.set()
+        return real(**kwargs)
+
+    async def run() -> tuple[str, bool]:
+        a = await member_socket(slow_token)
+        b = await member_socket(quick_token)
+        await a.send_json_to({"type": "send", "conversation": slow_conv.pk, "text": "slow"})
+        for _ in range(100):  # the slow socket's query has started
+            if entered.is_set():
+                break
+            await asyncio.sleep(0.05)
+        await b.send_json_to({"type": "send", "conversation": quick_conv.pk, "text": "quick"})
+        try:
+            quick_ack = await until(b, "ack")
+            order = "after the slow one" if finished.is_set() else "quick first"
+        finally:
+            release.set()
+        slow_ack = await until(a, "ack")
+        await a.disconnect()
+        await b.disconnect()
+        return order, slow_ack["duplicate"] is False and quick_ack["duplicate"] is False
+
+    with mock.patch.object(services, "send_member_message", held):
+        order, both = async_to_sync(run)()
+    assert order == "quick first"
+    assert both
+    assert Message.objects.count() == 2

@@ -1,0 +1,38 @@
+"""The channel layer survives sockets that stay quiet (channels-redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+redis_only = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="channels-redis only")
+
+
+@redis_only
+def test_the_redis_read_timeout_outlasts_the_layers_blocking_pop() -> None:
+    layer = get_channel_layer()
+    pool = layer.create_pool(0)
+    timeout = pool.connection_kwargs.get("socket_timeout")
+    # None would wait forever on a dead Redis; anything at or under the blocking pop
+    # kills every quiet socket (redis-py's default equals it: 5 s).
+    assert timeout is not None
+    assert timeout > layer.brpop_timeout
+
+
+@redis_only
+def test_a_receive_with_nothing_to_read_waits_past_the_blocking_pop() -> None:
+    layer = get_channel_layer()
+
+    async def run() -> str:
+        channel = await layer.new_channel()
+        try:
+            await asyncio.wait_for(layer.receive(channel), timeout=layer.brpop_timeout + 1.5)
+        except TimeoutError:
+            return "still waiting"  # ours: nothing came, and the read did not fail
+        return "received"
+
+    assert async_to_sync(run)() == "still waiting"
