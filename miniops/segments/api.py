@@ -7,7 +7,7 @@ rule validation, the permission checked again, the audit row)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -273,7 +273,7 @@ def recompute_segment(request: HttpRequest, segment_id: int = ID) -> Any:
 
 
 class OverridesIn(StrictIn):
-    member_ids: list[int] = Field(
+    member_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         ..., min_length=1, max_length=10_000, description="members (ids) to set, at most 10,000"
     )
     mode: Literal["include", "exclude", "none"] = Field(
