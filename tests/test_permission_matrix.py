@@ -472,6 +472,7 @@ def test_member_operations_refuse_anonymous_and_accept_a_member() -> None:
 READS_OVER_POST = {
     ("POST", "/api/v1/manage/analytics/funnels/query"): "a funnel query, answered and forgotten",
     ("POST", "/api/v1/manage/members/{member_id}/reveal"): "a logged read of personal data",
+    ("POST", "/api/v1/manage/segments/preview"): "a rule tree counted, not saved",
 }
 #: The console URLs the "nothing written" walk does not post to, and why.
 NOT_POSTED = {

@@ -115,6 +115,7 @@ NAVIGATION: list[tuple[Any, list[tuple[Any, str, str]]]] = [
             (_("Campaigns"), "campaign", "notifications.campaign"),
             (_("Campaign results"), "insights", "page:notifications_results"),
             (_("Scheduled and running"), "schedule", "page:notifications_tasks"),
+            (_("Reminder requests"), "notifications_active", "page:notifications_reminders"),
             (_("Deliveries"), "outgoing_mail", "notifications.delivery"),
             (_("Message templates"), "mark_email_read", "notifications.messagetemplate"),
             (_("Consents"), "how_to_reg", "notifications.consent"),

@@ -139,3 +139,73 @@ def member_push(member_id: int, *, limit: int = 10) -> dict[str, Any]:
             ]
         ),
     }
+
+
+# --- reminder requests (the operators' page) --------------------------------------------------
+def _reminder_targets(pairs: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """A label, a time and a console link for each (kind, ref) a request names."""
+    from miniops.catalog.models import Sku
+    from miniops.marketing.models import FlashSession
+    from miniops.notifications.models import WatchKind
+
+    flash = [ref for kind, ref in pairs if kind == WatchKind.FLASH_SESSION]
+    skus = [ref for kind, ref in pairs if kind == WatchKind.BACK_IN_STOCK]
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for session in FlashSession.objects.filter(pk__in=flash):
+        found[(WatchKind.FLASH_SESSION, session.pk)] = {
+            "label": session.name,
+            "when": session.starts_at,
+            "admin": ("marketing_flashsession_change", session.pk),
+        }
+    for sku in Sku.objects.filter(pk__in=skus).select_related("product"):
+        found[(WatchKind.BACK_IN_STOCK, sku.pk)] = {
+            "label": f"{sku.product.title} · {sku.code}" if sku.code else sku.product.title,
+            "when": None,
+            "stock": sku.stock,
+            "admin": ("catalog_product_change", sku.product_id),
+        }
+    return found
+
+
+def reminder_summary(*, kind: str = "", limit: int = 100) -> list[dict[str, Any]]:
+    """Per flash sale / SKU that members asked about: open requests, answered
+    ones and those closed without a message, the targets with open requests
+    first (most first), then the latest."""
+    from django.db.models import Max
+
+    from miniops.notifications.models import Watch, WatchOutcome
+
+    rows = Watch.objects.all()
+    if kind:
+        rows = rows.filter(kind=kind)
+    grouped = list(
+        rows.values("kind", "ref")
+        .annotate(
+            open=Count("id", filter=Q(notified_at__isnull=True)),
+            answered=Count("id", filter=Q(outcome=WatchOutcome.PLANNED)),
+            not_sent=Count(
+                "id", filter=Q(notified_at__isnull=False) & ~Q(outcome=WatchOutcome.PLANNED)
+            ),
+            latest=Max("created_at"),
+        )
+        .order_by("-open", "-latest", "kind", "ref")[:limit]
+    )
+    targets = _reminder_targets({(g["kind"], g["ref"]) for g in grouped})
+    return [{**g, "target": targets.get((g["kind"], g["ref"]))} for g in grouped]
+
+
+def reminder_requests(*, kind: str, ref: int, limit: int = 200) -> list[Any]:
+    """The requests for one flash sale / SKU, open ones first, newest first."""
+    from django.db.models import F
+
+    from miniops.notifications.models import Watch
+
+    return list(
+        Watch.objects.filter(kind=kind, ref=ref)
+        .select_related("member", "campaign")
+        .order_by(F("notified_at").desc(nulls_first=True), "-created_at", "-pk")[:limit]
+    )
+
+
+def reminder_target(kind: str, ref: int) -> dict[str, Any] | None:
+    return _reminder_targets({(kind, ref)}).get((kind, ref))

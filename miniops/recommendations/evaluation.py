@@ -135,7 +135,11 @@ def random_top(train: Any, users: list[int], k: int, seed: int = 7) -> dict[int,
 
 
 def compare(
-    split: Split, *, k: int = 10, als_factors: int = training.ALS_FACTORS
+    split: Split,
+    *,
+    k: int = 10,
+    als_factors: int = training.ALS_FACTORS,
+    als_iterations: int = training.ALS_ITERATIONS,
 ) -> dict[str, Any]:
     """item-kNN, ALS, popularity and random on one split, side by side."""
     users = sorted(split.test)
@@ -171,7 +175,7 @@ def compare(
     )
     run(
         "als",
-        lambda: training.fit_als(train, factors=als_factors),
+        lambda: training.fit_als(train, factors=als_factors, iterations=als_iterations),
         lambda m: _recommend_all(m, train, users, k),
     )
     run("popularity", None, lambda _m: popularity_top(train, users, k))
@@ -179,12 +183,15 @@ def compare(
     return results
 
 
-def shop_split(*, test_days: int = 14, now: Any = None) -> tuple[Split, dict[str, Any]]:
+def shop_split(
+    *, test_days: int = 14, now: Any = None, data: Any = None
+) -> tuple[Split, dict[str, Any]]:
     """The shop's own interactions (orders, browsing history, analytics views and
-    cart adds), the last ``test_days`` as test."""
+    cart adds), the last ``test_days`` as test; ``data``: already loaded."""
     from miniops.recommendations.interactions import load_interactions
 
-    data = load_interactions(now)
+    if data is None:
+        data = load_interactions(now)
     user_ids = {u: i for i, u in enumerate(sorted(set(data.users)))}
     product_ids = {p: i for i, p in enumerate(sorted(set(data.products)))}
     users = np.array([user_ids[u] for u in data.users], dtype=np.int64)

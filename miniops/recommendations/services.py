@@ -18,7 +18,7 @@ from miniops.catalog.models import Category, Product
 from miniops.core.errors import InvalidInput, NotFound
 from miniops.core.permissions import P, require, require_if_operator
 from miniops.recommendations import selectors, training
-from miniops.recommendations.interactions import load_interactions
+from miniops.recommendations.interactions import Interactions, load_interactions
 from miniops.recommendations.models import (
     ItemNeighbor,
     ModelVersion,
@@ -39,13 +39,21 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def train(*, actor: Any = None, now: Any = None) -> ModelVersion:
+def train(
+    *,
+    actor: Any = None,
+    now: Any = None,
+    data: Interactions | None = None,
+    als_iterations: int = training.ALS_ITERATIONS,
+) -> ModelVersion:
     """Fit item-kNN (bought together, viewed together), ALS and trending on the
-    shop's interactions and make the result the active version."""
+    shop's interactions and make the result the active version. ``data``: the
+    interactions already loaded at ``now`` (the nightly run and the demo share
+    one load between training and evaluation)."""
     require_if_operator(actor, P.RECOMMENDATIONS_MANAGE)
     started = time.perf_counter()
     now = now or timezone.now()
-    data = load_interactions(now)
+    data = data if data is not None else load_interactions(now)
     valid = set(Product.objects.filter(pk__in=set(data.products)).values_list("pk", flat=True))
     category_of = dict(Product.objects.filter(pk__in=valid).values_list("pk", "category_id"))
     rows = [i for i, p in enumerate(data.products) if p in valid]
@@ -88,13 +96,13 @@ def train(*, actor: Any = None, now: Any = None) -> ModelVersion:
         if shape[0] >= 10 and shape[1] >= 10:
             combined = training.matrix(users, items, weights, shape)
             factors = min(training.ALS_FACTORS, max(4, shape[1] // 4))
-            als = training.fit_als(combined, factors=factors)
+            als = training.fit_als(combined, factors=factors, iterations=als_iterations)
             artefact = training.AlsArtefact(
                 np.asarray(als.item_factors), np.array(product_ids, dtype=np.int64)
             ).dumps()
             params["als"] = {
                 "factors": factors,
-                "iterations": training.ALS_ITERATIONS,
+                "iterations": als_iterations,
                 "regularization": training.ALS_REGULARIZATION,
                 "alpha": training.ALS_ALPHA,
             }
@@ -158,23 +166,45 @@ def _changed() -> None:
     transaction.on_commit(selectors.bump_version)
 
 
-def evaluate(*, actor: Any = None, test_days: int = 14) -> dict[str, Any]:
+def evaluate(
+    *,
+    actor: Any = None,
+    test_days: int = 14,
+    data: Interactions | None = None,
+    als_iterations: int = training.ALS_ITERATIONS,
+) -> dict[str, Any]:
     """The offline evaluation on the shop's own data (the last ``test_days`` as
-    test, full catalogue), kept on the active version for the console."""
+    test, full catalogue), kept on the active version for the console. ``data``:
+    the interactions already loaded for training."""
     require_if_operator(actor, P.RECOMMENDATIONS_MANAGE)
     from miniops.recommendations import evaluation
 
-    split, info = evaluation.shop_split(test_days=test_days)
+    split, info = evaluation.shop_split(test_days=test_days, data=data)
     figures: dict[str, Any] = {"info": info, "models": {}}
     if split.test:
         factors = min(training.ALS_FACTORS, max(4, split.n_items // 4))
-        figures["models"] = evaluation.compare(split, als_factors=factors)
+        figures["models"] = evaluation.compare(
+            split, als_factors=factors, als_iterations=als_iterations
+        )
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().filter(is_active=True).first()
         if version is not None:
             version.params = {**version.params, "evaluation": figures}
             version.save(update_fields=["params"])
     return figures
+
+
+def train_and_evaluate(
+    *, actor: Any = None, als_iterations: int = training.ALS_ITERATIONS
+) -> ModelVersion:
+    """``train`` then ``evaluate`` on one load of the interactions (the nightly
+    job, the demo)."""
+    require_if_operator(actor, P.RECOMMENDATIONS_MANAGE)
+    now = timezone.now()
+    data = load_interactions(now)
+    version = train(actor=actor, now=now, data=data, als_iterations=als_iterations)
+    evaluate(actor=actor, data=data, als_iterations=als_iterations)
+    return version
 
 
 # --- operator rules ----------------------------------------------------------------------------

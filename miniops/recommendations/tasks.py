@@ -11,8 +11,7 @@ from miniops.recommendations import services
 @db_periodic_task(crontab(minute="17", hour="3"))
 @lock_task("recommendations-train")
 def train_nightly() -> None:
-    services.train(actor=None)
-    services.evaluate(actor=None)
+    services.train_and_evaluate(actor=None)
 
 
 @db_periodic_task(crontab(minute="47"))

@@ -1,21 +1,27 @@
-"""Management API: segments with their counts, and the members of one (for an
-integrator's own tools; the console has the rule builder)."""
+"""Management API: segments with their counts, the members of one, and the
+writes an integrator's own tools need — create, change (name, rules, schedule,
+archive), preview a rule tree without saving, recompute now, the manual include
+/ exclude lists, delete — each through the segments services (the console's
+rule validation, the permission checked again, the audit row)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
 
 from miniops.accounts.apiauth import requires
+from miniops.accounts.context import principal_of
+from miniops.core.errors import InvalidInput, ServiceUnavailable
 from miniops.core.openapi import errors
 from miniops.core.pagination import decode_cursor, encode_cursor
 from miniops.core.permissions import P
-from miniops.core.schemas import ID
-from miniops.segments import selectors
-from miniops.segments.models import Segment
+from miniops.core.schemas import ID, StrictIn
+from miniops.segments import selectors, services
+from miniops.segments.models import OverrideMode, Segment, SegmentOverride
 
 manage_router = Router(tags=["management: segments"])
 PAGE_MAX = 1000
@@ -92,3 +98,234 @@ def segment_members(request: HttpRequest, query: Query[MembersQuery], segment_id
         "member_ids": page,
         "next_cursor": encode_cursor(page[-1], page[-1]) if more and page else None,
     }
+
+
+# --- writes ---------------------------------------------------------------------------------
+RULES_HELP = (
+    'the rule tree, as the console\'s builder writes it: {"op": "and" | "or" | "not", '
+    '"rules": [groups or leaves]}; a wrong rule is 400 with fields naming the place '
+    '("rules[0].days")'
+)
+
+
+class SegmentIn(StrictIn):
+    name: str = Field(..., min_length=1, max_length=80)
+    description: str = Field("", max_length=255)
+    kind: Literal["dynamic", "static"] = Field(
+        "dynamic", description="dynamic: recomputed; static: a snapshot frozen now"
+    )
+    rules: dict[str, Any] = Field(..., description=RULES_HELP)
+    refresh_minutes: int = Field(15, ge=1, le=10_080)
+
+
+class SegmentPatchIn(StrictIn):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str | None = Field(None, max_length=255)
+    rules: dict[str, Any] | None = Field(
+        None, description=RULES_HELP + "; new rules are recomputed at the next tick"
+    )
+    refresh_minutes: int | None = Field(None, ge=1, le=10_080)
+    is_active: bool | None = Field(
+        None, description="false archives the segment: it leaves the audience pickers"
+    )
+
+
+def _operator(request: HttpRequest) -> Any:
+    return principal_of(request).operator
+
+
+# declared before /segments/{segment_id}: its path would take "preview" as an id
+class PreviewIn(StrictIn):
+    rules: dict[str, Any] = Field(..., description=RULES_HELP)
+    sample: int = Field(20, ge=0, le=50, description="members to return (nicknames masked)")
+
+
+class PreviewMemberOut(Schema):
+    id: int
+    nickname: str = Field(description="masked")
+    city: str
+    registered_at: datetime | None
+
+
+class PreviewOut(Schema):
+    count: int
+    sample: list[PreviewMemberOut]
+    elapsed_ms: float = Field(description="the query's time")
+    lake_ms: float = Field(description="of which behaviour rules on the event lake")
+
+
+@manage_router.post(
+    "/segments/preview",
+    response={200: PreviewOut, **errors(503)},
+    auth=requires(P.SEGMENTS_VIEW),
+    summary="Count the members of a rule tree now, without saving it",
+)
+def preview_segment(request: HttpRequest, payload: PreviewIn) -> Any:
+    """The console's live count: a wrong rule is **400** naming the place; a query
+    over its time limit is **503**. Writes nothing (but the behaviour cache)."""
+    result = services.preview(payload.rules, actor=_operator(request), sample=payload.sample)
+    if result.count is None:
+        if result.fields:
+            raise InvalidInput(result.error, code="rules_invalid", fields=result.fields)
+        raise ServiceUnavailable(result.error, code="preview_failed")
+    return {
+        "count": result.count,
+        "sample": result.sample,
+        "elapsed_ms": result.elapsed_ms,
+        "lake_ms": result.lake_ms,
+    }
+
+
+@manage_router.post(
+    "/segments",
+    response={201: SegmentOut, **errors(409)},
+    auth=requires(P.SEGMENTS_MANAGE),
+    summary="Create a segment; its first membership is computed at once",
+)
+def create_segment(request: HttpRequest, payload: SegmentIn) -> Any:
+    """A name is unique: a retried create answers **409** (no Idempotency-Key,
+    as the other management writes)."""
+    segment = services.create_segment(
+        actor=_operator(request),
+        name=payload.name,
+        description=payload.description,
+        kind=payload.kind,
+        rules=payload.rules,
+        refresh_minutes=payload.refresh_minutes,
+    )
+    return Status(201, _out(segment))
+
+
+@manage_router.get(
+    "/segments/{segment_id}",
+    response={200: SegmentOut, **errors(404)},
+    auth=requires(P.SEGMENTS_VIEW),
+    summary="One segment, with its rules' count and version",
+)
+def get_segment(request: HttpRequest, segment_id: int = ID) -> Any:
+    return _out(selectors.get(segment_id))
+
+
+class SegmentDetailOut(SegmentOut):
+    rules: dict[str, Any]
+    refresh_minutes: int
+
+
+@manage_router.patch(
+    "/segments/{segment_id}",
+    response={200: SegmentDetailOut, **errors(404, 409)},
+    auth=requires(P.SEGMENTS_MANAGE),
+    summary="Change a segment's name, description, rules, schedule, or archive it",
+)
+def update_segment(request: HttpRequest, payload: SegmentPatchIn, segment_id: int = ID) -> Any:
+    """Only the fields sent change. A static segment's new rules retake its
+    snapshot now; a dynamic one's are recomputed at the next scheduler tick (or
+    ``POST …/recompute``)."""
+    changes = payload.dict(exclude_unset=True)
+    segment = services.update_segment(
+        actor=_operator(request), segment=selectors.get(segment_id), **changes
+    )
+    return _detail(segment)
+
+
+def _detail(segment: Segment) -> dict[str, Any]:
+    return {**_out(segment), "rules": segment.rules, "refresh_minutes": segment.refresh_minutes}
+
+
+@manage_router.delete(
+    "/segments/{segment_id}",
+    response={204: None, **errors(404)},
+    auth=requires(P.SEGMENTS_MANAGE),
+    summary="Delete a segment and its membership history (archive it instead with PATCH)",
+)
+def delete_segment(request: HttpRequest, segment_id: int = ID) -> Any:
+    services.delete_segment(actor=_operator(request), segment=selectors.get(segment_id))
+    return Status(204, None)
+
+
+class RunOut(Schema):
+    segment: SegmentOut
+    version: int
+    member_count: int
+    entered: int
+    exited: int
+    elapsed_ms: int
+
+
+@manage_router.post(
+    "/segments/{segment_id}/recompute",
+    response={200: RunOut, **errors(404, 503)},
+    auth=requires(P.SEGMENTS_MANAGE),
+    summary="Recompute a segment now (a new membership version, entries and exits recorded)",
+)
+def recompute_segment(request: HttpRequest, segment_id: int = ID) -> Any:
+    segment = selectors.get(segment_id)
+    run = services.recompute(segment.pk, actor=_operator(request), reason="api")
+    segment.refresh_from_db()
+    return {
+        "segment": _out(segment),
+        "version": run.version or segment.version,
+        "member_count": run.member_count,
+        "entered": run.entered,
+        "exited": run.exited,
+        "elapsed_ms": run.elapsed_ms,
+    }
+
+
+class OverridesIn(StrictIn):
+    member_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        ..., min_length=1, max_length=10_000, description="members (ids) to set, at most 10,000"
+    )
+    mode: Literal["include", "exclude", "none"] = Field(
+        ..., description="always include, always exclude, or back to the rules (none)"
+    )
+
+
+class OverridesOut(Schema):
+    segment: SegmentOut
+    changed: int
+    include: list[int] = Field(description="always included (at most 1,000 shown)")
+    exclude: list[int] = Field(description="always excluded (at most 1,000 shown)")
+
+
+def _overrides(segment: Segment) -> dict[str, Any]:
+    rows = SegmentOverride.objects.filter(segment=segment).order_by("member_id")
+    return {
+        "segment": _out(segment),
+        "include": list(
+            rows.filter(mode=OverrideMode.INCLUDE).values_list("member_id", flat=True)[:1000]
+        ),
+        "exclude": list(
+            rows.filter(mode=OverrideMode.EXCLUDE).values_list("member_id", flat=True)[:1000]
+        ),
+    }
+
+
+@manage_router.get(
+    "/segments/{segment_id}/overrides",
+    response={200: OverridesOut, **errors(404)},
+    auth=requires(P.SEGMENTS_VIEW),
+    summary="A segment's manual include and exclude lists",
+)
+def segment_overrides(request: HttpRequest, segment_id: int = ID) -> Any:
+    return {**_overrides(selectors.get(segment_id)), "changed": 0}
+
+
+@manage_router.post(
+    "/segments/{segment_id}/overrides",
+    response={200: OverridesOut, **errors(404)},
+    auth=requires(P.SEGMENTS_MANAGE),
+    summary="Always include / always exclude members, or remove their override",
+)
+def set_segment_overrides(request: HttpRequest, payload: OverridesIn, segment_id: int = ID) -> Any:
+    """Setting the same list again changes nothing more; the segment is
+    recomputed right away. Unknown member ids are ignored; none known is 400."""
+    segment = selectors.get(segment_id)
+    changed = services.set_override(
+        actor=_operator(request),
+        segment=segment,
+        member_ids=payload.member_ids,
+        mode=None if payload.mode == "none" else payload.mode,
+    )
+    segment.refresh_from_db()
+    return {**_overrides(segment), "changed": changed}

@@ -12,12 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from miniops.core import audit
+from miniops.core.audit import acting_as
 from miniops.core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from miniops.core.masking import mask_name
 from miniops.core.permissions import P, require, require_if_operator
@@ -199,17 +200,20 @@ def create_segment(
     node = r.parse(rules)
     if Segment.objects.filter(name=name).exists():
         raise Conflict(_("A segment with this name exists."), fields={"name": _("taken")})
-    with transaction.atomic():
-        segment = Segment.objects.create(
-            name=name,
-            description=(description or "")[:255],
-            kind=kind,
-            rules=r.dump(node),
-            refresh_minutes=refresh_minutes,
-            created_by=actor if getattr(actor, "is_operator", False) else None,
-        )
-        if kind == SegmentKind.STATIC:
-            _write_snapshot(segment, node)
+    try:
+        with transaction.atomic(), acting_as(actor):
+            segment = Segment.objects.create(
+                name=name,
+                description=(description or "")[:255],
+                kind=kind,
+                rules=r.dump(node),
+                refresh_minutes=refresh_minutes,
+                created_by=actor if getattr(actor, "is_operator", False) else None,
+            )
+            if kind == SegmentKind.STATIC:
+                _write_snapshot(segment, node)
+    except IntegrityError:  # the same name created at the same moment
+        raise Conflict(_("A segment with this name exists."), fields={"name": _("taken")}) from None
     if compute:
         recompute(segment.pk, actor=None, reason="created")
         segment.refresh_from_db()
@@ -237,7 +241,7 @@ def update_segment(
     recompute at the next scheduler tick (a static segment's rules describe its
     snapshot: changing them retakes it)."""
     require_if_operator(actor, P.SEGMENTS_MANAGE)
-    with transaction.atomic():
+    with transaction.atomic(), acting_as(actor):
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         if name is not None or refresh_minutes is not None:
             segment.name = _clean(
@@ -269,7 +273,7 @@ def update_segment(
 
 def delete_segment(*, actor: Any, segment: Segment) -> None:
     require_if_operator(actor, P.SEGMENTS_MANAGE)
-    with transaction.atomic():
+    with transaction.atomic(), acting_as(actor):
         segment.delete()
 
 

@@ -54,7 +54,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # Generous: CI shares two cores with other work; a wait that long only ever
+    # costs time when something is really broken.
+    page.set_default_timeout(45_000)
     outside: list[str] = []
 
     def watch(request: Any) -> None:

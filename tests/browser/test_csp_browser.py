@@ -150,7 +150,7 @@ def test_super_admin_uses_the_console_under_the_enforced_policy_without_violatio
 
 def test_api_docs_work_under_their_policy_without_violations(page: Any, live_server: Any) -> None:
     violations = Violations(page)
-    page.set_default_timeout(30_000)  # Swagger UI is a 1.4 MB script to parse
+    page.set_default_timeout(60_000)  # Swagger UI is a 1.4 MB script to parse
     # when a developer opens the API docs and tries a call
     response = page.goto(f"{live_server.url}/api/v1/docs")
     policy = enforced_policy(response)

@@ -66,7 +66,8 @@ def test_serve_runs_web_and_embedded_worker_and_prints_the_logins_last(tmp_path:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: httpx.get(f"{base}/healthz").status_code == 200)
+        # start-up (Django, the worker, the first migration check) takes long on a loaded machine
+        assert wait_until(lambda: httpx.get(f"{base}/healthz").status_code == 200, timeout=120)
         assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
         # when another process queues a job into the embedded (SQLite) queue
         enqueue = (

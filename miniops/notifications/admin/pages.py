@@ -229,6 +229,51 @@ def tasks_page(request: HttpRequest) -> HttpResponseBase:
     return TemplateResponse(request, "notifications/tasks.html", page)
 
 
+# --- reminder requests ----------------------------------------------------------------------
+@site.register_page(
+    name="notifications_reminders",
+    route="notifications/reminders/",
+    permission=P.NOTIFICATIONS_VIEW,
+    title=_("Reminder requests"),
+    icon="notifications_active",
+)
+def reminders_page(request: HttpRequest) -> HttpResponseBase:
+    """What members asked to be reminded of (a flash sale) or told about (a SKU
+    back in stock): per target, the open requests, those a campaign answered and
+    those closed without a message; one target's requests with their members
+    (nicknames masked; the member page linked for roles that may open it)."""
+    from miniops.core.console import operator_has
+    from miniops.core.masking import mask_name
+    from miniops.notifications.models import WatchKind
+
+    kind = request.GET.get("kind", "")
+    if kind not in WatchKind.values:
+        kind = ""
+    raw = request.GET.get("ref", "")
+    ref = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+    context: dict[str, Any] = {
+        "kinds": WatchKind.choices,
+        "kind": kind,
+        "summary": selectors.reminder_summary(kind=kind),
+        "may_open_members": operator_has(request, P.MEMBERS_VIEW),
+    }
+    if kind and ref is not None:
+        context["target"] = selectors.reminder_target(kind, ref) or {"label": f"#{ref}"}
+        context["ref"] = ref
+        context["show_requests"] = True
+        context["requests"] = [
+            {
+                "row": row,
+                "nickname": mask_name(row.member.nickname)
+                if row.member.nickname
+                else f"#{row.member_id}",
+            }
+            for row in selectors.reminder_requests(kind=kind, ref=ref)
+        ]
+    page = site.page_context(request, title=_("Reminder requests"), **context)
+    return TemplateResponse(request, "notifications/reminders.html", page)
+
+
 # --- member-360 -------------------------------------------------------------------------------
 def _member_push(request: HttpRequest, member: Any) -> dict[str, Any]:
     return selectors.member_push(member.pk)

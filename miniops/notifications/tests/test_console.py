@@ -223,3 +223,74 @@ def test_management_api_lists_campaigns_with_labels_and_results(wechat: Subscrib
     assert results["groups"]["treatment"]["units"] == treated
     assert results["campaign"]["id"] == campaign.pk
     assert client.get("/api/v1/manage/notifications/campaigns/999999/results").status_code == 404
+
+
+def test_reminder_requests_page(console_as: Callable[..., Client], wechat: SubscribeState) -> None:
+    """Per flash sale / product: open, answered and not-sent requests; one
+    target's requests with masked members; read-only, in zh-Hans words."""
+    from datetime import timedelta
+
+    from miniops.core.permissions import ROLES, P
+    from miniops.notifications.models import Watch, WatchKind
+    from miniops.notifications.services import campaigns, watches
+    from miniops.notifications.tests.engine import campaign
+    from miniops.testing.untranslated import untranslated
+    from miniops.testing.visible_text import visible_text
+
+    template = factories.message_template("SIM-flash-reminder")
+    (vip,) = audience(1, grant=wechat, template=template)
+    plain = factories.member(nickname="王小明")
+    session = factories.flash_session(starts_in_minutes=20, name="晚八点秒杀")
+    reminder = campaign(
+        name="VIP 提醒",
+        kind="triggered",
+        trigger="flash_reminder",
+        trigger_value=30,
+        audience="tag:vip",
+        template=template,
+        data={"thing1": "{product}", "date2": "{date}", "phrase3": "即将开始"},
+        quiet_policy="drop",
+    )
+    campaigns.start(campaign=reminder, actor=None)
+    for person in (vip, plain):
+        watches.watch(member=person, kind=WatchKind.FLASH_SESSION, ref=session.pk)
+    campaigns.scan_flash_reminders()
+    sku = factories.product(stock=0, title="无线耳机").skus.get()
+    watches.watch(member=plain, kind=WatchKind.BACK_IN_STOCK, ref=sku.pk)
+    client = console_as("ops_manager")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    before = list(Watch.objects.order_by("pk").values())
+    url = f"{BASE}/reminders/"
+    summary = client.get(url)
+    assert summary.status_code == 200
+    text = " | ".join(visible_text(summary.content))
+    assert "晚八点秒杀" in text
+    assert "无线耳机" in text
+    listed = client.get(url, {"kind": "flash_session", "ref": session.pk})
+    assert listed.status_code == 200
+    chunks = visible_text(listed.content)
+    page = " | ".join(chunks)
+    assert "王**" in page  # masked
+    assert "王小明" not in page
+    assert "VIP 提醒" in page  # the campaign that answered the VIP
+    assert "已由活动回应" in page  # the outcome, in Chinese
+    assert "answered by a campaign" not in page
+    assert [chunk for chunk in chunks if untranslated(chunk)] == []
+    # a GET changes nothing
+    assert list(Watch.objects.order_by("pk").values()) == before
+    # the sale starts: the plain member's request is closed as not sent, and says why
+    campaigns.scan_flash_reminders(session.starts_at + timedelta(minutes=1))
+    after = client.get(url, {"kind": "flash_session", "ref": session.pk})
+    assert "未发送：不在任何活动的受众中" in " | ".join(visible_text(after.content))
+    # bad parameters are the summary, never an error
+    for params in (
+        {"kind": "x", "ref": "1"},
+        {"kind": "flash_session", "ref": "-1"},
+        {"kind": "flash_session", "ref": "9" * 30},
+    ):
+        assert client.get(url, params).status_code == 200
+    # a role without the notifications read permission is refused
+    outsider = next(
+        code for code, role in ROLES.items() if P.NOTIFICATIONS_VIEW not in role.permissions
+    )
+    assert console_as(str(outsider)).get(url).status_code == 403

@@ -455,3 +455,36 @@ def test_compiled_query_agrees_with_brute_force() -> None:
     # the fixture is not degenerate: RFM scored someone, events reached the lake
     assert oracle.rfm
     assert lake.read_manifest()["parts"]
+
+
+def test_a_behaviour_leaf_is_one_constant_array_in_the_statement() -> None:
+    """The warm preview passes a leaf's member ids as one bound array (not the
+    stored row unpacked per statement, not a parameter per id), whatever its size;
+    the answer is the same as the stored set's."""
+    from miniops.segments.models import LeafSet
+
+    people = [member() for _ in range(30)]
+    store(
+        *[
+            row(
+                "share",
+                at=NOW - dt.timedelta(days=1),
+                member_id=person.pk,
+                received_at=NOW - dt.timedelta(minutes=5),
+            )
+            for person in people[:20]
+        ]
+    )
+    lake.reset()
+    lake.export(settled_only=False)
+    did = {"type": "event", "event": "share", "count": 1, "days": 7}
+    ctx = compiler.Context(now=NOW)
+    query = compiler.members(r.parse(did), ctx)
+    sql, params = query.values_list("pk").query.sql_with_params()
+    assert LeafSet._meta.db_table not in sql
+    assert len(params) == 1
+    assert set(query.values_list("pk", flat=True)) == {p.pk for p in people[:20]}
+    assert LeafSet.objects.get(pk=next(iter(ctx.leafsets.values()))).size == 20
+    # warm: the stored set is read once and bound the same way
+    again = compiler.members(r.parse({"op": "not", "rule": did}), compiler.Context(now=NOW))
+    assert set(again.values_list("pk", flat=True)) == {p.pk for p in people[20:]}
