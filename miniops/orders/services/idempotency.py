@@ -106,6 +106,20 @@ def _check_key(key: str | None) -> str:
     return key
 
 
+def _reused() -> Unprocessable:
+    return Unprocessable(
+        _("This Idempotency-Key was used for a different request."),
+        code="idempotency_key_reused",
+    )
+
+
+def _running() -> Conflict:
+    return Conflict(
+        _("The first request with this Idempotency-Key is still running."),
+        code="request_in_progress",
+    )
+
+
 class _Duplicate(Exception):
     """Another request with the same key committed its record first."""
 
@@ -180,27 +194,15 @@ def _replay(
     if record is None:
         # claimed, not committed yet: the first request is still running
         if claim is not None and cache.get(claim) not in (None, digest):
-            raise Unprocessable(
-                _("This Idempotency-Key was used for a different request."),
-                code="idempotency_key_reused",
-            )
-        raise Conflict(
-            _("The first request with this Idempotency-Key is still running."),
-            code="request_in_progress",
-        )
+            raise _reused()
+        raise _running()
     if record.request_hash != digest:
-        raise Unprocessable(
-            _("This Idempotency-Key was used for a different request."),
-            code="idempotency_key_reused",
-        )
+        raise _reused()
     if record.in_progress:  # a claim of ``run``'s (same rules)
         if record.created_at < timezone.now() - STALE_AFTER:
             IdempotencyRecord.objects.filter(pk=record.pk, in_progress=True).delete()
             raise Conflict(_("Try again."), code="request_in_progress")
-        raise Conflict(
-            _("The first request with this Idempotency-Key is still running."),
-            code="request_in_progress",
-        )
+        raise _running()
     return int(record.response_status or 200), bytes(record.response_body or b"{}")
 
 
@@ -220,18 +222,12 @@ def _claim(*, member_id: int, scope: str, key: str, digest: str) -> IdempotencyR
             if existing is None:
                 continue  # it was just released; try again
             if existing.request_hash != digest:
-                raise Unprocessable(
-                    _("This Idempotency-Key was used for a different request."),
-                    code="idempotency_key_reused",
-                ) from None
+                raise _reused() from None
             if existing.in_progress:
                 if existing.created_at < timezone.now() - STALE_AFTER:
                     IdempotencyRecord.objects.filter(pk=existing.pk, in_progress=True).delete()
                     continue
-                raise Conflict(
-                    _("The first request with this Idempotency-Key is still running."),
-                    code="request_in_progress",
-                ) from None
+                raise _running() from None
             return existing
     raise Conflict(_("Try again."), code="request_in_progress")
 
