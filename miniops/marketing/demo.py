@@ -151,42 +151,39 @@ def _standings(members: list[Any], levels: list[Level], rng: random.Random) -> N
         state: list[Any] = [0, level_for(0, by_threshold)]
         if state[1] is not None:
             changes.append((member.pk, None, state[1].pk, 0, member.registered_at))
-        for number, amount, done in sorted(completed.get(member.pk, []), key=lambda r: r[2] or now):
+        # Purchases and sign-ins in the order they happened: a sign-in a week
+        # ago comes before an order completed yesterday, in the balances and in
+        # the level history alike.
+        happened: list[tuple[Any, str, str, int, int]] = []
+        for number, amount, done in completed.get(member.pk, []):
             earned = amount // 100
-            if earned <= 0:
-                continue
-            balance += earned
-            entries.append(
-                (
-                    member.pk,
-                    earned,
-                    balance,
-                    PointsEntry.Reason.PURCHASE.value,
-                    number,
-                    ((done or now) + timedelta(days=365)).date(),
-                    done or now,
+            if earned > 0:
+                happened.append(
+                    (done or now, PointsEntry.Reason.PURCHASE.value, number, earned, earned)
                 )
-            )
-            grow(member.pk, state, earned, "purchase", number, done or now)
         streak = 0
         if rng.random() < 0.3:
             streak = rng.randint(1, 9)
             for back in range(streak, 0, -1):
                 day = now - timedelta(days=back)
                 reward = [5, 5, 10, 10, 15, 15, 30][min(streak - back, 6)]
-                balance += reward
-                entries.append(
-                    (
-                        member.pk,
-                        reward,
-                        balance,
-                        PointsEntry.Reason.SIGN_IN.value,
-                        day.date().isoformat(),
-                        (day + timedelta(days=365)).date(),
-                        day,
-                    )
+                happened.append(
+                    (day, PointsEntry.Reason.SIGN_IN.value, day.date().isoformat(), reward, 1)
                 )
-                grow(member.pk, state, 1, "sign_in", day.date().isoformat(), day)
+        for at, reason, reference, earned, growth in sorted(happened, key=lambda r: r[0]):
+            balance += earned
+            entries.append(
+                (
+                    member.pk,
+                    earned,
+                    balance,
+                    reason,
+                    reference,
+                    (at + timedelta(days=365)).date(),
+                    at,
+                )
+            )
+            grow(member.pk, state, growth, reason, reference, at)
         if balance > 300 and rng.random() < 0.4:
             spent = rng.randint(100, balance // 2)
             balance -= spent
