@@ -15,7 +15,7 @@ from ninja.pagination import paginate
 
 from miniops.accounts import selectors, services
 from miniops.accounts.apiauth import requires
-from miniops.accounts.context import principal_of
+from miniops.accounts.context import principal_of, token_operator
 from miniops.accounts.models import Operator, Role
 from miniops.core import selectors as core_selectors
 from miniops.core import services as core_services
@@ -194,7 +194,7 @@ def disable_operator(request: HttpRequest, payload: DisableIn, operator_id: int 
     operator = get_object_or_404(selectors.operators_with_roles(), pk=operator_id)
     return services.disable_operator(
         operator=operator,
-        actor=principal_of(request).operator,
+        actor=token_operator(request),
         reason=payload.reason,
     )
 
@@ -206,7 +206,7 @@ def disable_operator(request: HttpRequest, payload: DisableIn, operator_id: int 
 )
 def enable_operator(request: HttpRequest, operator_id: int = ID) -> Operator:
     operator = get_object_or_404(selectors.operators_with_roles(), pk=operator_id)
-    return services.enable_operator(operator=operator, actor=principal_of(request).operator)
+    return services.enable_operator(operator=operator, actor=token_operator(request))
 
 
 @router.get("/audit", response=list[AuditOut], auth=requires(P.AUDIT_VIEW))

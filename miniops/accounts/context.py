@@ -21,3 +21,8 @@ def principal_of(request: HttpRequest) -> TokenPrincipal:
     if not isinstance(auth, TokenPrincipal):
         raise PermissionDenied
     return auth
+
+
+def token_operator(request: HttpRequest) -> Operator:
+    """The operator a management API token acts for: the ``actor`` of its writes."""
+    return principal_of(request).operator

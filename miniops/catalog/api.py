@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from miniops.accounts.apiauth import requires
-from miniops.accounts.context import principal_of
+from miniops.accounts.context import token_operator
 from miniops.catalog import hooks, selectors, services
 from miniops.catalog.models import Product, Sku
 from miniops.core.apiauth import member_or_public, public
@@ -216,7 +216,7 @@ def manage_product(request: HttpRequest, product_id: int = ID) -> Any:
 )
 def manage_product_status(request: HttpRequest, payload: StatusIn, product_id: int = ID) -> Any:
     product = get_object_or_404(Product, pk=product_id)
-    services.change_status(product=product, to=payload.status, actor=principal_of(request).operator)
+    services.change_status(product=product, to=payload.status, actor=token_operator(request))
     return Product.objects.prefetch_related("skus").get(pk=product_id)
 
 
@@ -234,7 +234,7 @@ def manage_adjust_stock(
         sku=sku,
         delta=payload.delta,
         reason=payload.reason,
-        actor=principal_of(request).operator,
+        actor=token_operator(request),
         note=payload.note,
     )
     return {"sku_id": sku.pk, "stock": stock}

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from miniops.accounts.apiauth import requires
-from miniops.accounts.context import principal_of
+from miniops.accounts.context import token_operator
 from miniops.core.apiauth import public
 from miniops.core.netutils import client_ip
 from miniops.core.openapi import errors
@@ -386,9 +386,7 @@ def manage_get_member(request: HttpRequest, member_id: int = ID) -> dict[str, An
 def manage_reveal(request: HttpRequest, payload: RevealIn, member_id: int = ID) -> dict[str, Any]:
     """Unmasked values; each call is written to the audit log."""
     target = get_object_or_404(Member, pk=member_id)
-    return services.reveal(
-        member=target, actor=principal_of(request).operator, fields=payload.fields
-    )
+    return services.reveal(member=target, actor=token_operator(request), fields=payload.fields)
 
 
 @manage_router.post(
@@ -398,9 +396,7 @@ def manage_reveal(request: HttpRequest, payload: RevealIn, member_id: int = ID) 
 )
 def manage_block(request: HttpRequest, payload: BlockIn, member_id: int = ID) -> dict[str, Any]:
     target = get_object_or_404(Member, pk=member_id)
-    services.block_member(
-        member=target, actor=principal_of(request).operator, reason=payload.reason
-    )
+    services.block_member(member=target, actor=token_operator(request), reason=payload.reason)
     return selectors.masked_profile(target)
 
 
@@ -411,5 +407,5 @@ def manage_block(request: HttpRequest, payload: BlockIn, member_id: int = ID) ->
 )
 def manage_unblock(request: HttpRequest, member_id: int = ID) -> dict[str, Any]:
     target = get_object_or_404(Member, pk=member_id)
-    services.unblock_member(member=target, actor=principal_of(request).operator)
+    services.unblock_member(member=target, actor=token_operator(request))
     return selectors.masked_profile(target)

@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from miniops.accounts.apiauth import requires
-from miniops.accounts.context import principal_of
+from miniops.accounts.context import token_operator
 from miniops.core.errors import InvalidInput, ServiceUnavailable
 from miniops.core.openapi import errors
 from miniops.core.pagination import decode_cursor, encode_cursor
@@ -130,10 +130,6 @@ class SegmentPatchIn(StrictIn):
     )
 
 
-def _operator(request: HttpRequest) -> Any:
-    return principal_of(request).operator
-
-
 # declared before /segments/{segment_id}: its path would take "preview" as an id
 class PreviewIn(StrictIn):
     rules: dict[str, Any] = Field(..., description=RULES_HELP)
@@ -163,7 +159,7 @@ class PreviewOut(Schema):
 def preview_segment(request: HttpRequest, payload: PreviewIn) -> Any:
     """The console's live count: a wrong rule is **400** naming the place; a query
     over its time limit is **503**. Writes nothing (but the behaviour cache)."""
-    result = services.preview(payload.rules, actor=_operator(request), sample=payload.sample)
+    result = services.preview(payload.rules, actor=token_operator(request), sample=payload.sample)
     if result.count is None:
         if result.fields:
             raise InvalidInput(result.error, code="rules_invalid", fields=result.fields)
@@ -186,7 +182,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn) -> Any:
     """A name is unique: a retried create answers **409** (no Idempotency-Key,
     as the other management writes)."""
     segment = services.create_segment(
-        actor=_operator(request),
+        actor=token_operator(request),
         name=payload.name,
         description=payload.description,
         kind=payload.kind,
@@ -223,7 +219,7 @@ def update_segment(request: HttpRequest, payload: SegmentPatchIn, segment_id: in
     ``POST …/recompute``)."""
     changes = payload.dict(exclude_unset=True)
     segment = services.update_segment(
-        actor=_operator(request), segment=selectors.get(segment_id), **changes
+        actor=token_operator(request), segment=selectors.get(segment_id), **changes
     )
     return _detail(segment)
 
@@ -239,7 +235,7 @@ def _detail(segment: Segment) -> dict[str, Any]:
     summary="Delete a segment and its membership history (archive it instead with PATCH)",
 )
 def delete_segment(request: HttpRequest, segment_id: int = ID) -> Any:
-    services.delete_segment(actor=_operator(request), segment=selectors.get(segment_id))
+    services.delete_segment(actor=token_operator(request), segment=selectors.get(segment_id))
     return Status(204, None)
 
 
@@ -260,7 +256,7 @@ class RunOut(Schema):
 )
 def recompute_segment(request: HttpRequest, segment_id: int = ID) -> Any:
     segment = selectors.get(segment_id)
-    run = services.recompute(segment.pk, actor=_operator(request), reason="api")
+    run = services.recompute(segment.pk, actor=token_operator(request), reason="api")
     segment.refresh_from_db()
     return {
         "segment": _out(segment),
@@ -322,7 +318,7 @@ def set_segment_overrides(request: HttpRequest, payload: OverridesIn, segment_id
     recomputed right away. Unknown member ids are ignored; none known is 400."""
     segment = selectors.get(segment_id)
     changed = services.set_override(
-        actor=_operator(request),
+        actor=token_operator(request),
         segment=segment,
         member_ids=payload.member_ids,
         mode=None if payload.mode == "none" else payload.mode,

@@ -49,12 +49,12 @@ class AdjustIn(StrictIn):
     auth=requires(P.MARKETING_POINTS),
 )
 def adjust_points(request: HttpRequest, payload: AdjustIn, member_id: int = ID) -> dict[str, Any]:
-    from miniops.accounts.context import principal_of
+    from miniops.accounts.context import token_operator
 
     entry = points.adjust(
         member_id=member_id,
         delta=payload.delta,
         note=payload.note,
-        actor=principal_of(request).operator,
+        actor=token_operator(request),
     )
     return {"balance": entry.balance, "delta": entry.delta}

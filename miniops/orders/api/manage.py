@@ -8,7 +8,7 @@ from ninja import Field, Query, Schema
 from ninja.pagination import paginate
 
 from miniops.accounts.apiauth import requires
-from miniops.accounts.context import principal_of
+from miniops.accounts.context import token_operator
 from miniops.core.openapi import errors
 from miniops.core.pagination import Mapped, Pagination
 from miniops.core.permissions import P
@@ -67,7 +67,7 @@ def manage_ship(request: HttpRequest, payload: ShipIn, order_id: int = ID) -> di
         order=order,
         carrier=payload.carrier.upper(),
         tracking_no=payload.tracking_no,
-        actor=principal_of(request).operator,
+        actor=token_operator(request),
     )
     return selectors.order_detail(order, timeline=True, masked=True)
 
@@ -80,7 +80,7 @@ def manage_ship(request: HttpRequest, payload: ShipIn, order_id: int = ID) -> di
 def manage_cancel(request: HttpRequest, payload: DecisionIn, order_id: int = ID) -> dict[str, Any]:
     order = get_object_or_404(Order, pk=order_id)
     services.cancel_order(
-        order=order, actor=principal_of(request).operator, reason=payload.note or "operator"
+        order=order, actor=token_operator(request), reason=payload.note or "operator"
     )
     return selectors.order_detail(order, timeline=True, masked=True)
 
@@ -93,7 +93,7 @@ def manage_after_sales(request: HttpRequest) -> Any:
 
 def _decide(request: HttpRequest, after_sale_id: int, action: str, note: str) -> AfterSale:
     after_sale = get_object_or_404(AfterSale.objects.select_related("order"), pk=after_sale_id)
-    actor = principal_of(request).operator
+    actor = token_operator(request)
     if action == "approve":
         return services.approve(after_sale=after_sale, actor=actor, note=note)
     if action == "reject":
