@@ -373,8 +373,9 @@ def test_cache_keys_are_namespaced(clock: FakeClock) -> None:
     assert cache.get(f"thr:api:operator:3:{window}") == 2
 
 
-def test_outbound_budget_is_shared_and_waits_for_the_next_window(monkeypatch: Any) -> None:
-    clock = {"now": 1_000_000.0}
+def _sleeping_clock(monkeypatch: Any, start: float) -> tuple[dict[str, float], list[float]]:
+    """time.time() and time.sleep() in throttling on a clock that moves only when slept."""
+    clock = {"now": start}
     slept: list[float] = []
     monkeypatch.setattr(throttling.time, "time", lambda: clock["now"])
 
@@ -383,6 +384,11 @@ def test_outbound_budget_is_shared_and_waits_for_the_next_window(monkeypatch: An
         clock["now"] += seconds
 
     monkeypatch.setattr(throttling.time, "sleep", fake_sleep)
+    return clock, slept
+
+
+def test_outbound_budget_is_shared_and_waits_for_the_next_window(monkeypatch: Any) -> None:
+    clock, slept = _sleeping_clock(monkeypatch, 1_000_000.0)
     for _ in range(3):
         throttling.acquire("wx-test", "3/s")
     assert slept == []
@@ -400,15 +406,7 @@ def test_outbound_budget_gives_up_after_its_wait(monkeypatch: Any) -> None:
 
 
 def test_outbound_budget_in_bulk_grants_what_the_window_has_left(monkeypatch: Any) -> None:
-    clock = {"now": 3_000_000.0}
-    slept: list[float] = []
-    monkeypatch.setattr(throttling.time, "time", lambda: clock["now"])
-
-    def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock["now"] += seconds
-
-    monkeypatch.setattr(throttling.time, "sleep", fake_sleep)
+    clock, slept = _sleeping_clock(monkeypatch, 3_000_000.0)
     assert throttling.acquire_many("wx-bulk", "5/s", 3) == 3
     # 2 left in this second, 2 more in the next: one wait
     assert throttling.acquire_many("wx-bulk", "5/s", 4) == 4
