@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from csp.constants import NONCE as CSP_NONCE
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -594,6 +595,8 @@ UNFOLD = {
     "SHOW_LANGUAGES": True,
     "ENVIRONMENT": "miniops.console.navigation.environment_badge",
     "DASHBOARD_CALLBACK": "miniops.console.dashboard.dashboard_callback",
+    # column gutters for the console's own report tables (console/console.css)
+    "STYLES": [lambda request: static("console/console.css")],
     "LOGIN": {"redirect_after": "/console/"},
     "SIDEBAR": {
         "show_search": True,

@@ -411,6 +411,13 @@ def test_finance_finds_a_refund_and_exports_payments_for_a_period_in_at_most_fou
     page.fill("#id_end", today.isoformat())
     clicks.click("#reconciliation-form button[type=submit]")
     screenshot(page, f"task-finance-period-{language}")
+    # the columns keep a gutter: the right-aligned amount does not run into the
+    # payment number beside it ("¥50.00PAY2612…")
+    gutter = page.eval_on_selector(
+        "#reconciliation tbody tr td:nth-child(4)",
+        "td => parseFloat(getComputedStyle(td).paddingLeft)",
+    )
+    assert gutter >= 4, gutter
     link = page.locator("#reconciliation-downloads a[href*='table=payments'][href*='fmt=csv']")
     assert f"start={(today - timedelta(days=30)).isoformat()}" in link.get_attribute("href")
     clicks.count += 1
