@@ -17,7 +17,7 @@ contains a listed one). A built-in "ads" rule finds phone numbers, WeChat ids
 and web addresses.
 
 Texts of 256 characters or more are folded and cleaned in one array pass
-(``_prepare``: three table look-ups over the code points, no intermediate
+(``_prepare``: two table look-ups over the code points, no intermediate
 strings) whenever that gives exactly the step-by-step result; the others, and
 short texts, go step by step.
 
@@ -159,7 +159,7 @@ def _case_arrays() -> tuple[np.ndarray, np.ndarray]:
     return low, odd
 
 
-_KEEP, _DIGIT, _ODD = 1, 2, 4
+_KEEP, _DIGIT, _ODD, _RISKY, _ADS = 1, 2, 4, 8, 16
 
 
 @cache
@@ -176,6 +176,62 @@ def _fold_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         | (odd.astype(np.uint8) << 2)
     )
     return half, low, flags
+
+
+#: planes with characters (BMP, SMP, SIP, TIP, SSP and the private-use planes);
+#: every code point of planes 4–13 counts as "may not be NFKC" without a look
+_ASSIGNED_PLANES = (range(0, 0x40000), range(0xE0000, 0x110000))
+
+
+@cache
+def _nfkc_risky() -> np.ndarray:
+    """Code points that may keep a text from being NFKC-normalised: NFKC changes
+    them on their own, they combine (canonical combining class ≠ 0), or they may
+    compose with the character before them (the second character of a two-character
+    canonical decomposition, the Hangul vowel and trailing jamo). A text with none
+    of them is NFKC-normalised (Unicode's quick check: every character "Yes" with
+    combining class 0), so the one pass needs no ``is_normalized`` call; a text
+    with one is checked as before."""
+    risky = np.ones(0x110000, dtype=bool)
+    every = "".join(map(chr, range(0x110000)))
+    for plane in _ASSIGNED_PLANES:
+        risky[plane.start : plane.stop] = False
+        for block in range(plane.start, plane.stop, 256):
+            chars = every[block : block + 256]
+            if not unicodedata.is_normalized("NFKC", chars):
+                # a character NFKC changes on its own changes the block as well
+                for code, char in enumerate(chars, start=block):
+                    if not unicodedata.is_normalized("NFKC", char):
+                        risky[code] = True
+            for code, char in enumerate(chars, start=block):
+                if unicodedata.combining(char):
+                    risky[code] = True
+                parts = unicodedata.decomposition(char).split()
+                if len(parts) == 2 and not parts[0].startswith("<"):
+                    risky[int(parts[1], 16)] = True
+    risky[0x1161:0x1176] = True  # Hangul vowel jamo
+    risky[0x11A8:0x11C3] = True  # Hangul trailing jamo
+    risky[0xD800:0xE000] = True  # lone surrogates: leave them to the string check
+    return risky
+
+
+@cache
+def _one_pass_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """Indexed by a code point of the text as written: what it folds to (full-width
+    table, then lower case) and its flags — ``_fold_arrays``' three, plus ``_RISKY``
+    (``_nfkc_risky`` of its full-width form) and ``_ADS`` (it folds to one of the
+    characters every ads word or address holds: ``_may_have_ads`` has nothing to
+    look for in a text without any). Two look-ups per character."""
+    half, low, flags = _fold_arrays()
+    folded = low[half]
+    ads = np.zeros(0x110000, dtype=bool)
+    ads[[ord(char) for char in _ADS_CHARS + "."]] = True
+    marks = (
+        flags[half]
+        | (_nfkc_risky()[half].astype(np.uint8) << 3)
+        | (ads[folded].astype(np.uint8) << 4)
+    )
+    return folded, marks
 
 
 def _codes(text: str) -> np.ndarray:
@@ -231,25 +287,31 @@ def _prepare(text: str) -> tuple[str, str, np.ndarray | None, int | None]:
     """``(folded, clean, kept_at, digits)``: ``_fold(text)``, ``_strip_noise`` of
     that, and for long texts the index in ``folded`` of each character of
     ``clean`` and how many characters of ``folded`` ``\\d`` may match (None for
-    short texts, which ``str.translate`` serves faster).
+    short texts, which ``str.translate`` serves faster; -1 when the text holds no
+    character an ads expression looks for, so there is nothing to search).
 
-    A long text goes through one array pass: code points → full-width table →
-    (NFKC already holds, checked on the string) → lower case table → "not noise"
-    mask, without building the intermediate strings of the step-by-step path.
-    Texts that pass needs NFKC for, or that hold an ``odd`` character
-    (``_case_arrays``), take the step-by-step path, so the result is always the
-    step-by-step one."""
+    A long text goes through one array pass: two look-ups over the code points
+    (``_one_pass_arrays``: folded code point, flags), then the "not noise" mask,
+    without building the intermediate strings of the step-by-step path. Texts that
+    may need NFKC (checked on the string only when a character is ``_RISKY``), or
+    that hold an ``odd`` character (``_case_arrays``), take the step-by-step path,
+    so the result is always the step-by-step one."""
     if len(text) >= _SHORT:
-        half, low, flags = _fold_arrays()
-        halved = half[_codes(text)]
-        marks = flags[halved]
-        if not (marks & _ODD).any() and unicodedata.is_normalized("NFKC", _text(halved)):
-            codes = low[halved]
+        folded_of, flags_of = _one_pass_arrays()
+        codes = _codes(text)
+        marks = flags_of[codes]
+        if not (marks & _ODD).any() and (
+            not (marks & _RISKY).any()
+            or unicodedata.is_normalized("NFKC", _text(_fold_arrays()[0][codes]))
+        ):
+            folded = folded_of[codes]
             kept = (marks & _KEEP).astype(bool)
             digits = int(np.count_nonzero(marks & _DIGIT))
-            return _text(codes), _text(codes[kept]), np.flatnonzero(kept), digits
-    folded = _fold(text)
-    return folded, _strip_noise(folded), None, None
+            if digits < 7 and not (marks & _ADS).any():
+                digits = -1
+            return _text(folded), _text(folded[kept]), np.flatnonzero(kept), digits
+    folded_text = _fold(text)
+    return folded_text, _strip_noise(folded_text), None, None
 
 
 def _folded_with_sources(text: str) -> tuple[str, list[int]]:
@@ -352,7 +414,10 @@ _ADS_WORD = re.compile("|".join(map(re.escape, _ADS_WORDS)))
 
 def _may_have_ads(folded: str, digits: int | None = None) -> bool:
     """Cheap tests before the ads expressions: a word of theirs, a dot, digits
-    (at least seven characters that ``\\d`` may match before the expression)."""
+    (at least seven characters that ``\\d`` may match before the expression).
+    ``digits`` -1: ``_prepare`` found none of the characters these look for."""
+    if digits == -1:
+        return False
     if "." in folded and _URL.search(folded) is not None:
         return True
     # every ads word holds one of these characters: a quick look before the expression
@@ -405,7 +470,7 @@ class Matcher:
             keys.append(key)
             self._entries.append(entry)
         self.size = len(keys)
-        _fold_arrays()  # the one-pass tables (about a second, once per process)
+        _one_pass_arrays()  # the one-pass tables (about a second, once per process)
         self._automaton: Any = (
             ahocorasick_rs.AhoCorasick(
                 keys,
