@@ -32,6 +32,7 @@ from miniops.core.console import (
 from miniops.core.errors import DomainError
 from miniops.core.exports import FORMATS
 from miniops.core.forms import PeriodForm
+from miniops.core.money import format_fen
 from miniops.core.permissions import P
 from miniops.core.timeutils import range_bounds
 from miniops.recommendations import selectors, services
@@ -82,7 +83,14 @@ class SettingsForm(BaseDialogForm):
         widget=UnfoldAdminCheckboxSelectMultipleWidget,
     )
     experiment_enabled = forms.BooleanField(
-        label=_("A/B split: half of the visitors get popularity only"), required=False
+        label=_("A/B split: a share of the visitors get popularity only"), required=False
+    )
+    holdout_pct = forms.IntegerField(
+        label=_("Held out: percent of visitors who get popularity only"),
+        min_value=1,
+        max_value=90,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Each visitor stays in the same group while this is unchanged."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -91,6 +99,7 @@ class SettingsForm(BaseDialogForm):
         self.fields["category_cap"].initial = row.category_cap
         self.fields["repurchase_days"].initial = row.repurchase_days
         self.fields["experiment_enabled"].initial = row.experiment_enabled
+        self.fields["holdout_pct"].initial = row.holdout_pct
         if row.pk:
             self.fields["consumable_categories"].initial = list(
                 row.consumable_categories.values_list("pk", flat=True)
@@ -169,6 +178,7 @@ class RuleAdmin(ReadOnlyConsoleAdmin):
                 repurchase_days=data["repurchase_days"],
                 consumable_categories=data["consumable_categories"],
                 experiment_enabled=data["experiment_enabled"],
+                holdout_pct=data["holdout_pct"],
             )
         except DomainError as exc:
             messages.error(request, str(exc.message))
@@ -217,6 +227,42 @@ MODEL_NAMES = {
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:+.2f} %"
+
+
+def _interval_text(result: Any, *, money: bool) -> str:
+    """``diff [low, high]`` for the A/B table; "—" where a group is too small."""
+
+    def one(value: float | None, signed: bool = True) -> str:
+        if value is None:
+            return "—"
+        if money:
+            text = format_fen(round(value))
+            return f"+{text}" if signed and value > 0 else text
+        return _percent(value)
+
+    if result.low is None or result.high is None:
+        return "—"
+    return f"{one(result.diff)} [{one(result.low)}, {one(result.high)}]"
+
+
+def _ab_rows(ab: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for arm in selectors.ARMS:
+        g = ab["groups"][arm]
+        units = g["units"]
+        rows.append(
+            {
+                "arm": arm,
+                "label": ARM_LABELS[arm],
+                "units": units,
+                "converted": g["converted"],
+                "rate": _percent(g["converted"] / units).lstrip("+") if units else "—",
+                "orders": g["orders"],
+                "gmv": format_fen(g["gmv"]),
+                "per_member": format_fen(round(g["gmv"] / units)) if units else "—",
+            }
+        )
+    return rows
 
 
 # --- click-through -----------------------------------------------------------------------------
@@ -356,8 +402,7 @@ def evaluation_page(request: HttpRequest) -> HttpResponseBase:
                     "ratio": f"{r['ndcg'] / base:.2f}×" if base else "—",
                 }
             )
-    ab = selectors.ab_report()
-    uplift = ab["uplift"]
+    ab = selectors.ab_report(period=period)
     page = site.page_context(
         request,
         title=_("Recommendation quality"),
@@ -369,12 +414,13 @@ def evaluation_page(request: HttpRequest) -> HttpResponseBase:
         info=(figures or {}).get("info"),
         rows=rows,
         ab=ab,
-        ab_rates={
-            "treated": _percent(uplift.mean_treated).lstrip("+"),
-            "control": _percent(uplift.mean_control).lstrip("+"),
-            "diff": _percent(uplift.diff),
-            "low": _percent(uplift.low),
-            "high": _percent(uplift.high),
+        ab_rows=_ab_rows(ab),
+        ab_effect={
+            "conversion": _interval_text(ab["conversion"], money=False),
+            "gmv": _interval_text(ab["gmv"], money=True),
+            "total": "—"
+            if ab["incremental_gmv"] is None
+            else format_fen(round(ab["incremental_gmv"])),
         },
     )
     return TemplateResponse(

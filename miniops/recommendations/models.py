@@ -11,6 +11,7 @@ versions stay for comparison until the retention task removes them.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -143,6 +144,11 @@ class RecsSettings(models.Model):
     )
     experiment_enabled = models.BooleanField(
         _("A/B split: recommendations vs popularity only"), default=False
+    )
+    holdout_pct = models.PositiveSmallIntegerField(
+        _("held out (popularity only), percent of visitors"),
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
     )
 
     class Meta:

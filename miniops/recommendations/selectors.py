@@ -59,7 +59,10 @@ ALS_MIN_INTERACTIONS = 5
 SESSION_HOURS = 24
 NEW_DAYS = 30
 EXPERIMENT_KEY = "recs_vs_popular"
-ARMS = (("recommendations", 0.5), ("popular", 0.5))
+#: the two arms of the A/B split: the recommender, and popularity only (the holdout)
+TREATED = "recommendations"
+CONTROL = "popular"
+ARMS = (TREATED, CONTROL)
 
 # reasons (codes in the API; ``reason_text`` is the translated sentence)
 BOUGHT_TOGETHER = "bought_together"
@@ -352,19 +355,24 @@ def _check_limit(limit: int) -> None:
 
 
 def arm_for(*, member_id: int | None, anonymous_id: str | None) -> str:
-    """The A/B arm of this visitor: every one gets recommendations unless the split
-    is on, then half (by a stable hash of the member or anonymous id) get
-    popularity only."""
-    if not settings_row().experiment_enabled:
-        return "recommendations"
-    unit = f"m:{member_id}" if member_id else f"a:{anonymous_id or ''}"
-    return _assign(unit)
+    """The A/B arm of this visitor: everyone gets recommendations unless the split is
+    on; then ``holdout_pct`` percent of them — chosen by a stable hash of the member
+    or anonymous id (``core.experiments.in_holdout``, the holdout the push campaigns
+    use) — get popularity only."""
+    conf = settings_row()
+    if not conf.experiment_enabled:
+        return TREATED
+    return arm_of_unit(_unit(member_id=member_id, anonymous_id=anonymous_id), conf.holdout_pct)
 
 
-def _assign(unit: str) -> str:
+def _unit(*, member_id: int | None, anonymous_id: str | None) -> str:
+    return f"m:{member_id}" if member_id else f"a:{anonymous_id or ''}"
+
+
+def arm_of_unit(unit: str, holdout_pct: int) -> str:
     from miniops.core import experiments
 
-    return experiments.assign(EXPERIMENT_KEY, unit, ARMS)
+    return CONTROL if experiments.in_holdout(EXPERIMENT_KEY, unit, holdout_pct) else TREATED
 
 
 def recommend(
@@ -727,39 +735,99 @@ def impression_report(
     }
 
 
-def ab_report(*, days: int = 30) -> dict[str, Any]:
-    """Recommendations vs popularity only, intention to treat: every member active
-    (viewed a product) in the last ``days`` is in the arm their id hashes to;
-    converted = paid an order in the same window. Incremental conversion is the
-    difference of rates with its 95 % interval (``core.experiments``)."""
+#: how long after a member's first exposure their orders count for the A/B report
+AB_WINDOW_DAYS = 7
+
+
+def ab_report(
+    *,
+    period: tuple[datetime, datetime] | None = None,
+    days: int = 30,
+    window_days: int = AB_WINDOW_DAYS,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """The online effect of the recommender against popularity only (the holdout).
+
+    A unit is a member shown at least one list in ``period`` (a ``recs_impression``
+    event with a member; default the last ``days``), in the arm that list was built
+    for at their **first** exposure — intention to treat: a member moved to the other
+    arm later (``holdout_pct`` changed) stays in their first arm and is counted in
+    ``moved``. Outcomes over ``window_days`` from that first exposure (cut at now for
+    recent exposures, the same for both arms): converted (paid an order), orders and
+    GMV (paid minus refunded, fen). Incremental conversion is the difference of the
+    two rates with the Wald interval, incremental GMV per member the difference of
+    means with Welch's interval (``core.experiments``); the total is that times the
+    treated group's size."""
+    from django.db.models.fields.json import KT
+
+    from miniops.analytics.models import Event
     from miniops.core import experiments
-    from miniops.members.models import BrowsingHistory
     from miniops.orders.models import Order
 
-    since = timezone.now() - timedelta(days=days)
-    active = set(
-        BrowsingHistory.objects.filter(viewed_at__gte=since).values_list("member_id", flat=True)
-    )
-    buyers = set(
-        Order.objects.filter(paid_at__gte=since, member_id__in=active).values_list(
-            "member_id", flat=True
+    since, until = _window(period, days)
+    window = timedelta(days=window_days)
+    first: dict[int, tuple[datetime, str]] = {}
+    moved: set[int] = set()
+    for member_id, ts, arm in (
+        Event.objects.filter(
+            name="recs_impression", ts__gte=since, ts__lt=until, member_id__isnull=False
         )
+        .annotate(arm=KT("properties__arm"))
+        .order_by("ts", "pk")
+        .values_list("member_id", "ts", "arm")
+    ):
+        if arm not in ARMS or member_id is None:
+            continue
+        seen = first.get(member_id)
+        if seen is None:
+            first[member_id] = (ts, arm)
+        elif seen[1] != arm:
+            moved.add(member_id)
+    outcome: dict[int, list[int]] = {}  # member → [orders, gmv]
+    if first:
+        for member_id, paid_at, paid, refunded in (
+            Order.objects.filter(paid_at__gte=since, paid_at__lt=until + window)
+            .exclude(member_id__isnull=True)
+            .values_list("member_id", "paid_at", "paid_amount", "refunded_amount")
+            .iterator(chunk_size=5000)
+        ):
+            seen = first.get(member_id) if member_id is not None else None
+            if seen is None or paid_at is None or not seen[0] <= paid_at < seen[0] + window:
+                continue
+            row = outcome.setdefault(member_id, [0, 0])
+            row[0] += 1
+            row[1] += int(paid or 0) - int(refunded or 0)
+    groups = {arm: {"units": 0, "converted": 0, "orders": 0, "gmv": 0} for arm in ARMS}
+    values: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    for member_id, (_ts, arm) in first.items():
+        orders, gmv = outcome.get(member_id, (0, 0))
+        group = groups[arm]
+        group["units"] += 1
+        group["converted"] += 1 if orders else 0
+        group["orders"] += orders
+        group["gmv"] += gmv
+        values[arm].append(float(gmv))
+    treated, control = groups[TREATED], groups[CONTROL]
+    conversion = experiments.proportion_uplift(
+        treated["converted"],
+        treated["units"],
+        control["converted"],
+        control["units"],
+        confidence=confidence,
     )
-    counts = {"recommendations": [0, 0], "popular": [0, 0]}
-    for member_id in active:
-        arm = _assign(f"m:{member_id}")
-        counts[arm][0] += 1
-        counts[arm][1] += 1 if member_id in buyers else 0
-    result = experiments.proportion_uplift(
-        counts["recommendations"][1],
-        counts["recommendations"][0],
-        counts["popular"][1],
-        counts["popular"][0],
-    )
+    gmv_uplift = experiments.uplift(values[TREATED], values[CONTROL], confidence=confidence)
+    measurable = treated["units"] > 1 and control["units"] > 1
+    conf = settings_row()
     return {
-        "enabled": settings_row().experiment_enabled,
-        "days": days,
-        "treated": counts["recommendations"],
-        "control": counts["popular"],
-        "uplift": result,
+        "enabled": conf.experiment_enabled,
+        "holdout_pct": conf.holdout_pct,
+        "start": since,
+        "end": until,
+        "window_days": window_days,
+        "groups": groups,
+        "moved": len(moved),
+        "measurable": measurable,
+        "conversion": conversion,
+        "gmv": gmv_uplift,
+        "incremental_gmv": gmv_uplift.diff * treated["units"] if measurable else None,
     }

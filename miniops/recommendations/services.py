@@ -252,17 +252,28 @@ def update_settings(
     repurchase_days: int,
     consumable_categories: Iterable[Category],
     experiment_enabled: bool,
+    holdout_pct: int | None = None,
 ) -> RecsSettings:
+    """``holdout_pct`` (1–90, unchanged when None): the percent of visitors who get
+    popularity only while the A/B split is on."""
     require(actor, P.RECOMMENDATIONS_MANAGE)
     if not 1 <= category_cap <= selectors.TOP:
         raise InvalidInput(fields={"category_cap": f"Between 1 and {selectors.TOP}."})
     if not 0 <= repurchase_days <= 365:
         raise InvalidInput(fields={"repurchase_days": "Between 0 and 365."})
+    if holdout_pct is not None and (
+        isinstance(holdout_pct, bool)
+        or not isinstance(holdout_pct, int)
+        or not 1 <= holdout_pct <= 90
+    ):
+        raise InvalidInput(fields={"holdout_pct": "Between 1 and 90."})
     with transaction.atomic():
         row = RecsSettings.objects.select_for_update().order_by("pk").first() or RecsSettings()
         row.category_cap = category_cap
         row.repurchase_days = repurchase_days
         row.experiment_enabled = experiment_enabled
+        if holdout_pct is not None:
+            row.holdout_pct = holdout_pct
         row.save()
         row.consumable_categories.set(list(consumable_categories))
         _changed()

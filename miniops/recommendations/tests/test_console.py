@@ -84,11 +84,13 @@ def test_settings_dialog(console_as: Any) -> None:
             "repurchase_days": 10,
             "consumable_categories": [products[0].category_id],
             "experiment_enabled": "on",
+            "holdout_pct": 30,
         },
     )
     assert response.status_code == 302
     row = RecsSettings.objects.get()
     assert (row.category_cap, row.repurchase_days, row.experiment_enabled) == (2, 10, True)
+    assert row.holdout_pct == 30
     assert list(row.consumable_categories.all()) == [products[0].category]
 
 
