@@ -231,9 +231,28 @@ def forget_codes(**_: object) -> None:
     localcache.forget("sharing:")
 
 
+#: what a resolve needs of a link and its sharer — and all that is kept in the caches:
+#: not the sharer's encrypted phone, name or session key (decrypting them was most
+#: of a cold resolve's time, and the shared cache must not hold them in clear)
+_CACHED_FIELDS = (
+    "id",
+    "code",
+    "sharer_id",
+    "target_type",
+    "target_id",
+    "page",
+    "created_at",
+    "sharer__id",
+    "sharer__nickname",
+    "sharer__avatar_url",
+    "sharer__status",
+)
+
+
 def cached_link(code: str) -> ShareLink | None:
     """The link of ``code`` with its sharer, from the memo, the shared cache or the
-    database (unknown codes are not cached)."""
+    database (unknown codes are not cached). Only ``_CACHED_FIELDS`` are loaded:
+    another field of the link or its sharer is read from the database on use."""
     key = f"sharing:code:{code_version()}:{code}"
     link = localcache.get(key)
     if link is not None:
@@ -243,7 +262,12 @@ def cached_link(code: str) -> ShareLink | None:
         link = next(
             # no ORDER BY: first() would sort by the model's -id, and the planner may
             # walk the primary key backwards instead of using the code's unique index
-            iter(ShareLink.objects.select_related("sharer").filter(code=code).order_by()[:1]),
+            iter(
+                ShareLink.objects.select_related("sharer")
+                .only(*_CACHED_FIELDS)
+                .filter(code=code)
+                .order_by()[:1]
+            ),
             None,
         )
         if link is None:

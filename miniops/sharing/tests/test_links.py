@@ -284,3 +284,23 @@ def test_a_cached_code_resolves_without_the_database_and_its_visit_is_batched(
     visits._queue.add(resolved.visit)
     visits.flush()
     assert list(ShareVisit.objects.values_list("anonymous_id", flat=True)) == ["anon-b"]
+
+
+def test_the_code_caches_hold_no_personal_data_of_the_sharer(client: Client) -> None:
+    import pickle
+
+    from django.core.cache import cache
+
+    alice = factories.member(phone="13912345678", nickname="爱丽丝")
+    alice.real_name = "王小丽"
+    alice.save(update_fields=["real_name"])
+    code = card(client, alice, target_type="page", page="pages/index/index").json()["code"]
+    link = links.cached_link(code)
+    assert link is not None
+    assert (link.sharer.nickname, link.sharer.is_blocked) == ("爱丽丝", False)
+    shared = cache.get(f"sharing:code:{links.code_version()}:{code}")
+    for kept in (link, shared):
+        blob = pickle.dumps(kept)
+        for secret in ("13912345678", "王小丽"):
+            assert secret.encode() not in blob
+            assert secret.encode("utf-8") not in blob
