@@ -6,8 +6,11 @@
  *
  *   loadgen HOST PORT RATE SECONDS CONNECTIONS METHOD PATH [BODYFILE|-] [HEADER...]
  *
- * BODYFILE may hold several lines: request i sends line i % lines. In headers and
- * bodies, "{n}" becomes the request's sequence number (unique Idempotency-Keys).
+ * BODYFILE may hold several lines: request i sends line i % lines. In the path,
+ * headers and bodies, "{n}" becomes the request's sequence number (unique
+ * Idempotency-Keys) and "{k}" that number modulo BENCH_POOL (default 1000). With
+ * BENCH_HEADER_FILE set, request i also sends line i % lines of that file as one
+ * more header (e.g. one member's "Authorization: Bearer …" per line).
  *
  * Prints one JSON object: scheduled, completed, errors, status counts and
  * latency percentiles in milliseconds (p50, p90, p95, p99, p99.9, max).
@@ -61,12 +64,18 @@ static int g_port;
 static char **g_headers;
 static int g_nheaders;
 
-/* Copy src into dst replacing "{n}" with seq; returns bytes written. */
+/* Copy src into dst replacing "{n}" with seq and "{k}" with seq modulo
+   BENCH_POOL (default 1000: a pool of visitors who come back); returns bytes
+   written. */
+static long g_pool = 1000;
 static size_t subst(char *dst, size_t cap, const char *src, long seq) {
     size_t out = 0;
     for (const char *p = src; *p && out + 24 < cap; p++) {
         if (p[0] == '{' && p[1] == 'n' && p[2] == '}') {
             out += (size_t)snprintf(dst + out, cap - out, "%ld", seq);
+            p += 2;
+        } else if (p[0] == '{' && p[1] == 'k' && p[2] == '}') {
+            out += (size_t)snprintf(dst + out, cap - out, "%ld", seq % g_pool);
             p += 2;
         } else {
             dst[out++] = *p;
@@ -77,16 +86,21 @@ static size_t subst(char *dst, size_t cap, const char *src, long seq) {
 }
 
 static char reqbuf[MAXCONN][70000];
+static char **g_extra; /* BENCH_HEADER_FILE's lines */
+static long g_nextra;
 
 static size_t build_request(char *buf, size_t cap, long seq) {
     char body[66000];
     size_t body_len = 0;
     if (nbodies) body_len = subst(body, sizeof body, bodies[seq % nbodies], seq);
-    int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n", g_method, g_path, g_host, g_port);
+    char path[4096];
+    subst(path, sizeof path, g_path, seq);
+    int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n", g_method, path, g_host, g_port);
     for (int i = 0; i < g_nheaders; i++) {
         n += (int)subst(buf + n, cap - (size_t)n, g_headers[i], seq);
         n += snprintf(buf + n, cap - (size_t)n, "\r\n");
     }
+    if (g_nextra) n += snprintf(buf + n, cap - (size_t)n, "%s\r\n", g_extra[seq % g_nextra]);
     if (nbodies) n += snprintf(buf + n, cap - (size_t)n, "Content-Length: %zu\r\n", body_len);
     n += snprintf(buf + n, cap - (size_t)n, "\r\n");
     if (nbodies) { memcpy(buf + n, body, body_len); n += (int)body_len; }
@@ -161,6 +175,24 @@ int main(int argc, char **argv) {
         first_header = 9;
     }
     g_method = method; g_path = path; g_host = host; g_port = port;
+    if (getenv("BENCH_POOL") && atol(getenv("BENCH_POOL")) > 0) g_pool = atol(getenv("BENCH_POOL"));
+    if (getenv("BENCH_HEADER_FILE")) {
+        FILE *f = fopen(getenv("BENCH_HEADER_FILE"), "rb");
+        if (!f) { perror("header file"); return 2; }
+        char line[4096];
+        long cap_lines = 0;
+        while (fgets(line, sizeof line, f)) {
+            size_t len = strlen(line);
+            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            if (!len) continue;
+            if (g_nextra == cap_lines) {
+                cap_lines = cap_lines ? cap_lines * 2 : 1024;
+                g_extra = realloc(g_extra, (size_t)cap_lines * sizeof *g_extra);
+            }
+            g_extra[g_nextra++] = strdup(line);
+        }
+        fclose(f);
+    }
     g_headers = argv + first_header; g_nheaders = argc - first_header;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;

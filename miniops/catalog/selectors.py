@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from miniops.catalog.models import Category, Product, ProductStatus, Sku
 from miniops.core import localcache, media
@@ -53,6 +53,39 @@ def cached_bytes(key: str, ttl: int, build: Any) -> bytes:
         return bytes(value)
 
     return localcache.get_or_load(key, LOCAL_TTL, shared)
+
+
+SELLABLE_KEY = "catalog:sellable"
+#: how long a process keeps the sellable snapshot (a stock change elsewhere is seen
+#: within this; the process that made it drops its copy at once)
+SELLABLE_TTL = 5.0
+#: the newest sellable products kept in the snapshot, newest first
+SELLABLE_NEWEST = 50
+
+
+def sellable_snapshot() -> tuple[dict[int, int | None], list[tuple[int, Any]]]:
+    """The products that can be sold now — on sale, with an active SKU in stock — as
+    ``({product id: category id}, [(product id, listed at), …])``, the list the
+    ``SELLABLE_NEWEST`` newest of them (by listed time, then id, newest first; never
+    listed ones left out). One query per process every ``SELLABLE_TTL`` seconds and
+    catalog version, for readers that filter many candidates per request (the
+    recommendation lists)."""
+
+    def load() -> tuple[dict[int, int | None], list[tuple[int, Any]]]:
+        in_stock = Sku.objects.filter(product=OuterRef("pk"), is_active=True, stock__gt=0)
+        rows = list(
+            Product.objects.filter(status=ProductStatus.ON_SALE)
+            .filter(Exists(in_stock))
+            .values_list("pk", "category_id", "listed_at")
+        )
+        listed = sorted(
+            ((pk, at) for pk, _category, at in rows if at is not None),
+            key=lambda row: (row[1], row[0]),
+            reverse=True,
+        )
+        return {pk: category for pk, category, _at in rows}, listed[:SELLABLE_NEWEST]
+
+    return localcache.get_or_load(f"{SELLABLE_KEY}:{catalog_version()}", SELLABLE_TTL, load)
 
 
 def media_url(name: str | None) -> str | None:

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from miniops.catalog.models import Category, Product, ProductStatus, Sku
-from miniops.catalog.selectors import cached_bytes, catalog_version
+from miniops.catalog.selectors import cached_bytes, catalog_version, sellable_snapshot
 from miniops.core import localcache
 from miniops.core.errors import InvalidInput, NotFound
 from miniops.recommendations.models import (
@@ -429,12 +429,11 @@ def recommend(
             ordered.append(
                 Rec(product_id, TRENDING_IN, "", "category_trending", score, category_id)
             )
-    newest = list(
-        _sellable()
-        .filter(listed_at__gte=now - timedelta(days=NEW_DAYS))
-        .order_by("-listed_at", "-pk")
-        .values_list("pk", flat=True)[:3]
-    )
+    # on sale and in stock (one snapshot per process for a few seconds: a list is
+    # cached a minute anyway), and the newest of those
+    sellable, newest_listed = sellable_snapshot()
+    new_since = now - timedelta(days=NEW_DAYS)
+    newest = [pk for pk, listed_at in newest_listed if listed_at >= new_since][:3]
     overall = [
         Rec(product_id, TRENDING_IN, "", "trending", score, category_id)
         for product_id, category_id, score in board.overall[:200]
@@ -452,9 +451,7 @@ def recommend(
         | set(pins)
         | seen_viewed
     )
-    info = dict(
-        _sellable().filter(pk__in=pool_ids).values_list("pk", "category_id")
-    )  # on sale and in stock
+    info = {pk: sellable[pk] for pk in pool_ids if pk in sellable}
     repurchase = now - timedelta(days=conf.repurchase_days)
 
     def allowed(product_id: int) -> bool:

@@ -12,7 +12,7 @@ from miniops.catalog.models import (
     Product,
     ProductStatus,
 )
-from miniops.catalog.selectors import VERSION_KEY, product_key
+from miniops.catalog.selectors import SELLABLE_KEY, VERSION_KEY, product_key
 from miniops.core import localcache
 from miniops.core.errors import InvalidInput
 
@@ -37,6 +37,7 @@ def _changed(*product_ids: int, listing: bool = True) -> None:
         for product_id in product_ids:
             cache.delete(product_key(product_id))
             localcache.forget(product_key(product_id))
+        localcache.forget(SELLABLE_KEY)  # stock or status may have changed
         if listing:
             if not cache.add(VERSION_KEY, 2, timeout=None):
                 try:

@@ -150,3 +150,18 @@ def test_rules_need_the_permission() -> None:
     product = shop(1, 1)[0]
     with pytest.raises(Forbidden):
         services.set_rule(actor=analyst, product=product, kind=RuleKind.PIN)
+
+
+def test_a_sell_out_leaves_the_lists_at_once_in_the_process_that_made_it(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # the on-sale-and-in-stock snapshot is kept a few seconds per process: the
+    # process that changes stock drops its copy (others see it within SELLABLE_TTL)
+    products = shop()
+    first = selectors.home_products(member_id=None, anonymous_id=None, limit=15)
+    gone = next(p for p in products if p.pk in first)
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_services.adjust_stock(
+            sku=gone.skus.first(), delta=-50, reason=StockReason.CORRECTION, actor=None
+        )
+    assert gone.pk not in selectors.home_products(member_id=None, anonymous_id=None, limit=16)
