@@ -33,14 +33,24 @@ def agent_group(operator_id: int) -> str:
 
 
 def send(groups: list[str], event: dict[str, Any]) -> None:
+    """``event`` to every group, in one pass of the event loop: called from a thread
+    outside a running loop, each ``async_to_sync`` makes a loop of its own (and, with
+    channels-redis, its own connection), so one per event rather than one per group."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not groups:
         return
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, event)
-        except Exception:  # a push is a courtesy: the row is the record, resume finds it
-            logger.exception("support fan-out to %s failed", group)
+
+    async def fan_out() -> None:
+        for group in groups:
+            try:
+                await layer.group_send(group, event)
+            except Exception:  # a push is a courtesy: the row is the record, resume finds it
+                logger.exception("support fan-out to %s failed", group)
+
+    try:
+        async_to_sync(fan_out)()
+    except Exception:
+        logger.exception("support fan-out failed")
 
 
 def groups_for(conversation_id: int, assignee_id: int | None) -> list[str]:

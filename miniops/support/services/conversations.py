@@ -165,10 +165,9 @@ def _append(
     agent: Any = None,
 ) -> SendResult:
     """Write one message into a locked conversation."""
-    if client_id:
-        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-        if existing is not None:
-            return SendResult(existing, False)
+    stored = _stored_resend(conversation, client_id)
+    if stored is not None:
+        return stored
     now = timezone.now()
     conversation.last_seq += 1
     message = Message.objects.create(
@@ -200,6 +199,16 @@ def _append(
     conversation.save(update_fields=fields)
     _publish_message(message, conversation.assignee_id)
     return SendResult(message, True)
+
+
+def _stored_resend(conversation: Conversation, client_id: str) -> SendResult | None:
+    """The answer to a resend: the message already stored under ``client_id`` in this
+    conversation, or None when there is none (or no ``client_id``). Checked before a
+    closed conversation refuses, so a resend after the close still gets its message."""
+    if not client_id:
+        return None
+    existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+    return None if existing is None else SendResult(existing, False)
 
 
 def _system(conversation: Conversation, text: str, **payload: Any) -> None:
@@ -311,12 +320,9 @@ def send_member_message(
     client_id = _clean_client_id(client_id)
     with transaction.atomic():
         conversation = _member_conversation(member, conversation_id)
-        if client_id:
-            existing = Message.objects.filter(
-                conversation=conversation, client_id=client_id
-            ).first()
-            if existing is not None:
-                return SendResult(existing, False)
+        stored = _stored_resend(conversation, client_id)
+        if stored is not None:
+            return stored
         if conversation.state == ConversationState.CLOSED:
             raise Conflict(_("This conversation is closed; open a new one."), code="closed")
         card = _card(member.pk, kind, payload, image_prefix=f"uploads/members/{member.pk}/")
@@ -777,12 +783,9 @@ def send_agent_message(
     try:
         with transaction.atomic():
             conversation = _agent_conversation(actor, conversation_id)
-            if client_id:
-                existing = Message.objects.filter(
-                    conversation=conversation, client_id=client_id
-                ).first()
-                if existing is not None:
-                    return SendResult(existing, False)
+            stored = _stored_resend(conversation, client_id)
+            if stored is not None:
+                return stored
             if conversation.state == ConversationState.CLOSED:
                 raise Conflict(_("This conversation is closed."), code="closed")
             if conversation.state == ConversationState.WAITING:
