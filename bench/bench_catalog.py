@@ -15,11 +15,7 @@ import lib
 
 
 def run() -> dict:
-    lib.ensure_tools()
-    env = lib.services_env("miniops_bench")
-    lib.manage(env, "migrate", "--no-input", "-v0")
-    lib.log("seeding the demo shop (skipped when present)")
-    lib.manage(env, "seed_demo", "--quiet-bar")
+    env = lib.demo_shop_env()
     rows = []
     with lib.server(env, workers=2) as srv:
         with urllib.request.urlopen(f"{srv.base}/api/v1/categories") as answer:

@@ -46,11 +46,7 @@ for member in Member.objects.filter(pk__in=list(people)):
 
 
 def run() -> dict:
-    lib.ensure_tools()
-    env = lib.services_env("miniops_bench")
-    lib.manage(env, "migrate", "--no-input", "-v0")
-    lib.log("seeding the demo shop (skipped when present)")
-    lib.manage(env, "seed_demo", "--quiet-bar")
+    env = lib.demo_shop_env()
     env["DJANGO_SETTINGS_MODULE"] = "miniops.settings"
     lines = subprocess.run(
         [lib.PYTHON, "-c", TOKENS],

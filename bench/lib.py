@@ -65,6 +65,17 @@ def services_env(database: str = "miniops_bench") -> dict[str, str]:
     return env
 
 
+def demo_shop_env(database: str = "miniops_bench") -> dict[str, str]:
+    """``services_env`` with the database migrated and the demo shop seeded (the
+    seeder skips a shop that is there already)."""
+    ensure_tools()
+    env = services_env(database)
+    manage(env, "migrate", "--no-input", "-v0")
+    log("seeding the demo shop (skipped when present)")
+    manage(env, "seed_demo", "--quiet-bar")
+    return env
+
+
 def embedded_env(var_dir: Path) -> dict[str, str]:
     env = base_env()
     env.pop("DATABASE_URL", None)

@@ -81,16 +81,9 @@ def _ab_fixture() -> None:
     from miniops.analytics.models import Event
     from miniops.orders.models import Order
     from miniops.recommendations import selectors
-    from miniops.recommendations.tests.test_ab import _impression, _order
+    from miniops.recommendations.tests.test_ab import _impression, _order, _split
 
-    services.update_settings(
-        actor=factories.operator_with_role("ops_manager"),
-        category_cap=3,
-        repurchase_days=30,
-        consumable_categories=[],
-        experiment_enabled=True,
-        holdout_pct=50,
-    )
+    _split(50)
     now = timezone.now()
     events, orders = [], []
     for arm, buyers in ((selectors.TREATED, 8), (selectors.CONTROL, 4)):
