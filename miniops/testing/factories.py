@@ -217,6 +217,33 @@ def order(
     return placed
 
 
+def paid_order_row(
+    member_id: int, paid_at: Any, amount: int, *, refunded: int = 0, number: str = ""
+) -> Any:
+    """An unsaved paid order without lines, for ``bulk_create`` in result fixtures
+    that only count orders and GMV (paid minus refunded)."""
+    import uuid
+
+    from miniops.orders.models import Order
+
+    return Order(
+        number=number or f"T{uuid.uuid4().hex[:16]}",
+        member_id=member_id,
+        status="paid",
+        goods_amount=amount,
+        payable_amount=amount,
+        paid_amount=amount,
+        refunded_amount=refunded,
+        recipient="x",
+        phone="1",
+        province="p",
+        city="c",
+        address_detail="d",
+        created_at=paid_at,
+        paid_at=paid_at,
+    )
+
+
 def after_sale(*, kind: str = "refund_only") -> Any:
     from miniops.orders import services as order_services
 

@@ -18,6 +18,7 @@ from miniops.notifications.results import campaign_results
 from miniops.notifications.services import campaigns
 from miniops.notifications.tests.engine import campaign
 from miniops.orders.models import Order
+from miniops.testing import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -56,21 +57,7 @@ def test_reported_interval_covers_the_true_uplift() -> None:
         if member_id in converters:
             paid = now + timedelta(days=rng.uniform(0.1, 6))
             orders.append(
-                Order(
-                    number=f"T{member_id}",
-                    member_id=member_id,
-                    status="paid",
-                    goods_amount=ORDER_GMV,
-                    payable_amount=ORDER_GMV,
-                    paid_amount=ORDER_GMV,
-                    recipient="x",
-                    phone="1",
-                    province="p",
-                    city="c",
-                    address_detail="d",
-                    created_at=paid,
-                    paid_at=paid,
-                )
+                factories.paid_order_row(member_id, paid, ORDER_GMV, number=f"T{member_id}")
             )
         if treated and rng.random() < 0.3:
             events.append(
@@ -117,21 +104,7 @@ def test_no_effect_interval_covers_zero() -> None:
     converters = _exact_share(groups, {Group.TREATMENT: 0.2, Group.CONTROL: 0.2})
     now = timezone.now()
     Order.objects.bulk_create(
-        Order(
-            number=f"Z{m}",
-            member_id=m,
-            status="paid",
-            goods_amount=5000,
-            payable_amount=5000,
-            paid_amount=5000,
-            recipient="x",
-            phone="1",
-            province="p",
-            city="c",
-            address_detail="d",
-            created_at=now + timedelta(hours=2),
-            paid_at=now + timedelta(hours=2),
-        )
+        factories.paid_order_row(m, now + timedelta(hours=2), 5000, number=f"Z{m}")
         for m in ids
         if m in converters
     )

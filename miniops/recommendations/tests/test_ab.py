@@ -59,22 +59,7 @@ def _impression(member_id: int | None, at: datetime, arm: str) -> Event:
 
 
 def _order(member_id: int, paid_at: datetime, amount: int = ORDER_GMV, refunded: int = 0) -> Order:
-    return Order(
-        number=f"AB{uuid.uuid4().hex[:16]}",
-        member_id=member_id,
-        status="paid",
-        goods_amount=amount,
-        payable_amount=amount,
-        paid_amount=amount,
-        refunded_amount=refunded,
-        recipient="x",
-        phone="1",
-        province="p",
-        city="c",
-        address_detail="d",
-        created_at=paid_at,
-        paid_at=paid_at,
-    )
+    return factories.paid_order_row(member_id, paid_at, amount, refunded=refunded)
 
 
 def test_the_held_out_share_follows_the_setting_and_each_visitor_keeps_their_arm() -> None:
