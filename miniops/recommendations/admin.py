@@ -232,12 +232,10 @@ def _percent(value: float | None) -> str:
 def _interval_text(result: Any, *, money: bool) -> str:
     """``diff [low, high]`` for the A/B table; "—" where a group is too small."""
 
-    def one(value: float | None, signed: bool = True) -> str:
-        if value is None:
-            return "—"
+    def one(value: float) -> str:
         if money:
             text = format_fen(round(value))
-            return f"+{text}" if signed and value > 0 else text
+            return f"+{text}" if value > 0 else text
         return _percent(value)
 
     if result.low is None or result.high is None:
