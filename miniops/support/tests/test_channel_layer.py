@@ -7,7 +7,7 @@ import os
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 
 redis_only = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="channels-redis only")
 
@@ -25,7 +25,9 @@ def test_the_redis_read_timeout_outlasts_the_layers_blocking_pop() -> None:
 
 @redis_only
 def test_a_receive_with_nothing_to_read_waits_past_the_blocking_pop() -> None:
-    layer = get_channel_layer()
+    # A layer of its own: the process-wide one may still hold a receive that a consumer
+    # test left on another event loop, and channels-redis allows one loop per layer.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
 
     async def run() -> str:
         channel = await layer.new_channel()
