@@ -93,7 +93,11 @@ async def redis_baseline(rate: int, seconds: int) -> dict[str, Any]:
 async def member_socket(ws_base: str, token: str) -> Any:
     import websockets
 
-    ws = await websockets.connect(f"{ws_base}/ws/support/member/", max_queue=None, open_timeout=60)
+    # No permessage-deflate: wx.connectSocket does not offer it unless asked
+    # (``perMessageDeflate`` defaults to false); the console's browser does.
+    ws = await websockets.connect(
+        f"{ws_base}/ws/support/member/", max_queue=None, open_timeout=60, compression=None
+    )
     await ws.send(json.dumps({"type": "auth", "token": token}))
     while json.loads(await ws.recv())["type"] != "hello":
         pass
@@ -153,9 +157,15 @@ async def delivery(
             if at is not None and seen[key] == 1:
                 latencies.append(time.perf_counter() - at)
 
+    member_frames: dict[str, int] = {}
+
     async def drain(ws: Any) -> None:
-        async for _raw in ws:
-            pass
+        async for raw in ws:
+            frame = json.loads(raw)
+            key = frame.get("type", "?")
+            if key == "error":
+                key = f"error:{frame.get('code')}"
+            member_frames[key] = member_frames.get(key, 0) + 1
 
     readers = [asyncio.create_task(read_agent(ws)) for ws in agents.values()]
     drains = [asyncio.create_task(drain(ws)) for ws in sockets]
@@ -193,6 +203,7 @@ async def delivery(
         "received": len(latencies),
         "lost": total - len({k for k in seen}),
         "duplicated": duplicates,
+        "member_frames": member_frames,
         "p50_ms": pct(latencies, 50) * 1000,
         "p99_ms": pct(latencies, 99) * 1000,
     }
@@ -266,6 +277,36 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
     return {"members": len(rows), "messages_each": per_member, "lost": lost, "duplicated": dup}
 
 
+def profile(pids: list[int], seconds: int) -> list[subprocess.Popen[bytes]]:
+    """``BENCH_PYSPY=<path to py-spy>``: sample each worker during delivery, raw
+    collapsed stacks in ``bench/.build/support-<pid>.txt``."""
+    spy = os.environ.get("BENCH_PYSPY")
+    if not spy:
+        return []
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-p",
+                str(pid),
+                "-d",
+                str(seconds),
+                "-r",
+                "50",
+                "-f",
+                "raw",
+                "-o",
+                str(lib.BUILD / f"support-{pid}.txt"),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in pids
+    ]
+
+
 def assignment(env: dict[str, str]) -> dict[str, Any]:
     script = """
 import time, json
@@ -304,9 +345,24 @@ print('BENCH_JSON ' + json.dumps({'decisions': len(times) - 1, 'waiting': len(me
     return json.loads(line.removeprefix("BENCH_JSON "))
 
 
+def forget_groups() -> None:
+    """Channel-layer keys of an earlier run that died out of the bench's Redis
+    database: the same agents rejoin their groups each run, and channels-redis keeps
+    a socket that never said goodbye in its groups for a day, so every delivery would
+    also go to the dead sockets of that run."""
+    import redis
+
+    client = redis.Redis.from_url(lib.REDIS_BENCH_URL)
+    keys = list(client.scan_iter("miniops:channels*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    client.close()
+
+
 def run() -> dict:
     env = lib.services_env()
     lib.manage(env, "migrate", "--no-input", "-v0")
+    forget_groups()
     members = max(SOCKETS, RECONNECT)
     lib.log(f"setting up {members} members, {AGENTS} agents")
     data = setup(env, members)
@@ -322,10 +378,13 @@ def run() -> dict:
             lib.log("redis baseline")
             result["baseline"] = await redis_baseline(RATE, min(SECONDS, 20))
             lib.log(f"delivery at {RATE} msg/s for {SECONDS}s")
+            profilers = profile(srv.worker_pids(), min(SECONDS, 30))
             result["delivery"] = await delivery(
                 ws_base, origin, data, data["members"][:SOCKETS], sockets, RATE, SECONDS
             )
             result["rss_after_mb"] = srv.rss_mb()
+            for proc in profilers:
+                proc.wait()
             for ws in sockets:
                 await ws.close()
             lib.log(f"reconnect {RECONNECT}")

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -190,12 +191,41 @@ def server(env: dict[str, str], *, workers: int = 2) -> Iterator[Server]:
         time.sleep(1.0)  # let every worker finish booting
         yield instance
     finally:
+        workers_left = instance.worker_pids() if process.poll() is None else []
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        # A supervisor killed while its workers drain thousands of sockets leaves them
+        # behind, holding connections and channel-layer groups into the next run.
+        _reap([pid for pid in workers_left if pid != process.pid])
         log_file.close()
+
+
+def _reap(pids: list[int]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+            time.sleep(0.2)
+        pids = alive
+        if not pids:
+            return
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return ") Z " in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
 
 
 # --- load ------------------------------------------------------------------------------------

@@ -43,7 +43,10 @@ for i in range(agents_n):
 out = []
 have = Member.objects.filter(openid__startswith="oBENCH").count()
 Member.objects.bulk_create(
-    [Member(openid=f"oBENCH{i:08d}", nickname=f"bench{i}") for i in range(have, 1000)]
+    [
+        Member(openid=f"oBENCH{i:08d}", nickname=f"bench{i}")
+        for i in range(have, max(members_n, 1000))
+    ]
 )
 existing = list(Member.objects.filter(openid__startswith="oBENCH").order_by("pk"))
 queue = Queue.objects.get(code="general")

@@ -254,6 +254,10 @@ if REDIS_URL:
                     {"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 30}
                 ],
                 "prefix": "miniops:channels",
+                # Unread events one socket may hold, in Redis and in its process's
+                # buffer; past it channels-redis drops the oldest without a word. An
+                # agent with dozens of busy conversations outruns the default 100.
+                "capacity": env_int("CHANNEL_CAPACITY", 1000, minimum=100),
             },
         }
     }

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -110,6 +111,17 @@ class _Base(AsyncWebsocketConsumer):
 
     async def start(self) -> None:
         raise NotImplementedError
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``aclose_old_connections`` before every
+        handler: that is a hop to the process's one thread-sensitive thread, so every
+        frame and event of every socket in the process queued on it. All database work
+        here goes through ``db``, whose threads close stale connections around each
+        call, so the hop guarded nothing."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def join(self, group: str) -> None:
         if group not in self.groups_joined:

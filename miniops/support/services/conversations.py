@@ -164,10 +164,9 @@ def _append(
     client_id: str = "",
     agent: Any = None,
 ) -> SendResult:
-    """Write one message into a locked conversation."""
-    stored = _stored_resend(conversation, client_id)
-    if stored is not None:
-        return stored
+    """Write one message into a locked conversation. A caller with a ``client_id``
+    has asked ``_stored_resend`` first (under the same lock); the unique constraint
+    stands behind it."""
     now = timezone.now()
     conversation.last_seq += 1
     message = Message.objects.create(

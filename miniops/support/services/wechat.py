@@ -37,6 +37,7 @@ from miniops.support.services.conversations import (
     _append,
     _locked,
     _publish_state,
+    _stored_resend,
     open_conversation,
 )
 
@@ -99,6 +100,9 @@ def receive_push(body: dict[str, Any]) -> Any:
         else:
             message_kind = MessageKind.TEXT
             text = str(body.get("Content", "")).strip()[:MAX_TEXT] or "…"
+        stored = _stored_resend(conversation, client_id)
+        if stored is not None:  # WeChat retries a push it thinks went unanswered
+            return stored.message
         result = _append(
             conversation,
             sender=SenderKind.MEMBER,
