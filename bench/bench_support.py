@@ -211,70 +211,113 @@ async def delivery(
 
 async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int) -> dict[str, Any]:
     """Agents send to ``count`` members continuously; each member drops its socket
-    once mid-stream and resumes with the last seq it saw."""
+    once mid-stream and resumes with the last seq it saw. What was stored is what the
+    agents' acks say; lost = stored and never seen by the member."""
+    import websockets
+
     rows = [m for m in data["members"] if m["agent"]][:count]
     agents = {a["id"]: await agent_socket(ws_base, origin, a["cookie"]) for a in data["agents"]}
     for ws in agents.values():
         await ws.recv()
-    seqs: dict[int, list[int]] = {r["conversation"]: [] for r in rows}
     per_member = 6
+    per_agent = max(1, -(-len(rows) // max(1, len(agents))))
+    stored: dict[int, set[int]] = {r["conversation"]: set() for r in rows}
+    seen: dict[int, list[int]] = {r["conversation"]: [] for r in rows}
+    by_client: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    sending = True
+
+    async def read_acks(ws: Any) -> None:
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame.get("type") == "ack" and frame.get("client_id") in by_client:
+                stored[by_client[frame["client_id"]]].add(frame["seq"])
+            elif frame.get("type") == "error":
+                key = f"agent:{frame.get('code')}"
+                errors[key] = errors.get(key, 0) + 1
+
+    def complete(conv: int) -> bool:
+        return not sending and stored[conv] <= set(seen[conv])
 
     async def member(row: dict[str, Any]) -> None:
         conv = row["conversation"]
+        got = seen[conv]
         ws = await member_socket(ws_base, row["token"])
         await ws.send(json.dumps({"type": "resume", "conversation": conv, "after": 0}))
-        got = seqs[conv]
         dropped = False
-        deadline = time.perf_counter() + 60
-        while time.perf_counter() < deadline:
+        deadline = time.perf_counter() + 120
+        while time.perf_counter() < deadline and not complete(conv):
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=2)
-            except (TimeoutError, Exception):
-                if len([s for s in got]) >= per_member and dropped:
-                    break
+                raw = await asyncio.wait_for(ws.recv(), timeout=1)
+            except TimeoutError:
+                continue
+            except websockets.ConnectionClosed:  # not ours: count it and resume
+                errors["unplanned_close"] = errors.get("unplanned_close", 0) + 1
                 raw = None
+                dropped = False
             if raw:
                 frame = json.loads(raw)
                 if frame.get("type") == "message" and frame["message"]["sender"] == "agent":
                     got.append(frame["message"]["seq"])
-            if not dropped and len(got) >= per_member // 2:
-                await ws.close()
-                await asyncio.sleep(0.5)
-                ws = await member_socket(ws_base, row["token"])
-                after = max(got) if got else 0
-                await ws.send(json.dumps({"type": "resume", "conversation": conv, "after": after}))
-                dropped = True
-            if dropped and len(got) >= per_member:
-                break
+                elif frame.get("type") == "error":
+                    key = f"member:{frame.get('code')}"
+                    errors[key] = errors.get(key, 0) + 1
+                if dropped or len(got) < per_member // 2:
+                    continue
+            await ws.close()
+            await asyncio.sleep(0.5)
+            ws = await member_socket(ws_base, row["token"])
+            after = max(got) if got else 0
+            await ws.send(json.dumps({"type": "resume", "conversation": conv, "after": after}))
+            dropped = True
         await ws.close()
 
     async def agent_sender() -> None:
+        nonlocal sending
         for n in range(per_member):
             for row in rows:
+                cid = f"r{row['conversation']}-{n}"
+                by_client[cid] = row["conversation"]
                 await agents[row["agent"]].send(
                     json.dumps(
                         {
                             "type": "send",
                             "conversation": row["conversation"],
                             "text": f"a{n}",
-                            "client_id": f"r{row['conversation']}-{n}",
+                            "client_id": cid,
                         }
                     )
                 )
-            await asyncio.sleep(0.5)
+            # an agent socket may send 10 frames a second (burst 20): stay under it
+            await asyncio.sleep(max(0.5, per_agent / 8))
+        await asyncio.sleep(5)  # the last acks
+        sending = False
 
+    readers = [asyncio.create_task(read_acks(ws)) for ws in agents.values()]
+    began = time.perf_counter()
     tasks = [asyncio.create_task(member(r)) for r in rows]
     await asyncio.sleep(1)
     await agent_sender()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    took = time.perf_counter() - began
+    for task in readers:
+        task.cancel()
     for ws in agents.values():
         await ws.close()
-    lost = dup = 0
-    for got in seqs.values():
-        # agent messages are every seq after the system lines; count what each saw
-        lost += max(0, per_member - len(set(got)))
-        dup += len(got) - len(set(got))
-    return {"members": len(rows), "messages_each": per_member, "lost": lost, "duplicated": dup}
+    failed = [repr(x)[:120] for x in outcomes if isinstance(x, BaseException)]
+    lost = sum(len(stored[c] - set(seen[c])) for c in stored)
+    dup = sum(len(g) - len(set(g)) for g in seen.values())
+    return {
+        "members": len(rows),
+        "messages_each": per_member,
+        "stored": sum(len(v) for v in stored.values()),
+        "lost": lost,
+        "duplicated": dup,
+        "errors": errors,
+        "members_failed": len(failed),
+        "first_failures": failed[:3],
+        "seconds": round(took, 1),
+    }
 
 
 def profile(pids: list[int], seconds: int) -> list[subprocess.Popen[bytes]]:

@@ -250,8 +250,16 @@ if REDIS_URL:
                 # redis-py ≥ 6 reads with a 5 s socket timeout by default, as long as
                 # channels-redis's blocking BZPOPMIN (5 s): every socket idle for 5 s
                 # died with "Timeout reading". The read timeout must outlast it.
+                # redis-py ≥ 8 caps an asyncio pool at 100 connections and raises
+                # "Too many connections" past it, rather than wait: 500 members
+                # reconnecting at once (each joins its groups) passed it.
                 "hosts": [
-                    {"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 30}
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": 2,
+                        "socket_timeout": 30,
+                        "max_connections": env_int("CHANNEL_REDIS_CONNECTIONS", 1000, minimum=10),
+                    }
                 ],
                 "prefix": "miniops:channels",
                 # Unread events one socket may hold, in Redis and in its process's

@@ -38,3 +38,18 @@ def test_a_receive_with_nothing_to_read_waits_past_the_blocking_pop() -> None:
         return "received"
 
     assert async_to_sync(run)() == "still waiting"
+
+
+@redis_only
+def test_a_socket_may_hold_more_unread_events_than_channels_redis_allows_by_default() -> None:
+    # channels-redis drops the oldest event past ``capacity`` (default 100) without a
+    # word; an agent with dozens of busy conversations passed it in the benchmark.
+    assert get_channel_layer().capacity >= 1000
+
+
+@redis_only
+def test_the_layer_opens_more_redis_connections_than_redis_py_allows_by_default() -> None:
+    # redis-py ≥ 8 raises "Too many connections" past 100 in an asyncio pool instead
+    # of waiting; 500 members reconnecting at once passed it in the benchmark.
+    pool = get_channel_layer().create_pool(0)
+    assert pool.max_connections >= 1000
