@@ -224,6 +224,10 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
     stored: dict[int, set[int]] = {r["conversation"]: set() for r in rows}
     seen: dict[int, list[int]] = {r["conversation"]: [] for r in rows}
     by_client: dict[str, int] = {}
+    resumed: dict[int, tuple[int, float]] = {}
+    late: dict[int, dict[str, Any]] = {}
+    sent_at = [0.0]
+    acked_at: dict[tuple[int, int], float] = {}
     errors: dict[str, int] = {}
     sending = True
 
@@ -231,7 +235,9 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
         async for raw in ws:
             frame = json.loads(raw)
             if frame.get("type") == "ack" and frame.get("client_id") in by_client:
-                stored[by_client[frame["client_id"]]].add(frame["seq"])
+                conv = by_client[frame["client_id"]]
+                stored[conv].add(frame["seq"])
+                acked_at[(conv, frame["seq"])] = round(time.perf_counter() - began, 2)
             elif frame.get("type") == "error":
                 key = f"agent:{frame.get('code')}"
                 errors[key] = errors.get(key, 0) + 1
@@ -247,6 +253,8 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
         dropped = False
         deadline = time.perf_counter() + 120
         while time.perf_counter() < deadline and not complete(conv):
+            if not sending and time.perf_counter() > sent_at[0] + 15:
+                break  # 15 s after the last ack: what has not come live will not
             try:
                 raw = await asyncio.wait_for(ws.recv(), timeout=1)
             except TimeoutError:
@@ -268,8 +276,34 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
             await asyncio.sleep(0.5)
             ws = await member_socket(ws_base, row["token"])
             after = max(got) if got else 0
+            resumed[conv] = (after, round(time.perf_counter() - began, 2))
             await ws.send(json.dumps({"type": "resume", "conversation": conv, "after": after}))
             dropped = True
+        if not complete(conv):
+            # Is the socket alive, and does its heartbeat bring what did not come live?
+            missing = len(stored[conv] - set(got))
+            await ws.send(json.dumps({"type": "ping"}))  # the heartbeat fills a gap
+            until = time.perf_counter() + 5
+            pong = False
+            while time.perf_counter() < until and not complete(conv):
+                try:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=1))
+                except TimeoutError:
+                    continue
+                pong = pong or frame.get("type") == "pong"
+                if frame.get("type") == "message" and frame["message"]["sender"] == "agent":
+                    got.append(frame["message"]["seq"])
+            import redis.asyncio as aioredis
+
+            client = aioredis.from_url(lib.REDIS_BENCH_URL)
+            in_group = await client.zcard(f"miniops:channels:group:support.conv.{conv}")
+            await client.aclose()
+            late[conv] = {
+                "missing": missing,
+                "pong": pong,
+                "after_ping": len(stored[conv] - set(got)),
+                "in_group": in_group,
+            }
         await ws.close()
 
     async def agent_sender() -> None:
@@ -291,10 +325,11 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
             # an agent socket may send 10 frames a second (burst 20): stay under it
             await asyncio.sleep(max(0.5, per_agent / 8))
         await asyncio.sleep(5)  # the last acks
+        sent_at[0] = time.perf_counter()
         sending = False
 
-    readers = [asyncio.create_task(read_acks(ws)) for ws in agents.values()]
     began = time.perf_counter()
+    readers = [asyncio.create_task(read_acks(ws)) for ws in agents.values()]
     tasks = [asyncio.create_task(member(r)) for r in rows]
     await asyncio.sleep(1)
     await agent_sender()
@@ -306,6 +341,16 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
         await ws.close()
     failed = [repr(x)[:120] for x in outcomes if isinstance(x, BaseException)]
     lost = sum(len(stored[c] - set(seen[c])) for c in stored)
+    incomplete = [
+        {
+            "conversation": c,
+            "missing": sorted((x, acked_at.get((c, x))) for x in stored[c] - set(seen[c])),
+            "seen": seen[c],
+            "resumed_after": resumed.get(c),
+        }
+        for c in stored
+        if stored[c] - set(seen[c])
+    ]
     dup = sum(len(g) - len(set(g)) for g in seen.values())
     return {
         "members": len(rows),
@@ -317,6 +362,15 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
         "members_failed": len(failed),
         "first_failures": failed[:3],
         "seconds": round(took, 1),
+        "incomplete_members": len(incomplete),
+        "late_live": {
+            "members": len(late),
+            "missing": sum(x["missing"] for x in late.values()),
+            "answered_ping": sum(1 for x in late.values() if x["pong"]),
+            "missing_after_ping": sum(x["after_ping"] for x in late.values()),
+            "group_sizes": sorted(x["in_group"] for x in late.values())[:20],
+        },
+        "first_incomplete": incomplete[:4],
     }
 
 

@@ -155,9 +155,10 @@ class WeChatApi:
         params: dict[str, Any] | None = None,
         method: str = "POST",
         raw: bool = False,
+        files: dict[str, Any] | None = None,
     ) -> Any:
         """A call that needs the access token; refreshed once if WeChat says the
-        cached one went stale."""
+        cached one went stale. ``files`` sends a multipart form (a media upload)."""
         failed = ""
         for attempt in range(2):
             if attempt == 0:
@@ -175,6 +176,7 @@ class WeChatApi:
                     params={**(params or {}), "access_token": token},
                     json=json,
                     raw=raw,
+                    **({"files": files} if files else {}),
                 )
             except PlatformError as exc:
                 if exc.errcode in TOKEN_EXPIRED and attempt == 0:

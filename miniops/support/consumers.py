@@ -188,6 +188,15 @@ class _Base(AsyncWebsocketConsumer):
             after = batch[-1].seq
         self.last_sent.setdefault(conversation_id, after)
 
+    async def catch_up(self) -> None:
+        """Whatever the watched conversations stored after what this socket sent,
+        before the ``pong``. The channel layer delivers at most once — channels-redis
+        can lose an event when a socket in the same process closes mid-read, and
+        drops the oldest past a channel's capacity — and a gap is otherwise filled
+        only when a later message arrives, so the heartbeat fills it."""
+        for conversation_id in list(self.watching):
+            await self.deliver(conversation_id, self.last_sent.get(conversation_id, 0))
+
     async def _emit(self, message: dict[str, Any]) -> None:
         conv = message["conversation"]
         if message["seq"] <= self.last_sent.get(conv, 0):
@@ -308,6 +317,7 @@ class MemberConsumer(_Base):
 
     async def handle(self, kind: str, frame: dict[str, Any]) -> None:
         if kind == "ping":
+            await self.catch_up()
             await self.send_json({"type": "pong"})
             return
         if self.member is None:
@@ -439,6 +449,7 @@ class AgentConsumer(_Base):
         user = self.user
         sync = db
         if kind == "ping":
+            await self.catch_up()
             await self.send_json({"type": "pong"})
         elif kind == "watch":
             conv = _int(frame, "conversation")

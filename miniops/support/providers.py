@@ -1,6 +1,10 @@
 """WeChat's customer-service message API (``customerServiceMessage.send``) behind
 a provider slot: the real client on ``core.wechat.WeChatApi`` and a simulator.
 
+An image goes out as WeChat's own copy: uploaded first as temporary media
+(``customerServiceMessage.uploadTempMedia``, ``POST /cgi-bin/media/upload?type=image``;
+kept by WeChat for 3 days) and sent by its ``media_id``.
+
 WeChat refuses with 45015 ("response out of time limit", past 48 hours since the
 member's last message) and 45047 (more than 5 replies); both become
 ``WindowClosed`` so the composer can say why and offer a subscribe message.
@@ -8,6 +12,7 @@ member's last message) and 45047 (more than 5 replies); both become
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any, Protocol
 
@@ -26,6 +31,10 @@ class WindowClosed(Exception):
 
 class CustomerServiceProvider(Protocol):
     def send(self, *, openid: str, msgtype: str, content: dict[str, Any]) -> None: ...
+
+    def upload_image(self, *, filename: str, data: bytes, content_type: str) -> str:
+        """WeChat's ``media_id`` for the image, valid for 3 days."""
+        ...
 
 
 def wire_body(openid: str, msgtype: str, content: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +55,32 @@ class WeChatCustomerService:
                 raise WindowClosed(exc.errcode) from exc
             raise
 
+    def upload_image(self, *, filename: str, data: bytes, content_type: str) -> str:
+        body = self.api.call(
+            "/cgi-bin/media/upload",
+            params={"type": "image"},
+            files={"media": (filename, data, content_type)},
+        )
+        media_id = body.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise PlatformError(-1, "upload answered no media_id")
+        return media_id
+
 
 class CustomerServiceSimulator:
     """Keeps what would have been sent (the demo and the tests read ``sent``)."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.uploads: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+
+    def upload_image(self, *, filename: str, data: bytes, content_type: str) -> str:
+        media_id = "sim-media-" + hashlib.sha256(data).hexdigest()[:24]
+        with self._lock:
+            self.uploads.append({"filename": filename, "bytes": len(data), "media_id": media_id})
+            del self.uploads[:-200]
+        return media_id
 
     def send(self, *, openid: str, msgtype: str, content: dict[str, Any]) -> None:
         with self._lock:

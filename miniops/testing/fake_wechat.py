@@ -298,13 +298,16 @@ class CustomerServiceState:
     * 45015 ``response out of time limit or subscription is canceled``: nothing
       from the member, or the 48 hours are over;
     * 45047 ``out of response count limit``: the 5 replies are spent;
-    * ``busy`` sends in a row answered -1.
+    * ``busy`` sends in a row answered -1;
+    * ``/cgi-bin/media/upload?type=image`` takes a multipart ``media`` part and
+      answers a ``media_id``; an image send naming another answers 40007.
 
     ``receipts`` is what WeChat accepted; ``refused`` counts errcodes. ``now`` can
     be moved forward (a test's clock) instead of waiting 48 hours.
     """
 
     SEND = "/cgi-bin/message/custom/send"
+    UPLOAD = "/cgi-bin/media/upload"
     WINDOW = 48 * 3600
     REPLIES = 5
     MSGTYPES = frozenset({"text", "image", "link", "miniprogrampage"})
@@ -316,6 +319,7 @@ class CustomerServiceState:
         self.refused: dict[int, int] = {}
         self.busy = 0
         self.offset = 0.0
+        self.media: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def now(self) -> float:
@@ -342,6 +346,8 @@ class CustomerServiceState:
                 return self._refuse(40003, "invalid openid")
             if msgtype not in self.MSGTYPES or not isinstance(body.get(msgtype), dict):
                 return self._refuse(40008, "invalid message type")
+            if msgtype == "image" and body["image"].get("media_id") not in self.media:
+                return self._refuse(40007, "invalid media_id")
             wrote = self.last_wrote.get(openid)
             if wrote is None or self.now() - wrote > self.WINDOW:
                 return self._refuse(45015, "response out of time limit or subscription is canceled")
@@ -351,10 +357,28 @@ class CustomerServiceState:
             self.receipts.append({"openid": openid, "msgtype": msgtype, msgtype: body[msgtype]})
             return {"errcode": 0, "errmsg": "ok"}
 
+    def upload_answer(self, call: Call) -> dict[str, Any]:
+        """The ``media`` part of a multipart form, kept under a new ``media_id``."""
+        content_type = next(
+            (value for key, value in call.headers.items() if key.lower() == "content-type"), ""
+        )
+        if call.query.get("type") != "image" or "multipart/form-data" not in content_type:
+            return self._refuse(40004, "invalid media type")
+        boundary = content_type.split("boundary=")[-1].strip().encode()
+        for part in call.body.split(b"--" + boundary):
+            head, _, data = part.partition(b"\r\n\r\n")
+            if b'name="media"' in head and data:
+                with self._lock:
+                    media_id = f"fake-media-{len(self.media) + 1}"
+                    self.media[media_id] = data.rstrip(b"\r\n")
+                return {"type": "image", "media_id": media_id, "created_at": int(self.now())}
+        return self._refuse(41005, "media data missing")
+
 
 def install_customer_service(server: FakeWeChat) -> CustomerServiceState:
     """Make ``server`` answer ``customerServiceMessage.send`` with a fresh
     ``CustomerServiceState`` (returned, for the test to say who wrote and when)."""
     state = CustomerServiceState()
     server.script(CustomerServiceState.SEND, state.send_answer)
+    server.script(CustomerServiceState.UPLOAD, state.upload_answer)
     return state

@@ -7,10 +7,13 @@ commits. A resend with a ``client_id`` already stored answers the stored message
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -816,6 +819,27 @@ def send_agent_message(
         ) from exc
 
 
+#: WeChat keeps temporary media 3 days; reuse an upload for 2 of them
+WECHAT_MEDIA_SECONDS = 2 * 24 * 3600
+
+
+def _wechat_media_id(name: str) -> str:
+    """WeChat's copy of an uploaded image (``uploadTempMedia``), once per image
+    every two days: the same quick image to many members is one upload."""
+    key = "support:wxmedia:" + hashlib.sha256(name.encode()).hexdigest()
+    media_id = cache.get(key)
+    if media_id:
+        return str(media_id)
+    with default_storage.open(name, "rb") as handle:
+        data = handle.read()
+    content_type = mimetypes.guess_type(name)[0] or "image/jpeg"
+    media_id = customer_service.get().upload_image(
+        filename=name.rsplit("/", 1)[-1], data=data, content_type=content_type
+    )
+    cache.set(key, media_id, timeout=WECHAT_MEDIA_SECONDS)
+    return media_id
+
+
 def _through_wechat(conversation: Conversation, kind: str, text: str, card: dict) -> None:
     """Send the reply through ``customerServiceMessage.send``, inside the window we
     count; WeChat's own refusal (45015/45047) surfaces as ``WindowClosed``."""
@@ -828,7 +852,9 @@ def _through_wechat(conversation: Conversation, kind: str, text: str, card: dict
             ),
             code="wechat_window_closed",
         )
-    if kind == MessageKind.PRODUCT:
+    if kind == MessageKind.IMAGE:
+        msgtype, content = "image", {"media_id": ""}  # uploaded below, inside the try
+    elif kind == MessageKind.PRODUCT:
         msgtype, content = (
             "link",
             {
@@ -844,6 +870,8 @@ def _through_wechat(conversation: Conversation, kind: str, text: str, card: dict
             {"content": text or card.get("number", "") or card.get("name", "")},
         )
     try:
+        if kind == MessageKind.IMAGE:
+            content["media_id"] = _wechat_media_id(card["image"])
         customer_service.get().send(
             openid=conversation.member.openid, msgtype=msgtype, content=content
         )

@@ -197,6 +197,44 @@ def test_resume_after_the_last_seq_gets_the_rest_in_order_then_live_once() -> No
     assert async_to_sync(run)() == [2, 3, 4]
 
 
+def test_a_heartbeat_fills_a_gap_the_channel_layer_left(monkeypatch: Any) -> None:
+    """Live delivery is at most once (channels-redis can lose an event when another
+    socket of the process closes mid-read): a ping sends what the socket missed."""
+    from miniops.support import realtime
+
+    queue()
+    helper = agent()
+    member = factories.member()
+    token, _refresh = factories.member_tokens(member)
+    conv = services.open_conversation(member=member)
+    services.send_member_message(member=member, conversation_id=conv.pk, text="在吗")
+    services.assign_waiting()
+
+    async def run() -> list[Any]:
+        ws = await member_socket(token)
+        await ws.send_json_to({"type": "resume", "conversation": conv.pk, "after": 0})
+        last = (await until(ws, "message"))["message"]["seq"]
+        assert await ws.receive_nothing(timeout=0.3)
+        with monkeypatch.context() as lost:  # the event never reaches the socket
+            lost.setattr(realtime, "send", lambda groups, event: None)
+            await database_sync_to_async(services.send_agent_message)(
+                actor=helper, conversation_id=conv.pk, text="在的"
+            )
+        assert await ws.receive_nothing(timeout=0.3)  # nothing came live
+        await ws.send_json_to({"type": "ping"})
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(2)]
+        await ws.send_json_to({"type": "ping"})  # nothing twice
+        frames.append(await ws.receive_json_from(timeout=5))
+        await ws.disconnect()
+        return [last, *frames]
+
+    last, filled, pong, second = async_to_sync(run)()
+    assert filled["type"] == "message"
+    assert (filled["message"]["seq"], filled["message"]["text"]) == (last + 1, "在的")
+    assert pong["type"] == "pong"
+    assert second["type"] == "pong"
+
+
 def test_agent_and_member_talk_with_typing_and_read_receipts() -> None:
     queue()
     helper = agent()

@@ -6,13 +6,18 @@ refused, resends stored once), and the subscribe message offered past the window
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
+from PIL import Image
 
 from miniops.core.errors import Conflict, ServiceUnavailable
 from miniops.core.wechat import WeChatApi
@@ -260,3 +265,51 @@ def test_no_consent_no_subscribe_message(wechat: CustomerServiceState) -> None:
         services.send_subscribe_instead(actor=helper, conversation_id=conv.pk, text="你好")
     assert refused.value.code == "no_consent"
     assert not Delivery.objects.exists()
+
+
+def _image(colour: str) -> tuple[str, bytes]:
+    data = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(data, "PNG")
+    name = default_storage.save(
+        f"uploads/support/{uuid.uuid4().hex}.png", ContentFile(data.getvalue())
+    )
+    return name, data.getvalue()
+
+
+def test_an_image_goes_out_as_wechats_own_copy_uploaded_once(
+    wechat: CustomerServiceState, fake_wechat: Any
+) -> None:
+    _member, helper, conv = wechat_conversation(wechat)
+    name, data = _image("#2a6")
+    for _ in range(2):
+        services.send_agent_message(
+            actor=helper, conversation_id=conv.pk, kind="image", payload={"image": name}
+        )
+    uploads = fake_wechat.calls(CustomerServiceState.UPLOAD)
+    assert len(uploads) == 1  # the second send reuses WeChat's copy
+    assert uploads[0].query["type"] == "image"
+    assert wechat.media == {"fake-media-1": data}  # the bytes WeChat got are the image's
+    assert [r["image"] for r in wechat.receipts] == [{"media_id": "fake-media-1"}] * 2
+    assert Message.objects.filter(conversation=conv, kind=MessageKind.IMAGE).count() == 2
+
+
+def test_an_image_wechat_would_not_take_is_neither_sent_nor_stored(
+    wechat: CustomerServiceState, fake_wechat: Any
+) -> None:
+    _member, helper, conv = wechat_conversation(wechat)
+    name, _data = _image("#a26")
+    fake_wechat.script(CustomerServiceState.UPLOAD, {"errcode": -1, "errmsg": "system error"})
+    with pytest.raises(ServiceUnavailable):
+        services.send_agent_message(
+            actor=helper, conversation_id=conv.pk, kind="image", payload={"image": name}
+        )
+    fake_wechat.script(CustomerServiceState.UPLOAD, {"errcode": 40004, "errmsg": "invalid media"})
+    with pytest.raises(Conflict) as refused:
+        services.send_agent_message(
+            actor=helper, conversation_id=conv.pk, kind="image", payload={"image": name}
+        )
+    assert refused.value.code == "wechat_refused"
+    conv.refresh_from_db()
+    assert conv.wx_replies_used == 0
+    assert wechat.receipts == []
+    assert not Message.objects.filter(conversation=conv, kind=MessageKind.IMAGE).exists()

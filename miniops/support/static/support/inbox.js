@@ -33,6 +33,9 @@
     };
     ws.onmessage = (event) => handle(JSON.parse(event.data));
   }
+  // The heartbeat: the server answers a ping with whatever the watched conversation
+  // stored that this socket was not sent (live delivery is at most once), then pong.
+  setInterval(() => send({ type: "ping" }), 25000);
 
   function render(m) {
     const li = el("li", m.sender === "agent" ? "text-right" : m.sender === "system" ? "text-center text-xs" : "");
