@@ -17,6 +17,7 @@ Sizes: ``BENCH_SOCKETS`` (2000), ``BENCH_RATE`` (msg/s, 1000), ``BENCH_SECONDS``
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import subprocess
@@ -157,7 +158,7 @@ async def delivery(
             if at is not None and seen[key] == 1:
                 latencies.append(time.perf_counter() - at)
 
-    member_frames: dict[str, int] = {}
+    member_frames: collections.Counter[str] = collections.Counter()
 
     async def drain(ws: Any) -> None:
         async for raw in ws:
@@ -165,7 +166,7 @@ async def delivery(
             key = frame.get("type", "?")
             if key == "error":
                 key = f"error:{frame.get('code')}"
-            member_frames[key] = member_frames.get(key, 0) + 1
+            member_frames[key] += 1
 
     readers = [asyncio.create_task(read_agent(ws)) for ws in agents.values()]
     drains = [asyncio.create_task(drain(ws)) for ws in sockets]
@@ -203,7 +204,7 @@ async def delivery(
         "received": len(latencies),
         "lost": total - len({k for k in seen}),
         "duplicated": duplicates,
-        "member_frames": member_frames,
+        "member_frames": dict(member_frames),
         "p50_ms": pct(latencies, 50) * 1000,
         "p99_ms": pct(latencies, 99) * 1000,
     }
@@ -228,7 +229,7 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
     late: dict[int, dict[str, Any]] = {}
     sent_at = [0.0]
     acked_at: dict[tuple[int, int], float] = {}
-    errors: dict[str, int] = {}
+    errors: collections.Counter[str] = collections.Counter()
     sending = True
 
     async def read_acks(ws: Any) -> None:
@@ -239,8 +240,7 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
                 stored[conv].add(frame["seq"])
                 acked_at[(conv, frame["seq"])] = round(time.perf_counter() - began, 2)
             elif frame.get("type") == "error":
-                key = f"agent:{frame.get('code')}"
-                errors[key] = errors.get(key, 0) + 1
+                errors[f"agent:{frame.get('code')}"] += 1
 
     def complete(conv: int) -> bool:
         return not sending and stored[conv] <= set(seen[conv])
@@ -260,7 +260,7 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
             except TimeoutError:
                 continue
             except websockets.ConnectionClosed:  # not ours: count it and resume
-                errors["unplanned_close"] = errors.get("unplanned_close", 0) + 1
+                errors["unplanned_close"] += 1
                 raw = None
                 dropped = False
             if raw:
@@ -268,8 +268,7 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
                 if frame.get("type") == "message" and frame["message"]["sender"] == "agent":
                     got.append(frame["message"]["seq"])
                 elif frame.get("type") == "error":
-                    key = f"member:{frame.get('code')}"
-                    errors[key] = errors.get(key, 0) + 1
+                    errors[f"member:{frame.get('code')}"] += 1
                 if dropped or len(got) < per_member // 2:
                     continue
             await ws.close()
@@ -280,17 +279,15 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
             await ws.send(json.dumps({"type": "resume", "conversation": conv, "after": after}))
             dropped = True
         if not complete(conv):
-            # Is the socket alive, and does its heartbeat bring what did not come live?
+            # Does the socket's heartbeat bring what did not come live?
             missing = len(stored[conv] - set(got))
             await ws.send(json.dumps({"type": "ping"}))  # the heartbeat fills a gap
             until = time.perf_counter() + 5
-            pong = False
             while time.perf_counter() < until and not complete(conv):
                 try:
                     frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=1))
                 except TimeoutError:
                     continue
-                pong = pong or frame.get("type") == "pong"
                 if frame.get("type") == "message" and frame["message"]["sender"] == "agent":
                     got.append(frame["message"]["seq"])
             import redis.asyncio as aioredis
@@ -300,7 +297,6 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
             await client.aclose()
             late[conv] = {
                 "missing": missing,
-                "pong": pong,
                 "after_ping": len(stored[conv] - set(got)),
                 "in_group": in_group,
             }
@@ -358,7 +354,7 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
         "stored": sum(len(v) for v in stored.values()),
         "lost": lost,
         "duplicated": dup,
-        "errors": errors,
+        "errors": dict(errors),
         "members_failed": len(failed),
         "first_failures": failed[:3],
         "seconds": round(took, 1),
@@ -366,7 +362,6 @@ async def reconnect(ws_base: str, origin: str, data: dict[str, Any], count: int)
         "late_live": {
             "members": len(late),
             "missing": sum(x["missing"] for x in late.values()),
-            "answered_ping": sum(1 for x in late.values() if x["pong"]),
             "missing_after_ping": sum(x["after_ping"] for x in late.values()),
             "group_sizes": sorted(x["in_group"] for x in late.values())[:20],
         },

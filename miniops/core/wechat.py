@@ -176,7 +176,7 @@ class WeChatApi:
                     params={**(params or {}), "access_token": token},
                     json=json,
                     raw=raw,
-                    **({"files": files} if files else {}),
+                    files=files,
                 )
             except PlatformError as exc:
                 if exc.errcode in TOKEN_EXPIRED and attempt == 0:

@@ -852,26 +852,24 @@ def _through_wechat(conversation: Conversation, kind: str, text: str, card: dict
             ),
             code="wechat_window_closed",
         )
-    if kind == MessageKind.IMAGE:
-        msgtype, content = "image", {"media_id": ""}  # uploaded below, inside the try
-    elif kind == MessageKind.PRODUCT:
-        msgtype, content = (
-            "link",
-            {
-                "title": card.get("title", ""),
-                "description": "",
-                "url": f"pages/product/detail?id={card.get('product_id')}",
-                "thumb_url": card.get("cover", ""),
-            },
-        )
-    else:
-        msgtype, content = (
-            "text",
-            {"content": text or card.get("number", "") or card.get("name", "")},
-        )
     try:
-        if kind == MessageKind.IMAGE:
-            content["media_id"] = _wechat_media_id(card["image"])
+        if kind == MessageKind.IMAGE:  # WeChat's own copy first: the upload can fail too
+            msgtype, content = "image", {"media_id": _wechat_media_id(card["image"])}
+        elif kind == MessageKind.PRODUCT:
+            msgtype, content = (
+                "link",
+                {
+                    "title": card.get("title", ""),
+                    "description": "",
+                    "url": f"pages/product/detail?id={card.get('product_id')}",
+                    "thumb_url": card.get("cover", ""),
+                },
+            )
+        else:
+            msgtype, content = (
+                "text",
+                {"content": text or card.get("number", "") or card.get("name", "")},
+            )
         customer_service.get().send(
             openid=conversation.member.openid, msgtype=msgtype, content=content
         )
